@@ -1,0 +1,70 @@
+"""A preallocated key/value cache for incremental decoding, with padding and forking.
+
+Slots are filled left to right, the same number per row (`length`); `valid` marks which slots hold
+real tokens, so rows of different lengths (padding anywhere) share one cache. `next_pos` is each
+row's rotary position for its next real token, so padding never shifts positions.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    def __init__(self, n_layers: int, batch: int, n_kv_heads: int, head_dim: int, capacity: int,
+                 dtype: torch.dtype, device: torch.device | str):
+        shape = (n_layers, batch, n_kv_heads, capacity, head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
+        self.valid = torch.zeros(batch, capacity, dtype=torch.bool, device=device)  # (B, S_max)
+        self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
+        self.length = 0
+
+    @property
+    def batch(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[3]
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write a chunk's k, v (B, KV, T, hd) after the filled slots; return all keys/values so far."""
+        T = k.shape[2]
+        end = self.length + T
+        if end > self.capacity:
+            raise ValueError(f"KV cache overflow: {end} slots needed, capacity {self.capacity}")
+        self.k[layer, :, :, self.length:end] = k
+        self.v[layer, :, :, self.length:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]  # (B, KV, S, hd)
+
+    def advance(self, mask: torch.Tensor) -> None:
+        """Commit a chunk of T slots after all layers wrote it; mask (B, T) marks real tokens."""
+        T = mask.shape[1]
+        self.valid[:, self.length:self.length + T] = mask
+        self.next_pos += mask.sum(dim=1)
+        self.length += T
+
+    def select(self, rows: torch.Tensor) -> "KVCache":
+        """A new cache holding the given rows (any order, repeats allowed): fork with repeat_interleave."""
+        new = KVCache.__new__(KVCache)
+        new.k = self.k[:, rows]
+        new.v = self.v[:, rows]
+        new.valid = self.valid[rows]
+        new.next_pos = self.next_pos[rows]
+        new.length = self.length
+        return new
+
+    def fork(self, n: int) -> "KVCache":
+        """Each row repeated n times in place (row i becomes rows i*n .. i*n+n-1): one prompt, n samples."""
+        rows = torch.arange(self.batch, device=self.valid.device).repeat_interleave(n)
+        return self.select(rows)
+
+    def grow(self, capacity: int) -> None:
+        """Enlarge to `capacity` slots, keeping the content."""
+        if capacity <= self.capacity:
+            return
+        extra = capacity - self.capacity
+        pad = torch.zeros(*self.k.shape[:3], extra, self.k.shape[4], dtype=self.k.dtype, device=self.k.device)
+        self.k = torch.cat([self.k, pad], dim=3)
+        self.v = torch.cat([self.v, pad.clone()], dim=3)
+        self.valid = torch.cat([self.valid, self.valid.new_zeros(self.batch, extra)], dim=1)

@@ -1,0 +1,189 @@
+"""The LLaMA transformer (Touvron et al. 2023, section 2.2), written for scoring and decoding.
+
+Pre-normalization with RMSNorm, SwiGLU feed-forward, rotary embeddings on interleaved pairs (Meta's
+layout), no biases; plus grouped-query attention, tied embeddings and configurable eps / rope theta.
+Parameter names match Meta's released checkpoints, so loading is a plain state-dict assignment.
+
+Unlike Meta's reference `forward`, this returns logits at every position (scoring needs them), and
+its attention mask is right for a multi-token chunk after a cached prefix and for padded rows.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evalkit.errors import CheckpointError
+from evalkit.model.config import ModelConfig
+from evalkit.model.kv_cache import KVCache
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()  # normalize in fp32 as Meta does, whatever the model dtype
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return normed.type_as(x) * self.weight
+
+
+def rope_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin of pos * theta^(-2i/hd) for i < hd/2; positions (B, T) -> each (B, T, 1, hd/2) fp32."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim))
+    angles = positions.float()[..., None] * inv_freq  # (B, T, hd/2)
+    return angles.cos()[:, :, None, :], angles.sin()[:, :, None, :]
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved pairs (x[2i], x[2i+1]) of x (B, T, H, hd), in fp32 as Meta does."""
+    pairs = x.float().unflatten(-1, (-1, 2))  # (B, T, H, hd/2, 2)
+    even, odd = pairs[..., 0], pairs[..., 1]
+    rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
+    return rotated.flatten(-2).type_as(x)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_dim
+        self.wq = nn.Linear(cfg.dim, cfg.n_heads * cfg.head_dim, bias=False)
+        self.wk = nn.Linear(cfg.dim, cfg.kv_heads * cfg.head_dim, bias=False)
+        self.wv = nn.Linear(cfg.dim, cfg.kv_heads * cfg.head_dim, bias=False)
+        self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
+
+    def forward(self, x, cos, sin, attn_mask, cache: KVCache | None, layer: int) -> torch.Tensor:
+        B, T, _ = x.shape
+        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), cos, sin)
+        k = apply_rope(self.wk(x).view(B, T, self.n_kv_heads, self.head_dim), cos, sin)
+        v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, nh, T, hd)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # (B, KV, S, hd) with the cached prefix
+        if self.n_kv_heads != self.n_heads:
+            n_rep = self.n_heads // self.n_kv_heads
+            k = k.repeat_interleave(n_rep, dim=1)  # query head h uses kv head h // n_rep
+            v = v.repeat_interleave(n_rep, dim=1)
+        # The fused kernel never materializes the score matrix; with is_causal it skips masked blocks.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None)
+        return self.wo(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, dim)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.w1 = nn.Linear(cfg.dim, cfg.ffn_dim, bias=False)  # gate
+        self.w2 = nn.Linear(cfg.ffn_dim, cfg.dim, bias=False)  # down
+        self.w3 = nn.Linear(cfg.dim, cfg.ffn_dim, bias=False)  # up
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.attention = Attention(cfg)
+        self.feed_forward = FeedForward(cfg)
+        self.attention_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+
+    def forward(self, x, cos, sin, attn_mask, cache, layer):
+        h = x + self.attention(self.attention_norm(x), cos, sin, attn_mask, cache, layer)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+
+def attention_mask(mask: torch.Tensor, cache: KVCache | None) -> torch.Tensor | None:
+    """Boolean (B, 1, T, S) mask for a chunk after `cache.length` cached slots, or None for plain causal.
+
+    Query t (slot past+t) sees key slot s when s <= past+t and s holds a real token. Each query also
+    sees itself, so a padded query never has an empty row (its output is never read).
+    """
+    past = 0 if cache is None else cache.length
+    if past == 0 and bool(mask.all()):
+        return None  # plain causal: the kernel builds the mask itself and skips masked blocks
+    B, T = mask.shape
+    key_valid = mask if cache is None else torch.cat([cache.valid[:, :past], mask], dim=1)  # (B, S)
+    q_slot = torch.arange(past, past + T, device=mask.device)[:, None]                  # (T, 1)
+    k_slot = torch.arange(past + T, device=mask.device)[None, :]                        # (1, S)
+    visible = (k_slot <= q_slot)[None] & key_valid[:, None, :]                          # (B, T, S)
+    return (visible | (k_slot == q_slot)[None])[:, None]                                # (B, 1, T, S)
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_embeddings = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.output = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.output.weight = self.tok_embeddings.weight
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.tok_embeddings.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.tok_embeddings.weight.device
+
+    def new_cache(self, batch: int, capacity: int) -> KVCache:
+        cfg = self.cfg
+        return KVCache(cfg.n_layers, batch, cfg.kv_heads, cfg.head_dim, capacity, self.dtype, self.device)
+
+    def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
+                      cache: KVCache | None = None) -> torch.Tensor:
+        """tokens (B, T), mask (B, T) True for real tokens -> final-normed hidden states (B, T, dim).
+
+        With a cache, the chunk is appended after the cached slots and the cache is advanced.
+        """
+        if mask is None:
+            mask = torch.ones_like(tokens, dtype=torch.bool)
+        start = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device) if cache is None \
+            else cache.next_pos
+        positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
+        cos, sin = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
+        attn_mask = attention_mask(mask, cache)
+        x = self.tok_embeddings(tokens)  # (B, T, dim)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, attn_mask, cache, i)
+        if cache is not None:
+            cache.advance(mask)
+        return self.norm(x)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., dim) -> fp32 logits (..., vocab)."""
+        return self.output(hidden).float()
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
+                cache: KVCache | None = None) -> torch.Tensor:
+        """tokens (B, T) -> logits (B, T, vocab) at every position."""
+        return self.logits(self.hidden_states(tokens, mask, cache))
+
+    def load_weights(self, state_dict: dict[str, torch.Tensor], source: str, dtype: torch.dtype | None = None,
+                     device: torch.device | str = "cpu") -> None:
+        """Assign a Meta-named state dict (tensors kept as given where dtype/device match: no copy).
+
+        Raises CheckpointError naming `source` for missing or unknown keys and wrong shapes.
+        """
+        expected = {name: p.shape for name, p in self.named_parameters()}  # tied output appears once
+        if self.cfg.tie_embeddings:
+            state_dict = {k: v for k, v in state_dict.items() if k != "output.weight"}
+        missing = sorted(set(expected) - set(state_dict))
+        unknown = sorted(set(state_dict) - set(expected))
+        if missing or unknown:
+            parts = ([f"missing keys {missing[:5]}{'...' if len(missing) > 5 else ''}"] if missing else []) + \
+                    ([f"unknown keys {unknown[:5]}{'...' if len(unknown) > 5 else ''}"] if unknown else [])
+            raise CheckpointError(f"{source}: {'; '.join(parts)}")
+        for name, shape in expected.items():
+            if tuple(state_dict[name].shape) != tuple(shape):
+                raise CheckpointError(f"{source}: tensor {name} has shape {tuple(state_dict[name].shape)}, "
+                                      f"the config implies {tuple(shape)}")
+        converted = {k: v.to(device=device, dtype=dtype or v.dtype) for k, v in state_dict.items()}
+        self.load_state_dict(converted, strict=False, assign=True)
+        if self.cfg.tie_embeddings:
+            self.output.weight = self.tok_embeddings.weight

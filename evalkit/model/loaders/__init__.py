@@ -1,0 +1,103 @@
+"""Load a model from what `--model` names: `tiny`, a llama2.c .bin, a Meta folder, a HF folder or Hub id.
+
+Every loader produces a Meta-named state dict; the model is built on the meta device and the
+tensors are assigned, so memory-mapped weights are never copied when dtype and device match.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from evalkit.errors import CheckpointError
+from evalkit.model.config import ModelConfig
+from evalkit.model.llama import Transformer
+from evalkit.tokenizer import Tokenizer
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    model: Transformer
+    tokenizer: Tokenizer
+    name: str          # what the user passed to --model
+    format: str        # tiny | llama2c | meta | hf
+    fingerprint: str   # identifies weights + tokenizer + dtype, for response caches
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.cfg
+
+
+def file_fingerprint(paths: list[Path]) -> str:
+    """sha256 over names, sizes and content; large files are sampled (head, tail, 16 strides)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        size = path.stat().st_size
+        digest.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as handle:
+            if size <= 64 << 20:
+                digest.update(handle.read())
+                continue
+            for i in range(18):
+                handle.seek(min(size - (1 << 20), max(0, (size * i) // 17 - (1 << 19))))
+                digest.update(handle.read(1 << 20))
+    return digest.hexdigest()
+
+
+def find_tokenizer(folder: Path) -> Path:
+    candidates = [folder / "tokenizer.model"] + sorted(folder.glob("*.model"))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(f"{folder}: no SentencePiece tokenizer (*.model) next to the weights")
+
+
+def build_model(cfg: ModelConfig, state_dict: dict[str, torch.Tensor], source: str,
+                dtype: torch.dtype | None, device: str) -> Transformer:
+    with torch.device("meta"):
+        model = Transformer(cfg)
+    model.load_weights(state_dict, source, dtype=dtype, device=device)
+    return model.eval()
+
+
+def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> LoadedModel:
+    """Detect the checkpoint format from `spec` and load it. dtype None keeps the stored dtype."""
+    from evalkit.model.loaders import hf, llama2c, meta, tiny  # noqa: F401  (formats register below)
+
+    torch_dtype = None
+    if dtype is not None:
+        if dtype not in DTYPES:
+            raise CheckpointError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+        torch_dtype = DTYPES[dtype]
+    if spec == "tiny":
+        return tiny.load(device, torch_dtype)
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".bin":
+        cfg, sd = llama2c.load_state_dict(path)
+        tokenizer = Tokenizer(find_tokenizer(path.parent))
+        files = [path, tokenizer.path]
+        fmt = "llama2c"
+    elif path.is_dir() and (path / "params.json").is_file():
+        cfg, sd, tokenizer, files = meta.load_state_dict(path)
+        fmt = "meta"
+    elif path.is_dir() and (path / "config.json").is_file():
+        cfg, sd, tokenizer, files = hf.load_state_dict(path)
+        fmt = "hf"
+    elif not path.exists() and hf.looks_like_hub_id(spec):
+        return load_model(str(hf.download(spec)), device, dtype)
+    elif path.exists():
+        raise CheckpointError(f"{path}: not a recognised checkpoint (expected a llama2.c .bin, a folder with "
+                              "params.json (Meta) or config.json (Hugging Face), or 'tiny')")
+    else:
+        raise CheckpointError(f"{spec}: no such file or folder, and not a Hugging Face Hub id")
+    if tokenizer.vocab_size != cfg.vocab_size:
+        raise CheckpointError(f"{tokenizer.path}: tokenizer has {tokenizer.vocab_size} tokens, "
+                              f"the model's embedding has {cfg.vocab_size}")
+    model = build_model(cfg, sd, str(path), torch_dtype, device)
+    fingerprint = hashlib.sha256(f"{fmt}:{file_fingerprint(files)}:{model.dtype}".encode()).hexdigest()[:16]
+    return LoadedModel(model, tokenizer, spec, fmt, fingerprint)
