@@ -55,3 +55,7 @@ class Task:
         """Task-level metrics; default: the mean of each per-document metric."""
         keys = samples[0].metrics.keys() if samples else []
         return {key: sum(s.metrics[key] for s in samples) / len(samples) for key in keys}
+
+    def process_all(self, items: list[tuple[dict, int, list[Result]]], seed: int) -> list[SampleResult]:
+        """Score every document at once; tasks whose scoring is costly (code execution) batch it here."""
+        return [self.process(doc, doc_id, seed, results) for doc, doc_id, results in items]
