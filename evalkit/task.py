@@ -52,9 +52,14 @@ class Task:
         raise NotImplementedError
 
     def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:
-        """Task-level metrics; default: the mean of each per-document metric."""
-        keys = samples[0].metrics.keys() if samples else []
-        return {key: sum(s.metrics[key] for s in samples) / len(samples) for key in keys}
+        """Task-level metrics; default: each per-document metric averaged over the documents that have it
+        (so a metric such as MMLU's `acc_stem`, set only on STEM questions, averages over those)."""
+        keys = dict.fromkeys(key for s in samples for key in s.metrics)
+        means = {}
+        for key in keys:
+            values = [s.metrics[key] for s in samples if key in s.metrics]
+            means[key] = sum(values) / len(values)
+        return means
 
     def process_all(self, items: list[tuple[dict, int, list[Result]]], seed: int) -> list[SampleResult]:
         """Score every document at once; tasks whose scoring is costly (code execution) batch it here."""
