@@ -1,0 +1,94 @@
+"""Result files: OUT/results.json (metrics, protocol, model, versions) and OUT/samples/<task>.jsonl.
+
+Files are written whole to a temporary name and renamed, so a killed run never leaves a partial
+file that looks complete.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import evalkit
+from evalkit.runner import TaskRun
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON: write them as null rather than producing an unreadable file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def versions() -> dict[str, str]:
+    import torch
+    found = {"evalkit": evalkit.__version__, "python": platform.python_version(), "torch": torch.__version__}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        if commit:
+            found["evalkit_commit"] = commit
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return found
+
+
+def task_results(run: TaskRun) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    for key, value in run.metrics.items():
+        entry[key] = value
+        if key in run.stderr:
+            entry[key + "_stderr"] = run.stderr[key]
+    entry["n"] = len(run.samples)
+    return entry
+
+
+def write_samples(out_dir: Path, run: TaskRun) -> None:
+    lines = []
+    for sample in run.samples:
+        record = {"doc_id": sample.doc_id, "prompt": sample.prompt, "target": sample.target,
+                  "prediction": sample.prediction, "metrics": sample.metrics, **sample.extra}
+        lines.append(json.dumps(_json_safe(record), ensure_ascii=False))
+    atomic_write(out_dir / "samples" / f"{run.task.name}.jsonl", "\n".join(lines) + "\n")
+
+
+def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any]) -> dict[str, Any]:
+    return _json_safe({
+        "results": {run.task.name: task_results(run) for run in runs},
+        "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
+        "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
+                                 **run.engine_stats} for run in runs},
+        "model": model,
+        "run": run_settings,
+        "versions": versions(),
+    })
+
+
+def write_results(out_dir: Path, document: dict[str, Any]) -> Path:
+    path = out_dir / "results.json"
+    atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def model_summary(loaded, device: str) -> dict[str, Any]:
+    """What the results say about the evaluated model."""
+    model = loaded.model
+    return {"name": loaded.name, "format": loaded.format, "fingerprint": loaded.fingerprint,
+            "dtype": str(model.dtype).replace("torch.", ""), "device": device,
+            "params": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg)}

@@ -1,0 +1,56 @@
+"""Run tasks end to end: build every document's requests, serve them, score, and collect results.
+
+The runner is the only place that sees both tasks and the engine: tasks emit requests, the engine
+(behind the response cache) answers them, and tasks turn the answers into per-document scores.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from evalkit.bootstrap import bootstrap_stderr
+from evalkit.task import DataSource, Request, Result, SampleResult, Task
+
+
+@dataclass
+class TaskRun:
+    """The outcome of one task: its metrics, per-document samples and what it cost."""
+    task: Task
+    metrics: dict[str, float]
+    stderr: dict[str, float]
+    samples: list[SampleResult]
+    num_requests: int
+    seconds: float
+    engine_stats: dict[str, Any] = field(default_factory=dict)
+
+
+Serve = Callable[[list[Request]], list[Result]]
+
+
+def build_requests(task: Task, docs: list[dict], seed: int) -> tuple[list[Request], list[tuple[int, int]]]:
+    """All requests of all documents, flattened, and each document's (start, end) slice of them."""
+    requests: list[Request] = []
+    spans = []
+    for doc_id, doc in enumerate(docs):
+        doc_requests = task.requests(doc, doc_id, seed)
+        spans.append((len(requests), len(requests) + len(doc_requests)))
+        requests.extend(doc_requests)
+    return requests, spans
+
+
+def run_task(task: Task, source: DataSource, serve: Serve, seed: int, limit: int | None,
+             stats: Callable[[], dict[str, Any]] = dict) -> TaskRun:
+    """Evaluate one task; `serve` answers a list of requests in order (engine + cache + data parallel)."""
+    start = time.perf_counter()
+    before = stats()
+    docs = task.docs(source, limit)
+    requests, spans = build_requests(task, docs, seed)
+    results = serve(requests)
+    items = [(doc, doc_id, results[a:b]) for doc_id, (doc, (a, b)) in enumerate(zip(docs, spans))]
+    samples = task.process_all(items, seed)
+    metrics = task.aggregate(samples)
+    after = stats()
+    used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
+    return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
+                   len(requests), time.perf_counter() - start, used)
