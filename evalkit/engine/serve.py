@@ -1,0 +1,131 @@
+"""Answer a mixed list of requests: deduplicate, read the response cache, compute the rest, keep order.
+
+Misses are grouped so requests sharing a context stay together (the engine computes a shared context
+once), split into chunks, and each chunk's results are written to the cache as soon as it is done, so
+a killed run loses at most the chunk in flight. Under a launcher the groups are sharded across ranks
+(evalkit.engine.distributed) and every rank returns the full list.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from evalkit.engine.distributed import is_main_process, shard_and_gather, state
+from evalkit.engine.response_cache import Request, ResponseCache, Result
+from evalkit.requests import GenerateRequest, GenerateResult, LoglikelihoodRequest, RollingLoglikelihoodRequest
+
+CHARS_PER_TOKEN = 4  # rough English average: costs are estimated without tokenizing
+TYPE_ORDER = {LoglikelihoodRequest: 0, RollingLoglikelihoodRequest: 1, GenerateRequest: 2}
+
+
+@dataclass
+class Group:
+    """Requests of one type that the engine should see in the same call (same context, for scoring)."""
+    requests: list[Request]
+
+    @property
+    def kind(self) -> type:
+        return type(self.requests[0])
+
+    @property
+    def size(self) -> int:
+        """Rows the group produces: one per scoring request, n per generation."""
+        return sum(getattr(r, "n", 1) for r in self.requests)
+
+    @property
+    def cost(self) -> float:
+        """Estimated tokens to forward, for balancing ranks and ordering the longest first."""
+        first = self.requests[0]
+        if isinstance(first, LoglikelihoodRequest):
+            return len(first.context) / CHARS_PER_TOKEN + sum(len(r.continuation) for r in self.requests) / \
+                CHARS_PER_TOKEN
+        if isinstance(first, RollingLoglikelihoodRequest):
+            return len(first.text) / CHARS_PER_TOKEN
+        return len(first.context) / CHARS_PER_TOKEN + first.max_new_tokens * first.n
+
+
+def group(requests: list[Request]) -> list[Group]:
+    """Loglikelihood requests grouped by context; every other request is a group of its own."""
+    groups: dict[object, Group] = {}
+    for request in requests:
+        key = ("ll", request.context) if isinstance(request, LoglikelihoodRequest) else request
+        groups.setdefault(key, Group([])).requests.append(request)
+    return list(groups.values())
+
+
+def chunks(groups: list[Group], chunk_size: int) -> list[list[Group]]:
+    """Consecutive groups of one type, up to chunk_size rows per chunk (a larger group is a chunk alone)."""
+    out: list[list[Group]] = []
+    rows = 0
+    for g in sorted(groups, key=lambda g: (TYPE_ORDER[g.kind], -g.cost)):
+        if not out or out[-1][0].kind is not g.kind or rows + g.size > chunk_size:
+            out.append([])
+            rows = 0
+        out[-1].append(g)
+        rows += g.size
+    return out
+
+
+def call_engine(engine, requests: list[Request]) -> list[Result]:
+    """One engine call for requests of a single type."""
+    kind = type(requests[0])
+    if kind is LoglikelihoodRequest:
+        return engine.loglikelihood(requests)
+    if kind is RollingLoglikelihoodRequest:
+        return engine.loglikelihood_rolling(requests)
+    return engine.generate(requests)
+
+
+def keep_stored(request: Request, computed: Result, stored: Result | None) -> Result:
+    """A generation's samples already in the cache were reported before: keep them, append the new ones."""
+    if stored is None:
+        return computed
+    return GenerateResult(stored.texts + computed.texts[len(stored.texts):])
+
+
+def compute(engine, groups: list[Group], cache: ResponseCache | None, stored: dict[Request, Result],
+            chunk_size: int, progress: bool) -> list[list[Result]]:
+    """This rank's groups, chunk by chunk, each chunk stored before the next starts. Only rank 0 shows
+    its progress bar (requests/s, and tokens/s from the engine's counter)."""
+    results: dict[Request, Result] = {}
+    start, tokens_before = time.perf_counter(), engine.stats.tokens_forwarded
+    bar = tqdm(total=sum(len(g.requests) for g in groups), desc="requests", unit="req", file=sys.stderr,
+               disable=not (progress and groups and is_main_process()), dynamic_ncols=True)
+    for chunk in chunks(groups, chunk_size):
+        requests = [r for g in chunk for r in g.requests]
+        answers = [keep_stored(r, a, stored.get(r)) for r, a in zip(requests, call_engine(engine, requests))]
+        if cache is not None:
+            cache.put(list(zip(requests, answers)))
+        results.update(zip(requests, answers))
+        bar.update(len(requests))
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix_str(f"{(engine.stats.tokens_forwarded - tokens_before) / elapsed:.0f} tok/s")
+    bar.close()
+    return [[results[r] for r in g.requests] for g in groups]
+
+
+def serve(engine, requests: list[Request], cache: ResponseCache | None = None, progress: bool = True,
+          chunk_size: int = 512) -> list[Result]:
+    """Results of `requests` in their order, from the cache where stored, else from the engine.
+
+    A generation whose cache holds fewer than n samples is recomputed in full (samples are reproducible
+    from request, seed and index) and its stored samples are kept. Every rank returns the full list.
+    """
+    start = time.perf_counter()
+    unique = list(dict.fromkeys(requests))
+    stored = cache.get(unique) if cache is not None else {}
+    done = {r: res for r, res in stored.items() if not isinstance(r, GenerateRequest) or len(res.texts) == r.n}
+    todo = group([r for r in unique if r not in done])
+    computed = shard_and_gather(todo, lambda mine: compute(engine, mine, cache, stored, chunk_size, progress),
+                                cost=lambda g: g.cost)
+    for g, answers in zip(todo, computed):
+        done.update(zip(g.requests, answers))
+    if progress and is_main_process():
+        computed_count = sum(len(g.requests) for g in todo)
+        print(f"served {len(requests)} requests ({len(unique)} unique): {len(unique) - computed_count} from cache, "
+              f"{computed_count} computed on {state().num_processes} process(es) in "
+              f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return [done[r] for r in requests]
