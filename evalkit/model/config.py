@@ -49,9 +49,9 @@ PRESETS: dict[str, ModelConfig] = {
     "65B": ModelConfig(dim=8192, n_heads=64, n_layers=80),
     # benchmark model: about the size where CPU timings are meaningful but quick
     "small": ModelConfig(dim=512, n_heads=8, n_layers=8, vocab_size=32000, norm_eps=1e-5),
-    # the embedded default model `tiny` (random weights; vocab set by its tokenizer)
-    "tiny": ModelConfig(dim=64, n_heads=4, n_kv_heads=2, n_layers=2, vocab_size=512, multiple_of=32,
-                        norm_eps=1e-5, max_seq_len=512),
+    # the embedded default model `tiny`: seeded random weights, vocab of evalkit/assets/tiny/tokenizer.model
+    "tiny": ModelConfig(dim=64, n_heads=4, n_kv_heads=2, n_layers=2, vocab_size=1024, multiple_of=32,
+                        norm_eps=1e-5),  # the paper's 2048 context, so prompts truncate as they would
 }
 
 

@@ -62,7 +62,7 @@ def build_model(cfg: ModelConfig, state_dict: dict[str, torch.Tensor], source: s
     with torch.device("meta"):
         model = Transformer(cfg)
     model.load_weights(state_dict, source, dtype=dtype, device=device)
-    return model.eval()
+    return model.eval().requires_grad_(False)  # inference only: no autograd graphs by accident
 
 
 def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> LoadedModel:
