@@ -1,0 +1,109 @@
+"""Reading documents: the authors' original files, the shipped examples, or the Hugging Face Hub.
+
+Readers here are format-level (JSONL, line lists, headerless CSV, JSON files); each task maps the
+records to its documents. Every malformed input becomes a DataError of one line naming the file,
+the line or record, and the field.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from evalkit.errors import DataError
+
+# Hand-written example documents in each benchmark's original layout, for the offline demo.
+EXAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "examples"
+
+
+def _open_text(path: Path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        return opener(path, "rt", encoding="utf-8", newline="")
+    except OSError as err:
+        raise DataError(f"{path}: cannot open ({err.strerror or err})") from err
+
+
+def read_jsonl(path: Path) -> list[tuple[str, dict]]:
+    """(where, record) for each non-empty line; `where` is "file:line" for error messages."""
+    rows = []
+    with _open_text(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{where}: invalid JSON ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object")
+            rows.append((where, record))
+    return rows
+
+
+def read_json(path: Path) -> dict:
+    with _open_text(path) as f:
+        try:
+            record = json.load(f)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from err
+    if not isinstance(record, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return record
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty stripped lines (label files such as PIQA's valid-labels.lst)."""
+    with _open_text(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_csv(path: Path, columns: int) -> list[tuple[str, list[str]]]:
+    """(where, row) of a headerless CSV whose rows must have `columns` fields; fields may hold newlines."""
+    with _open_text(path) as f:
+        rows = []
+        for number, row in enumerate(csv.reader(f), 1):
+            if len(row) != columns:
+                raise DataError(f"{path}: record {number}: expected {columns} fields, found {len(row)}")
+            rows.append((f"{path}: record {number}", row))
+    return rows
+
+
+def field(record: dict, name: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    """record[name], checked to be present and of `kind` (a list must be non-empty)."""
+    if name not in record:
+        raise DataError(f"{where}: missing field '{name}'")
+    value = record[name]
+    if not isinstance(value, kind):
+        raise DataError(f"{where}: field '{name}' has an unexpected value {value!r}")
+    if isinstance(value, list) and not value:
+        raise DataError(f"{where}: field '{name}' is an empty list")
+    return value
+
+
+def label_index(value: Any, labels: list[str], where: str, name: str) -> int:
+    """The position of `value` among `labels` (e.g. "C" in ["A","B","C","D"]), else DataError."""
+    text = str(value).strip()
+    if text not in labels:
+        raise DataError(f"{where}: field '{name}' is {value!r}, not one of {labels}")
+    return labels.index(text)
+
+
+def check_same_length(path_a: Path, n_a: int, path_b: Path, n_b: int) -> None:
+    if n_a != n_b:
+        raise DataError(f"{path_b}: {n_b} labels for {n_a} records in {path_a}")
+
+
+def load_hub(path: str, name: str | None, split: str) -> Iterator[dict]:
+    """Rows of a Hub dataset through `datasets` (its cache and HF_DATASETS_OFFLINE apply)."""
+    import datasets  # imported here: only the Hub path needs it
+    try:
+        return iter(datasets.load_dataset(path, name, split=split))
+    except Exception as err:  # datasets raises many types (ConnectionError, FileNotFoundError, ValueError)
+        what = f"{path}" + (f" ({name})" if name else "") + f" split {split}"
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"cannot load {what} from the Hugging Face Hub: {reason}; "
+                        "use --data-dir with the authors' files or --examples") from err

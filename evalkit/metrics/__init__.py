@@ -1,0 +1,1 @@
+"""Metrics: accuracy rules for multiple choice (accuracy.py); pass@k is added by the code tasks."""

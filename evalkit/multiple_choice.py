@@ -1,0 +1,75 @@
+"""Multiple-choice tasks: one log-likelihood request per choice, scored by every declared rule.
+
+A document is a dict with at least `choices` (list of str) and `label` (gold index); the template
+renders the context from the document's fields. With the "answer" rule in the protocol, each
+choice is also scored after the bare context "Answer:" (Brown et al. 2020, section 2.4).
+"""
+from __future__ import annotations
+
+from evalkit.errors import DataError
+from evalkit.fewshot import sample_fewshot
+from evalkit.metrics.accuracy import choose
+from evalkit.protocol import RULE_METRICS, ProtocolTask
+from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
+from evalkit.task import SampleResult
+
+UNCONDITIONAL_CONTEXT = "Answer:"
+FEWSHOT_DELIMITER = "\n\n"
+
+
+def mc_doc(where: str, choices: list, label: int, **fields) -> dict:
+    """A checked document: non-empty string choices and a label among them, else DataError."""
+    if not choices or not all(isinstance(c, str) for c in choices):
+        raise DataError(f"{where}: field 'choices' must be a non-empty list of strings, got {choices!r}")
+    if not isinstance(label, int) or not 0 <= label < len(choices):
+        raise DataError(f"{where}: field 'label' {label!r} is out of range for {len(choices)} choices")
+    return {**fields, "choices": list(choices), "label": label}
+
+
+class MultipleChoiceTask(ProtocolTask):
+    """Subclasses declare `name` and `protocol` and read their data; the rest is shared."""
+
+    def context(self, doc: dict) -> str:
+        return self.prompt.render(**doc)
+
+    def choices(self, doc: dict) -> list[str]:
+        return doc["choices"]
+
+    def gold(self, doc: dict) -> int:
+        return doc["label"]
+
+    def shots(self, doc: dict, doc_id: int, seed: int) -> str:
+        """The few-shot prefix: each example's context and gold choice, then a blank line."""
+        k = self.protocol.num_fewshot
+        if k == 0:
+            return ""
+        delimiter = self.protocol.target_delimiter
+        return "".join(self.context(ex) + delimiter + self.choices(ex)[self.gold(ex)] + FEWSHOT_DELIMITER
+                       for ex in sample_fewshot(self.fewshot_pool(), k, seed, doc_id, doc))
+
+    def choice_requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
+        context = self.shots(doc, doc_id, seed) + self.context(doc)
+        return [LoglikelihoodRequest(context, self.protocol.target_delimiter + c) for c in self.choices(doc)]
+
+    def requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
+        scored = self.choice_requests(doc, doc_id, seed)
+        if "answer" in self.protocol.rules:
+            scored += [LoglikelihoodRequest(UNCONDITIONAL_CONTEXT, r.continuation) for r in scored]
+        return scored
+
+    def process(self, doc: dict, doc_id: int, seed: int, results: list[LoglikelihoodResult]) -> SampleResult:
+        scored = self.choice_requests(doc, doc_id, seed)
+        n = len(scored)
+        lls = [r.loglikelihood for r in results[:n]]
+        unconditional = [r.loglikelihood for r in results[n:]] or None
+        # The character rule divides by the length of what was scored, without the delimiter.
+        texts = [r.continuation[len(self.protocol.target_delimiter):] for r in scored]
+        picks = {rule: choose(rule, lls, texts, unconditional) for rule in self.protocol.rules}
+        gold = self.gold(doc)
+        extra = {"choices": self.choices(doc), "loglikelihoods": lls}
+        if unconditional:
+            extra["unconditional_loglikelihoods"] = unconditional
+        return SampleResult(doc_id=doc_id, prompt=scored[0].context, target=gold,
+                            prediction=picks[self.protocol.normalizer],
+                            metrics={RULE_METRICS[rule]: float(pick == gold) for rule, pick in picks.items()},
+                            extra=extra)

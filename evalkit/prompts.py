@@ -1,0 +1,47 @@
+"""Prompt templates: one Jinja file per prompt under prompts/, rendered strictly.
+
+StrictUndefined turns a missing document field into an error instead of an empty string, and the
+sha256 of the template text is recorded with every result (`prompt_hash`).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from evalkit.errors import DataError
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+
+# keep_trailing_newline=False: the file's final newline is not part of the prompt.
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def render(self, **fields) -> str:
+        try:
+            return _template(self.text).render(**fields)
+        except jinja2.UndefinedError as err:
+            raise DataError(f"prompt {self.name}: {err.message} in the document") from err
+
+
+@functools.lru_cache(maxsize=None)
+def _template(text: str) -> jinja2.Template:
+    return _ENV.from_string(text)
+
+
+@functools.lru_cache(maxsize=None)
+def load_prompt(name: str) -> Prompt:
+    """The template prompts/<name>."""
+    return Prompt(name, (PROMPTS_DIR / name).read_text(encoding="utf-8"))

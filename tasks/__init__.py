@@ -1,0 +1,58 @@
+"""The task registry: benchmark names, paper-table suites, and YAML tasks by path.
+
+To add a benchmark, add one line to TASKS ("name": "module:Class"); modules are imported only
+when their task is asked for.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from evalkit.errors import UsageError
+from evalkit.task import Task
+
+TASKS = {
+    "boolq": "tasks.boolq:BoolQ",
+    "piqa": "tasks.piqa:PIQA",
+    "siqa": "tasks.siqa:SIQA",
+    "hellaswag": "tasks.hellaswag:HellaSwag",
+    "winogrande": "tasks.winogrande:WinoGrande",
+    "arc_easy": "tasks.arc:ARCEasy",
+    "arc_challenge": "tasks.arc:ARCChallenge",
+    "openbookqa": "tasks.openbookqa:OpenBookQA",
+    "race_middle": "tasks.race:RACEMiddle",
+    "race_high": "tasks.race:RACEHigh",
+    "mmlu": "tasks.mmlu:MMLU",
+}
+TASK_NAMES = list(TASKS)
+
+SUITES = {
+    "table3": ["boolq", "piqa", "siqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
+    "table6": ["race_middle", "race_high"],
+    "table9": ["mmlu"],
+    "ci": TASK_NAMES,
+}
+
+
+def get_task(name_or_yaml_path: str) -> Task:
+    """A fresh task object: a registered name, or the path of a YAML task file."""
+    if name_or_yaml_path.endswith((".yaml", ".yml")):
+        from evalkit.yaml_task import load_yaml_task
+        return load_yaml_task(Path(name_or_yaml_path))
+    if name_or_yaml_path not in TASKS:
+        raise UsageError(f"unknown task {name_or_yaml_path!r}; known tasks: {', '.join(TASK_NAMES)}; "
+                         f"suites: {', '.join(SUITES)}; or a path to a .yaml task")
+    module, cls = TASKS[name_or_yaml_path].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def resolve_tasks(spec: str) -> list[Task]:
+    """Tasks of a comma list of task names, YAML paths and suite names, in order, without repeats."""
+    names: list[str] = []
+    for item in (part.strip() for part in spec.split(",")):
+        for name in SUITES.get(item, [item]):
+            if name and name not in names:
+                names.append(name)
+    if not names:
+        raise UsageError("no task given")
+    return [get_task(name) for name in names]
