@@ -1,0 +1,106 @@
+"""KV cache: incremental decoding, chunks after a cached prefix, padded rows and forks equal full forwards."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+ATOL = 2e-5
+TEXTS = ["Once upon a time, there was a little girl named Lily.", "Tom and his dog went to the beach.",
+         "The cat sat."]
+
+
+@pytest.fixture(scope="module")
+def rows(stories):
+    return [stories.tokenizer.encode(text, bos=True) for text in TEXTS]
+
+
+def full(model, ids: list[int]) -> torch.Tensor:
+    """Logits (T, V) of one unpadded sequence in a single forward without a cache."""
+    with torch.inference_mode():
+        return model(torch.tensor([ids]))[0]
+
+
+def pad(seqs: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> tokens (B, T) padded with id 0, mask (B, T) True at real tokens."""
+    width = max(map(len, seqs))
+    tokens, mask = torch.zeros(len(seqs), width, dtype=torch.long), torch.zeros(len(seqs), width, dtype=torch.bool)
+    for i, seq in enumerate(seqs):
+        span = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))
+        tokens[i, span], mask[i, span] = torch.tensor(seq), True
+    return tokens, mask
+
+
+def test_one_token_at_a_time_equals_full_forward(stories, rows):
+    model, ids = stories.model, rows[0]
+    cache = model.new_cache(1, len(ids))
+    with torch.inference_mode():
+        steps = torch.cat([model(torch.tensor([[t]]), cache=cache)[0] for t in ids])
+    assert (steps - full(model, ids)).abs().max() < ATOL
+
+
+def test_chunk_after_cached_prefix_equals_full_forward(stories, rows):
+    model, ids = stories.model, rows[0]
+    cache = model.new_cache(1, len(ids))
+    with torch.inference_mode():
+        head = model(torch.tensor([ids[:7]]), cache=cache)[0]
+        tail = model(torch.tensor([ids[7:]]), cache=cache)[0]  # a multi-token chunk sees the prefix
+    assert (torch.cat([head, tail]) - full(model, ids)).abs().max() < ATOL
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_padded_batch_matches_each_row(stories, rows, side):
+    model = stories.model
+    tokens, mask = pad(rows, side)
+    with torch.inference_mode():
+        logits = model(tokens, mask)
+    for i, ids in enumerate(rows):
+        assert (logits[i][mask[i]] - full(model, ids)).abs().max() < ATOL
+
+
+def test_padded_prefill_then_padded_chunks(stories, rows):
+    """Rows of different lengths share one cache; padding inside it never shifts positions."""
+    model = stories.model
+    prefixes, suffixes = [r[:-3] for r in rows], [r[-3:] for r in rows]
+    tokens, mask = pad(prefixes, "left")
+    cache = model.new_cache(len(rows), tokens.shape[1] + 6)
+    with torch.inference_mode():
+        model(tokens, mask, cache)
+        chunk, chunk_mask = pad([s[:1] if i == 1 else s[:2] for i, s in enumerate(suffixes)], "right")
+        first = model(chunk, chunk_mask, cache)            # row 1 gets one token and one pad slot
+        rest, rest_mask = pad([s[2:] if i != 1 else s[1:] for i, s in enumerate(suffixes)], "right")
+        second = model(rest, rest_mask, cache)
+    for i, ids in enumerate(rows):
+        got = torch.cat([first[i][chunk_mask[i]], second[i][rest_mask[i]]])
+        assert (got - full(model, ids)[-3:]).abs().max() < ATOL
+
+
+def test_forked_cache_gives_each_row_its_own_run(stories, rows):
+    model = stories.model
+    prompts = [rows[0][:6], rows[1][:4]]
+    tokens, mask = pad(prompts, "left")
+    cache = model.new_cache(2, tokens.shape[1] + 3)
+    continuations = [[[10, 20, 30], [40, 50, 60], [70, 80, 90]], [[11, 21, 31], [41, 51, 61], [71, 81, 91]]]
+    with torch.inference_mode():
+        model(tokens, mask, cache)
+        forked = cache.fork(3)                             # rows 0,0,0,1,1,1
+        logits = model(torch.tensor([c for per in continuations for c in per]), cache=forked)
+    for row, (prompt, per) in enumerate(zip(prompts, continuations)):
+        for j, cont in enumerate(per):
+            assert (logits[row * 3 + j] - full(model, prompt + cont)[-3:]).abs().max() < ATOL
+
+
+def test_grow_keeps_content(stories, rows):
+    model, ids = stories.model, rows[0]
+    cache = model.new_cache(1, 5)
+    with torch.inference_mode():
+        head = model(torch.tensor([ids[:5]]), cache=cache)[0]
+        cache.grow(len(ids))
+        tail = model(torch.tensor([ids[5:]]), cache=cache)[0]
+    assert cache.capacity == len(ids)
+    assert (torch.cat([head, tail]) - full(model, ids)).abs().max() < ATOL
+
+
+def test_overflow_is_an_error(stories):
+    cache = stories.model.new_cache(1, 2)
+    with pytest.raises(ValueError, match="overflow"), torch.inference_mode():
+        stories.model(torch.tensor([[1, 2, 3]]), cache=cache)
