@@ -19,7 +19,11 @@ def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     """The row `result` (a checked results.json) fills in `table`, or None when it fills no cell."""
     values, stderrs = [], []
     for column in table.columns:
-        metrics = result["results"].get(column.task, {})
+        metrics = result["results"].get(column.task)
+        if metrics is None:  # task not run
+            values.append(None)
+            stderrs.append(None)
+            continue
         metric = _metric_name(table, column, result)
         values.append(_number(metrics.get(metric), result, column.task, metric))
         stderrs.append(_number(metrics.get(f"{metric}_stderr"), result, column.task, f"{metric}_stderr"))
@@ -45,8 +49,6 @@ def format_params(params: int | None) -> str:
 def _metric_name(table: PaperTable, column: Column, result: dict) -> str:
     if column.metric != HEADLINE:
         return column.metric
-    if column.task not in result["results"]:
-        return HEADLINE  # not run: no metric to name, the cell stays empty
     headline = result.get("protocol", {}).get(column.task, {}).get("headline_metric")
     if not isinstance(headline, str):
         raise DataError(f"{result['model']['name']}: protocol.{column.task}.headline_metric is "
