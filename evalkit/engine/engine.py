@@ -1,0 +1,59 @@
+"""The engine: serves plain requests with the bundled model, fast and exactly.
+
+Speed comes from length-sorted, padded batches; each distinct context forwarded once for all its
+continuations (multiple choice); one prefill forked into n sampled rows; duplicates computed once.
+Results come back in the order of the requests. See scoring.py and generation.py for the mechanics,
+encoding.py for how text becomes tokens (as lm-evaluation-harness does it).
+"""
+from __future__ import annotations
+
+import torch
+
+from evalkit.engine import generation, scoring
+from evalkit.engine.batching import BatchPolicy
+from evalkit.engine.encoding import encode_pair, fit_window, generation_prompt, rolling_windows
+from evalkit.engine.stats import EngineStats
+from evalkit.model.loaders import LoadedModel
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
+                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+
+
+class Engine:
+    def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
+                 max_length: int | None = None):
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.max_length = max_length or loaded.config.max_seq_len  # the window; longer contexts are cut
+        self.deterministic = deterministic
+        self.policy = BatchPolicy.from_setting(batch_size, deterministic, self.model.device)
+        self.stats = EngineStats()
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        encoded = {r: fit_window(*encode_pair(self.tokenizer, r.context, r.continuation), self.max_length)
+                   for r in dict.fromkeys(requests)}
+        scores = scoring.score(self.model, list(encoded.values()), self.policy, self.stats)
+        self.stats.requests_served += len(requests)
+        results = []
+        for r in requests:
+            s = scores[encoded[r]]
+            results.append(LoglikelihoodResult(s.loglikelihood, len(encoded[r].continuation), s.is_greedy))
+        return results
+
+    @torch.inference_mode()
+    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
+        windows = {r: rolling_windows(self.tokenizer.encode(r.text), self.tokenizer.bos_id, self.max_length)
+                   for r in dict.fromkeys(requests)}
+        scores = scoring.score(self.model, [w for ws in windows.values() for w in ws], self.policy, self.stats)
+        self.stats.requests_served += len(requests)
+        return [RollingLoglikelihoodResult(sum(scores[w].loglikelihood for w in windows[r]),
+                                           sum(len(w.continuation) for w in windows[r])) for r in requests]
+
+    @torch.inference_mode()
+    def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+        prompts = {r: generation_prompt(self.tokenizer, r.context, self.max_length, r.max_new_tokens)
+                   for r in dict.fromkeys(requests)}
+        texts = generation.generate(self.model, self.tokenizer, prompts, self.policy, self.stats)
+        self.stats.requests_served += len(requests)
+        return [GenerateResult(texts[r]) for r in requests]

@@ -1,0 +1,109 @@
+"""Scoring continuations on token ids, each distinct context forwarded once for all its continuations.
+
+A batch of contexts (left-padded, so every context ends in the last slot) is handled in two steps:
+  1. forward the contexts into a KV cache; the last position predicts every continuation's first token;
+  2. fork the cache per continuation (`KVCache.select`) and forward the continuations minus their last
+     token as one right-padded chunk after the cached prefix; chunk position j predicts token j + 1.
+Only the gathered positions go through the output layer, so (B, T, vocab) logits never exist.
+
+The reverse case (WinoGrande partial scoring: different contexts, one continuation) cannot share work
+this way: a continuation's keys and values depend on everything before it, so nothing after the first
+differing token is reusable. Only a common token prefix of the contexts is, and for WinoGrande that is
+half of one short sentence shared by two rows: too little to pay for a prefix tree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from evalkit.engine.batching import BatchPolicy, pad, run_batched
+from evalkit.engine.encoding import TokenRequest
+from evalkit.engine.stats import EngineStats
+from evalkit.model.llama import Transformer
+
+LOGIT_CHUNK = 1024  # positions per output-layer call: bounds the (P, vocab) fp32 logits in memory
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    loglikelihood: float
+    is_greedy: bool
+
+
+@dataclass
+class _Group:
+    """One distinct context and its distinct continuations (each at least one token)."""
+    context: tuple[int, ...]
+    continuations: list[tuple[int, ...]]
+
+    @property
+    def length(self) -> int:  # slots a row of this group needs in the KV cache
+        return len(self.context) + max(len(c) for c in self.continuations) - 1
+
+
+def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
+          stats: EngineStats) -> dict[TokenRequest, TokenScore]:
+    """Score every distinct request; duplicates and shared contexts are computed once."""
+    scores = {r: TokenScore(0.0, True) for r in requests if not r.continuation}  # nothing to predict
+    by_context: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for r in dict.fromkeys(requests):
+        if r.continuation:
+            by_context.setdefault(r.context, []).append(r.continuation)
+    groups = sorted((_Group(c, k) for c, k in by_context.items()), key=lambda g: g.length, reverse=True)
+    stats.requests_computed += sum(len(g.continuations) for g in groups)
+
+    def run(batch: list[_Group]) -> None:
+        scores.update(_score_batch(model, batch, policy, stats))
+
+    def retry() -> None:
+        stats.oom_retries += 1
+
+    run_batched(groups, lambda g: (1, g.length), run, policy, retry)
+    return scores
+
+
+def _score_batch(model: Transformer, groups: list[_Group], policy: BatchPolicy,
+                 stats: EngineStats) -> dict[TokenRequest, TokenScore]:
+    tokens, mask = pad([g.context for g in groups], left=True, device=model.device)  # (B, Tc)
+    rows = [(g, cont) for g, group in enumerate(groups) for cont in group.continuations]
+    chunk_len = max(len(cont) for _, cont in rows) - 1
+    cache = model.new_cache(len(groups), tokens.shape[1] + chunk_len)
+    last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim): predicts each first token
+    stats.count_forward(mask)
+    stats.contexts_reused += len(rows) - len(groups)
+
+    hidden = [last[torch.tensor([g for g, _ in rows], device=model.device)]]  # (R, dim)
+    targets = [cont[0] for _, cont in rows]
+    owners = list(range(len(rows)))
+    long_rows = [i for i, (_, cont) in enumerate(rows) if len(cont) > 1]
+    slots = [(1, tokens.shape[1] + len(rows[i][1]) - 1) for i in long_rows]
+    start = 0
+    while start < len(long_rows):
+        chunk = long_rows[start:start + policy.take(slots, start)]
+        start += len(chunk)
+        forked = cache.select(torch.tensor([rows[i][0] for i in chunk], device=model.device))
+        inputs, chunk_mask = pad([rows[i][1][:-1] for i in chunk], left=False, device=model.device)  # (r, Tk)
+        hidden.append(model.hidden_states(inputs, chunk_mask, forked)[chunk_mask])  # (sum len-1, dim)
+        stats.count_forward(chunk_mask)
+        for i in chunk:
+            targets.extend(rows[i][1][1:])
+            owners.extend([i] * (len(rows[i][1]) - 1))
+
+    logprobs, greedy = _logprobs(model, torch.cat(hidden), torch.tensor(targets, device=model.device))
+    owner = torch.tensor(owners, device=model.device)
+    total = torch.zeros(len(rows), dtype=torch.float64, device=model.device).index_add_(0, owner, logprobs.double())
+    misses = torch.zeros(len(rows), dtype=torch.long, device=model.device).index_add_(0, owner, (~greedy).long())
+    return {TokenRequest(groups[g].context, cont): TokenScore(float(total[i]), bool(misses[i] == 0))
+            for i, (g, cont) in enumerate(rows)}
+
+
+def _logprobs(model: Transformer, hidden: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """hidden (P, dim), targets (P,) -> log P(target) (P,) fp32 and whether target is the argmax (P,)."""
+    logprobs, greedy = [], []
+    for s in range(0, hidden.shape[0], LOGIT_CHUNK):
+        logits = model.logits(hidden[s:s + LOGIT_CHUNK])  # (p, vocab) fp32
+        t = targets[s:s + LOGIT_CHUNK]
+        logprobs.append(logits.log_softmax(-1).gather(1, t[:, None])[:, 0])
+        greedy.append(logits.argmax(-1) == t)
+    return torch.cat(logprobs), torch.cat(greedy)

@@ -1,0 +1,27 @@
+"""What the engine has done so far: cumulative counters, read by the runner and the benchmarks."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class EngineStats:
+    requests_served: int = 0    # requests answered, duplicates included
+    requests_computed: int = 0  # distinct token-level requests (or generation prompts) actually computed
+    tokens_forwarded: int = 0   # real tokens passed through the transformer (padding excluded)
+    padding_tokens: int = 0     # padded slots forwarded alongside them
+    forward_calls: int = 0
+    contexts_reused: int = 0    # continuations scored against a context computed once for several
+    samples_generated: int = 0
+    tokens_generated: int = 0
+    oom_retries: int = 0        # batches retried with half the token budget (batch_size="auto")
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def count_forward(self, mask) -> None:
+        """Count one forward of a (B, T) real-token mask."""
+        real = int(mask.sum())
+        self.forward_calls += 1
+        self.tokens_forwarded += real
+        self.padding_tokens += mask.numel() - real
