@@ -33,7 +33,8 @@ class TaskProtocol:
     local: tuple[str, ...]               # the authors' file(s) for that split, relative to --data-dir
     template: str                        # file name under prompts/
     answer: str                          # how the choices and the gold answer are formed
-    normalizer: str                      # the paper's rule: "none", "char" or "answer" (RULE_METRICS)
+    normalizer: str                      # the paper's rule: "none", "char" or "answer" (RULE_METRICS);
+                                         # for other output types, the name of the headline metric
     paper_table: str
     paper_column: str
     rules: tuple[str, ...] = ("none", "char")  # every rule computed and reported
