@@ -143,6 +143,6 @@ def download(repo_id: str) -> Path:
             folder = Path(snapshot_download(repo_id, allow_patterns=wanted + ["pytorch_model*.bin"]))
     except Exception as error:  # noqa: BLE001 - offline, DNS, HTTP 401/404, timeouts: all one message
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{repo_id}: could not download from the Hugging Face Hub ({reason}); "
-                              "with HF_HUB_OFFLINE=1 only cached repos load") from None
+        raise CheckpointError(f"{repo_id}: not in the local cache and not downloadable from the Hugging Face "
+                              f"Hub ({reason})") from None
     return folder
