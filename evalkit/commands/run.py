@@ -1,11 +1,123 @@
-"""PLACEHOLDER: the `run` command (being written)."""
+"""`run`: evaluate tasks or suites on a model and write results, samples and the paper-shaped reports."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
 from evalkit.errors import UsageError
 
 
-def add_parser(sub):
-    parser = sub.add_parser("run")
-    parser.set_defaults(handler=_handler)
+def add_parser(sub) -> None:
+    parser = sub.add_parser("run", help="evaluate tasks on a model; write results, samples and reports")
+    parser.add_argument("--model", default="tiny", help="tiny | llama2.c .bin | Meta folder | HF folder or Hub id")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tasks", help="comma list of task names or paths to YAML task files")
+    which.add_argument("--suite", help="comma list of suites: table3, table6, table8, table9, ci")
+    parser.add_argument("--data-dir", type=Path, help="read the authors' original files (laid out as shared/data) "
+                                                      "instead of the Hugging Face Hub")
+    parser.add_argument("--examples", action="store_true", help="use the example documents shipped with evalkit "
+                                                                "(offline demo)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N documents of each task")
+    parser.add_argument("--num-fewshot", type=int, help="override the protocol's number of shots")
+    parser.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: as stored")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write OUT/cache.sqlite")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--allow-code-execution", action="store_true",
+                        help="allow running model-generated code (HumanEval, MBPP) in the sandbox")
+    parser.set_defaults(handler=handle)
 
 
-def _handler(args):
-    raise UsageError("run: not implemented yet")
+def parse_batch_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise UsageError(f"--batch-size: expected a positive integer or 'auto', got {value!r}")
+    return size
+
+
+def check_settings(args, tasks) -> None:
+    """Refuse bad settings before any model is loaded or any request is computed."""
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit: expected a positive integer, got {args.limit}")
+    if args.data_dir is not None and args.examples:
+        raise UsageError("--data-dir and --examples are exclusive")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise UsageError(f"--data-dir {args.data_dir}: no such folder")
+    code_tasks = [t.name for t in tasks if getattr(t, "executes_code", False)]
+    if code_tasks and not args.allow_code_execution:
+        raise UsageError(f"{', '.join(code_tasks)} run model-generated code; pass --allow-code-execution to "
+                         "allow it (each program runs in a separate, limited process without network)")
+    if args.num_fewshot is not None:
+        if args.num_fewshot < 0:
+            raise UsageError(f"--num-fewshot: expected 0 or more, got {args.num_fewshot}")
+        for task in tasks:
+            protocol = getattr(task, "protocol", None)
+            if args.num_fewshot > 0 and getattr(protocol, "fewshot_hub", None) is None:
+                raise UsageError(f"--num-fewshot: task {task.name} declares no few-shot split")
+
+
+def handle(args) -> int:
+    from evalkit.engine import Engine
+    from evalkit.engine.distributed import is_main_process
+    from evalkit.engine.response_cache import ResponseCache, engine_key
+    from evalkit.engine.serve import serve
+    from evalkit.model.loaders import load_model
+    from evalkit.report import write_reports
+    from evalkit.results import model_summary, results_document, write_results, write_samples
+    from evalkit.runner import run_task
+    from evalkit.task import DataSource
+    from tasks import resolve_tasks
+
+    tasks = resolve_tasks(args.tasks or args.suite)
+    batch_size = parse_batch_size(args.batch_size)
+    check_settings(args, tasks)
+    for task in tasks:
+        if args.num_fewshot is not None:
+            task.protocol = dataclasses.replace(task.protocol, num_fewshot=args.num_fewshot)
+
+    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+    engine = Engine(loaded, batch_size=batch_size, deterministic=args.deterministic)
+    count_tokens = lambda text: len(loaded.tokenizer.encode(text, bos=True))  # noqa: E731
+    cache = None if args.no_cache else ResponseCache(args.output_dir / "cache.sqlite", engine_key(engine))
+    source = DataSource(data_dir=args.data_dir, examples=args.examples)
+    progress = not args.no_progress
+
+    runs = []
+    for task in tasks:
+        if hasattr(task, "set_context_limit"):
+            task.set_context_limit(engine.max_length, count_tokens)
+        if progress and is_main_process():
+            print(f"[{task.name}]", file=sys.stderr)
+        runs.append(run_task(task, source, lambda reqs: serve(engine, reqs, cache, progress=progress),
+                             args.seed, args.limit, stats=engine.stats.as_dict))
+    if not is_main_process():
+        return 0
+    for run in runs:
+        write_samples(args.output_dir, run)
+    settings = {"tasks": args.tasks, "suite": args.suite, "data": str(args.data_dir) if args.data_dir else
+                ("examples" if args.examples else "hub"), "limit": args.limit, "num_fewshot": args.num_fewshot,
+                "batch_size": batch_size, "seed": args.seed, "deterministic": args.deterministic}
+    document = results_document(runs, model_summary(loaded, args.device), settings)
+    path = write_results(args.output_dir, document)
+    write_reports(args.output_dir, [document])
+    print_summary(runs)
+    print(f"wrote {path}, {args.output_dir / 'report.md'}, {args.output_dir / 'report.tex'}")
+    return 0
+
+
+def print_summary(runs) -> None:
+    for run in runs:
+        headline = run.task.protocol_dict().get("headline_metric")
+        shown = {k: v for k, v in run.metrics.items() if k == headline or k in ("acc", "acc_char", "acc_answer")}
+        text = ", ".join(f"{k}={v:.4f}" for k, v in shown.items())
+        print(f"{run.task.name}: n={len(run.samples)} {text} ({run.seconds:.1f}s)")
