@@ -1,0 +1,69 @@
+"""MMLU: hendrycks/test prompt, first-k dev shots dropped to fit the window, per-category accuracy."""
+from evalkit.requests import LoglikelihoodResult
+from evalkit.task import DataSource, SampleResult
+from tasks import get_task
+
+EXPECTED_PROMPT = """The following are multiple choice questions (with answers) about high school geography.
+
+Which line of latitude divides the Earth into the Northern and Southern Hemispheres?
+A. The Tropic of Cancer
+B. The Prime Meridian
+C. The Arctic Circle
+D. The Equator
+Answer: D
+
+A map that shows elevation with contour lines is called a
+A. political map
+B. topographic map
+C. climate map
+D. road map
+Answer: B
+
+Which river flows through Cairo?
+A. The Nile
+B. The Danube
+C. The Amazon
+D. The Thames
+Answer:"""
+
+
+def example_task():
+    task = get_task("mmlu")
+    return task, task.docs(DataSource(examples=True))
+
+
+def test_prompt_and_letter_requests():
+    task, docs = example_task()
+    doc = docs[3]  # high_school_geography, second question; its dev split holds two shots
+    requests = task.requests(doc, 3, seed=0)
+    assert [r.continuation for r in requests] == [" A", " B", " C", " D"]
+    assert all(r.context == EXPECTED_PROMPT for r in requests)
+
+
+def test_shots_are_dropped_until_the_prompt_fits():
+    task, docs = example_task()
+    words = lambda text: len(text.split())  # noqa: E731 - a stand-in token counter
+    full = words(EXPECTED_PROMPT + " A")
+    task.set_context_limit(full, words)
+    assert task.prompt_and_shots(docs[3])[1] == 2
+    task.set_context_limit(full - 1, words)
+    context, k = task.prompt_and_shots(docs[3])
+    assert k == 1 and "topographic" not in context and "Prime Meridian" in context
+    task.set_context_limit(1, words)
+    assert task.prompt_and_shots(docs[3])[1] == 0
+    sample = task.process(docs[3], 3, 0, [LoglikelihoodResult(v, 1, True) for v in (-1.0, -2.0, -3.0, -4.0)])
+    assert sample.extra["num_fewshot"] == 0 and sample.prediction == 0 and sample.metrics == {"acc": 1.0}
+
+
+def test_aggregate_is_micro_over_questions_with_categories():
+    def sample(subject, correct):
+        return SampleResult(0, "", 0, 0, {"acc": float(correct)}, {"subject": subject})
+    samples = [sample("astronomy", 1), sample("astronomy", 0), sample("astronomy", 0),
+               sample("philosophy", 1), sample("sociology", 1), sample("nutrition", 0)]
+    metrics = get_task("mmlu").aggregate(samples)
+    assert metrics["acc"] == 0.5                      # 3 of 6 questions (a macro mean would give 0.583)
+    assert metrics["acc_stem"] == 1 / 3
+    assert metrics["acc_humanities"] == 1.0
+    assert metrics["acc_social_sciences"] == 1.0
+    assert metrics["acc_other"] == 0.0
+    assert metrics["acc_astronomy"] == 1 / 3

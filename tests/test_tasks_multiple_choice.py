@@ -1,0 +1,73 @@
+"""The three multiple-choice rules, computed from one set of requests, and the few-shot sampler."""
+import pytest
+
+from evalkit.fewshot import sample_fewshot
+from evalkit.metrics.accuracy import choose
+from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
+from tasks import TASK_NAMES, get_task
+
+# A case where the rules disagree: raw picks 0, per character picks 1, "Answer:"-calibrated picks 2.
+CHOICES = ["a", "bbbbbbbbbb", "cc", "dd"]
+LLS = [-2.0, -5.0, -3.0, -9.0]
+UNCONDITIONAL = [-1.0, -4.5, -10.0, -9.0]
+
+
+def results(values):
+    return [LoglikelihoodResult(v, 1, False) for v in values]
+
+
+def test_rules_disagree_as_expected():
+    assert choose("none", LLS, CHOICES) == 0
+    assert choose("char", LLS, CHOICES) == 1
+    assert choose("answer", LLS, CHOICES, UNCONDITIONAL) == 2
+    with pytest.raises(ValueError):
+        choose("answer", LLS, CHOICES)
+
+
+def test_answer_calibrated_task_scores_all_three_rules():
+    task = get_task("openbookqa")
+    doc = {"question": "Pick one", "choices": CHOICES, "label": 2}
+    requests = task.requests(doc, 0, seed=0)
+    assert requests[:4] == [LoglikelihoodRequest("Pick one", " " + c) for c in CHOICES]
+    assert requests[4:] == [LoglikelihoodRequest("Answer:", " " + c) for c in CHOICES]
+    sample = task.process(doc, 0, 0, results(LLS + UNCONDITIONAL))
+    assert sample.metrics == {"acc": 0.0, "acc_char": 0.0, "acc_answer": 1.0}
+    assert (sample.prediction, sample.target, sample.prompt) == (2, 2, "Pick one")
+    assert sample.extra["choices"] == CHOICES and sample.extra["loglikelihoods"] == LLS
+    assert sample.extra["unconditional_loglikelihoods"] == UNCONDITIONAL
+
+
+def test_character_normalized_task_builds_no_unconditional_requests():
+    task = get_task("arc_easy")
+    doc = {"id": "x", "question": "Pick one", "choices": CHOICES, "label": 1}
+    assert len(task.requests(doc, 0, seed=0)) == 4
+    sample = task.process(doc, 0, 0, results(LLS))
+    assert sample.metrics == {"acc": 0.0, "acc_char": 1.0}
+    assert sample.prediction == 1
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_headline_metric_is_computed(name):
+    protocol = get_task(name).protocol
+    assert protocol.normalizer in protocol.rules
+    expected = {"boolq": "acc_answer", "openbookqa": "acc_answer", "race_middle": "acc_answer",
+                "race_high": "acc_answer", "mmlu": "acc"}.get(name, "acc_char")
+    assert protocol.headline_metric == expected
+
+
+def test_winogrande_partial_scoring():
+    task = get_task("winogrande")
+    doc = {"sentence": "Ann thanked Beth because _ had helped.", "choices": ["Ann", "Beth"], "label": 1}
+    assert task.requests(doc, 0, seed=0) == [LoglikelihoodRequest("Ann thanked Beth because Ann", " had helped."),
+                                             LoglikelihoodRequest("Ann thanked Beth because Beth", " had helped.")]
+    assert task.process(doc, 0, 0, results([-3.0, -1.0])).metrics == {"acc": 1.0, "acc_char": 1.0}
+
+
+def test_fewshot_sampler_is_seeded_and_skips_the_document():
+    pool = [{"i": i} for i in range(20)]
+    first = sample_fewshot(pool, 5, seed=1, doc_id=3, doc=pool[3])
+    assert first == sample_fewshot(pool, 5, seed=1, doc_id=3, doc=pool[3])
+    assert first != sample_fewshot(pool, 5, seed=2, doc_id=3, doc=pool[3])
+    assert len(first) == 5
+    for doc_id in range(20):
+        assert pool[doc_id] not in sample_fewshot(pool, 19, seed=0, doc_id=doc_id, doc=pool[doc_id])
