@@ -18,10 +18,10 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_trains_with_llama_settings(tmp_path):
     (tmp_path / "corpus.txt").write_text(CORPUS)
-    done = cli("--input", str(tmp_path / "corpus.txt"), "--vocab-size", "400", "--output", str(tmp_path / "out/tok"))
+    done = cli("--input", str(tmp_path / "corpus.txt"), "--vocab-size", "340", "--output", str(tmp_path / "out/tok"))
     assert done.returncode == 0, done.stderr
     sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "out/tok.model"))
-    assert sp.vocab_size() == 400 and (sp.unk_id(), sp.bos_id(), sp.eos_id(), sp.pad_id()) == (0, 1, 2, -1)
+    assert sp.vocab_size() == 340 and (sp.unk_id(), sp.bos_id(), sp.eos_id(), sp.pad_id()) == (0, 1, 2, -1)
     assert sp.id_to_piece(3) == "<0x00>" and sp.encode("1234", out_type=str) == ["▁", "1", "2", "3", "4"]
 
 
