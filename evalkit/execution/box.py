@@ -4,8 +4,9 @@ Every program gets a fresh working directory (removed afterwards), an empty envi
 process group (killed whole on time-out) and resource limits (CPU, address space, output size, open
 files, processes). When we are root the child also runs under an unprivileged uid of its own, so
 it can neither touch our files nor signal our processes, and a limit of one process per uid means
-it cannot fork at all. Inside, `_child.py` adds a network namespace where the kernel allows and an
-audit hook (see there). A pass is recorded only when the child reports the secret token, which it
+it cannot fork at all. Where the kernel allows, `unshare` puts it in fresh user and network
+namespaces (no network devices but a loopback that is down). Inside, `_child.py` arms an audit
+hook (see there). A pass is recorded only when the child reports the secret token, which it
 does only after the test code has run to its end.
 
 The pool follows openai/human-eval's execution.py in spirit (a thread per concurrent program, each
@@ -13,10 +14,12 @@ waiting on a subprocess) but never executes anything in our own process.
 """
 from __future__ import annotations
 
-import json
+import functools
+import marshal
 import os
 import queue
 import secrets
+import select
 import shutil
 import signal
 import stat
@@ -116,55 +119,50 @@ def _run_in(box: Path, program: Program, limits: Limits, uid: int | None, interp
     start = time.perf_counter()
     with open(box / "output", "wb+") as output:
         try:
-            proc = subprocess.Popen([interpreter, "-I", "-S", "-c", CHILD_SOURCE, str(report_w)],
+            netns = _unshare_works(uid)
+            prefix = ["unshare", "--user", "--net", "--"] if netns else []
+            proc = subprocess.Popen([*prefix, interpreter, "-I", "-S", "-c", CHILD_SOURCE, str(report_w)],
                                     stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, cwd=work,
                                     env=env, pass_fds=(report_w,), process_group=0, **owner)
         finally:
             os.close(report_w)
-        timed_out = False
         try:
-            proc.stdin.write(json.dumps(job).encode())
+            proc.stdin.write(marshal.dumps(job))
             proc.stdin.close()
         except BrokenPipeError:  # the child died before reading its job; its status says why
             pass
-        try:
-            proc.wait(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        timed_out = not _exited_within(proc, limits.timeout_s)
         _kill_group(proc)
         seconds = time.perf_counter() - start
         size = output.seek(0, os.SEEK_END)
         output.seek(max(0, size - 1000))
         tail = output.read().decode("utf-8", "replace")
-    network, report = _read_report(report_r)
-    isolation = "+".join(part for part in ("uid" if uid is not None else "", "netns" if network == "netns" else "",
+    report = _read_report(report_r)
+    isolation = "+".join(part for part in ("uid" if uid is not None else "", "netns" if netns else "",
                                            "audit", "rlimits") if part)
     passed, reason, detail = _verdict(proc.returncode, timed_out, report, token, size >= limits.output_bytes)
     return ExecResult(passed, reason, detail, round(seconds, 4), isolation, tail)
 
 
-def _verdict(returncode: int, timed_out: bool, report: dict, token: str, output_full: bool) -> tuple[bool, str, str]:
+def _verdict(returncode: int, timed_out: bool, report: list[str], token: str, output_full: bool) -> tuple[bool, str, str]:
     if output_full:
         return False, "output-limit", ""
     if timed_out:
         return False, "timeout", f"over {returncode}"
-    if returncode == 0 and report.get("reason") == "passed" and secrets.compare_digest(report.get("token", ""), token):
+    if returncode == 0 and len(report) == 2 and report[0] == "passed" and secrets.compare_digest(report[1], token):
         return True, "passed", ""
     if returncode < 0:
         name = signal.Signals(-returncode).name
         reason = {"SIGXCPU": "timeout", "SIGXFSZ": "output-limit"}.get(name, "killed")
         return False, reason, name
-    if report.get("reason") and report.get("reason") != "passed":
-        return False, str(report["reason"]), str(report.get("detail", ""))
+    if len(report) == 3 and report[0] == "failed":
+        return False, report[1], report[2]
     return False, "exit", f"status {returncode}"
 
 
-def _read_report(fd: int) -> tuple[str, dict]:
-    """(network isolation, verdict) from the child's two report lines.
-
-    The program can write to this pipe too; anything but exactly two well-formed lines reads as
-    no verdict, so extra writes can only turn a pass into a failure.
-    """
+def _read_report(fd: int) -> list[str]:
+    """The child's verdict line, split in words. The program can write to this pipe too; anything
+    but exactly one line reads as no verdict, so extra writes can only turn a pass into a failure."""
     chunks = []
     try:
         while chunk := os.read(fd, 65536):
@@ -173,15 +171,36 @@ def _read_report(fd: int) -> tuple[str, dict]:
         pass
     finally:
         os.close(fd)
-    lines = []
-    for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
+    lines = b"".join(chunks).decode("utf-8", "replace").splitlines()
+    return lines[0].split() if len(lines) == 1 else []
+
+
+@functools.lru_cache(maxsize=None)
+def _unshare_works(uid: int | None) -> bool:
+    """Whether `unshare --user --net` succeeds for the sandbox uid here (kernels and containers differ)."""
+    owner = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    try:
+        return subprocess.run(["unshare", "--user", "--net", "--", "true"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", env={},
+                              timeout=10, **owner).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _exited_within(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait for the child; a pidfd wakes us the moment it exits (Popen.wait polls with sleeps)."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
         try:
-            lines.append(json.loads(line))
-        except json.JSONDecodeError:
-            lines.append(None)
-    network = lines[0].get("network", "none") if lines and isinstance(lines[0], dict) else "none"
-    verdict = lines[1] if len(lines) == 2 and isinstance(lines[1], dict) else {}
-    return network, verdict
+            proc.wait(timeout=timeout_s)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        return bool(select.select([pidfd], [], [], timeout_s)[0])
+    finally:
+        os.close(pidfd)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -1,0 +1,106 @@
+"""Code-generation tasks scored by execution (LLaMA Table 8): the protocol and the shared base class.
+
+Following the LLaMA paper (and Chen et al. 2021), each problem gets two sets of n samples: pass@1
+is estimated from the samples at temperature 0.1, pass@k (k = 100 for HumanEval, 80 for MBPP) from
+the samples at temperature 0.8, both with top-p 0.95 and the unbiased estimator. A pass@k is
+reported only when every problem has at least k samples.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from evalkit.execution.box import ExecResult, Limits, Program, run_programs
+from evalkit.metrics.pass_at_k import mean_pass_at_k, pass_at_k
+from evalkit.protocol import ProtocolTask, TaskProtocol
+from evalkit.requests import GenerateRequest, GenerateResult
+from evalkit.task import SampleResult
+
+
+@dataclass(frozen=True)
+class CodeProtocol(TaskProtocol):
+    n: int = 200                     # samples per problem and temperature (Chen et al. use 200)
+    k: int = 100                     # the large k of the paper's column: 100 HumanEval, 80 MBPP
+    pass1_temperature: float = 0.1
+    sample_temperature: float = 0.8
+    top_p: float = 0.95
+    until: tuple[str, ...] = ()
+    max_new_tokens: int = 512
+    timeout_s: float = 3.0           # per program, wall clock
+    output_type: str = "generate_until"
+    decoding: str = "n samples at temperature 0.1 (pass@1) and n at 0.8 (pass@k), top-p 0.95"
+
+
+class CodeTask(ProtocolTask):
+    """A benchmark whose completions are executed: subclasses say how a completion becomes a program."""
+    protocol: CodeProtocol
+    executes_code = True  # the runner refuses to run it without --allow-code-execution
+
+    def __init__(self, n: int | None = None, timeout_s: float | None = None, workers: int | None = None):
+        changes = {key: value for key, value in (("n", n), ("timeout_s", timeout_s)) if value is not None}
+        if changes:
+            self.protocol = dataclasses.replace(self.protocol, **changes)
+        if self.protocol.n < 1:
+            raise ValueError(f"{self.name}: n must be at least 1")
+        self.workers = workers
+
+    def doc_key(self, doc: dict) -> str:
+        """The id that names the document in generations files."""
+        return str(doc["task_id"])
+
+    def context(self, doc: dict, doc_id: int, seed: int) -> str:
+        raise NotImplementedError
+
+    def program(self, doc: dict, completion: str) -> Program:
+        raise NotImplementedError
+
+    def requests(self, doc: dict, doc_id: int, seed: int) -> list[GenerateRequest]:
+        p = self.protocol
+        context = self.context(doc, doc_id, seed)
+        return [GenerateRequest(context, p.until, p.max_new_tokens, temperature, p.top_p, p.n, seed)
+                for temperature in (p.pass1_temperature, p.sample_temperature)]
+
+    def process_all(self, items: list[tuple[dict, int, list[GenerateResult]]], seed: int) -> list[SampleResult]:
+        """Execute every completion of every document in one pool, then score each document."""
+        programs = [self.program(doc, text) for doc, _, results in items for result in results for text in result.texts]
+        outcomes = iter(run_programs(programs, Limits(timeout_s=self.protocol.timeout_s), self.workers,
+                                     desc=f"{self.name}: executing"))
+        samples = []
+        for doc, doc_id, results in items:
+            runs = [[next(outcomes) for _ in result.texts] for result in results]
+            samples.append(self._sample(doc, doc_id, seed, results, runs))
+        return samples
+
+    def _sample(self, doc: dict, doc_id: int, seed: int, results: list[GenerateResult],
+                runs: list[list[ExecResult]]) -> SampleResult:
+        (greedy_texts, sampled_texts), (greedy_runs, sampled_runs) = [r.texts for r in results], runs
+        metrics = {"pass@1": sum(r.passed for r in greedy_runs) / len(greedy_runs)}
+        if len(sampled_runs) >= self.protocol.k:
+            metrics[f"pass@{self.protocol.k}"] = pass_at_k(len(sampled_runs), sum(r.passed for r in sampled_runs),
+                                                           self.protocol.k)
+        every_run = greedy_runs + sampled_runs
+        temperatures = [self.protocol.pass1_temperature] * len(greedy_runs) + \
+            [self.protocol.sample_temperature] * len(sampled_runs)
+        return SampleResult(
+            doc_id=doc_id, prompt=self.context(doc, doc_id, seed), target=self.reference(doc),
+            prediction=greedy_texts[0] if greedy_texts else "", metrics=metrics,
+            extra={"task_id": self.doc_key(doc), "completions": list(greedy_texts) + list(sampled_texts),
+                   "temperatures": temperatures, "passed": [r.passed for r in every_run],
+                   "reasons": [r.reason if not r.detail else f"{r.reason}: {r.detail}" for r in every_run],
+                   "isolation": sorted({r.isolation for r in every_run})})
+
+    def reference(self, doc: dict) -> str:
+        """The benchmark's reference solution (the `target` of each sample)."""
+        raise NotImplementedError
+
+    def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:
+        """pass@1 and pass@k over problems; pass@k only when every problem has k samples at 0.8."""
+        metrics = {}
+        for key, temperature in (("pass@1", self.protocol.pass1_temperature),
+                                 (f"pass@{self.protocol.k}", self.protocol.sample_temperature)):
+            passed = [[ok for ok, t in zip(s.extra["passed"], s.extra["temperatures"]) if t == temperature]
+                      for s in samples]
+            value = mean_pass_at_k(passed, 1 if key == "pass@1" else self.protocol.k)
+            if value is not None:
+                metrics[key] = value
+        return metrics

@@ -1,0 +1,68 @@
+"""MBPP (Austin et al. 2021): LLaMA Table 8, 3-shot code generation scored by execution.
+
+As in the MBPP README: the test split is task ids 11-510 and the shots are the prompts of task ids
+2, 3 and 4, each "You are an expert Python programmer, and here is your task: {text} Your code
+should pass these tests:\\n\\n{tests}\\n[BEGIN]\\n{code}\\n[DONE]". Generation stops at "[DONE]".
+The program run in the box is the completion, then `test_setup_code` and the three asserts.
+The authors' file has CRLF line endings and CRLF inside `code`; both become LF.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalkit.data import field, read_jsonl
+from evalkit.errors import DataError
+from evalkit.execution.box import Program
+from evalkit.execution.code_task import CodeProtocol, CodeTask
+from evalkit.protocol import HubSource
+
+TEST_IDS = range(11, 511)
+SHOT_IDS = (2, 3, 4)
+
+
+class MBPP(CodeTask):
+    name = "mbpp"
+    protocol = CodeProtocol(
+        hub=HubSource("mbpp", "full", "test"),
+        local=("mbpp/mbpp.jsonl",),
+        template="mbpp.jinja",
+        answer="the completion is executed against the problem's three asserts",
+        normalizer="pass@1", rules=("pass@1", "pass@80"), k=80,
+        num_fewshot=3, fewshot_hub=HubSource("mbpp", "full", "prompt"), fewshot_local=("mbpp/mbpp.jsonl",),
+        fewshot_sampler="fixed: task ids 2, 3, 4",
+        until=("[DONE]",),
+        paper_table="Table 8", paper_column="MBPP")
+
+    def docs(self, source, limit=None):
+        docs = [doc for doc in super().docs(source) if doc["task_id"] in TEST_IDS]
+        return docs[:limit] if limit is not None else docs
+
+    def read_local(self, paths: list[Path]) -> list[dict]:
+        return [self._doc(where, record) for where, record in read_jsonl(paths[0])]
+
+    def from_hub(self, row: dict) -> dict:
+        return self._doc(f"{self.protocol.hub.path} {row.get('task_id')}", row)
+
+    @staticmethod
+    def _doc(where: str, record: dict) -> dict:
+        lf = lambda text: text.replace("\r\n", "\n")  # noqa: E731
+        return {"task_id": field(record, "task_id", where, int), "text": field(record, "text", where),
+                "code": lf(field(record, "code", where)), "test_setup_code": lf(field(record, "test_setup_code", where)),
+                "test_list": [lf(t) for t in field(record, "test_list", where, list)]}
+
+    def shots(self) -> list[dict]:
+        by_id = {doc["task_id"]: doc for doc in self.fewshot_pool()}
+        missing = [i for i in SHOT_IDS if i not in by_id]
+        if missing:
+            raise DataError(f"mbpp: the prompt problems {missing} are missing from the few-shot source")
+        return [by_id[i] for i in SHOT_IDS]
+
+    def context(self, doc: dict, doc_id: int, seed: int) -> str:
+        shots = [{"text": s["text"], "tests": "\n".join(s["test_list"]), "code": s["code"]} for s in self.shots()]
+        return self.prompt.render(shots=shots, text=doc["text"], tests="\n".join(doc["test_list"]))
+
+    def program(self, doc: dict, completion: str) -> Program:
+        return Program(code=completion, test=doc["test_setup_code"] + "\n" + "\n".join(doc["test_list"]) + "\n")
+
+    def reference(self, doc: dict) -> str:
+        return doc["code"]
