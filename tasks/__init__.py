@@ -23,12 +23,15 @@ TASKS = {
     "race_middle": "tasks.race:RACEMiddle",
     "race_high": "tasks.race:RACEHigh",
     "mmlu": "tasks.mmlu:MMLU",
+    "humaneval": "tasks.humaneval:HumanEval",
+    "mbpp": "tasks.mbpp:MBPP",
 }
 TASK_NAMES = list(TASKS)
 
 SUITES = {
     "table3": ["boolq", "piqa", "siqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
     "table6": ["race_middle", "race_high"],
+    "table8": ["humaneval", "mbpp"],
     "table9": ["mmlu"],
     "ci": TASK_NAMES,
 }

@@ -14,6 +14,7 @@ import marshal
 import os
 import resource
 import sys
+import types  # noqa: F401  imported before the hook: at import it reads a traceback's tb_frame
 
 # Audit events refused once untrusted code runs: everything that could reach the token, spawn or
 # signal processes, open the network, or switch off assertions.
@@ -76,7 +77,9 @@ def arm_audit_hook(workdir):
     sys.addaudithook(hook)
 
 
-def classify(err):
+def classify(err, isinstance=isinstance, AssertionError=AssertionError, MemoryError=MemoryError,
+             SystemExit=SystemExit, OSError=OSError):
+    """The failure reason; builtins bound at definition, as the program may have replaced them."""
     if isinstance(err, AssertionError):
         return "assertion"
     if isinstance(err, MemoryError):
