@@ -21,9 +21,9 @@ def test_shard_balances_cost_deterministically():
     assert shard(costs, 2) == shards and shard(costs, 1) == [list(range(len(costs)))]
 
 
-def driver(out, *launcher: str) -> dict:
+def driver(out, *launcher: str, docs: int = 40) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two ranks on two cores
-    done = subprocess.run([*launcher, str(DRIVER), str(out), "--docs", "40"], cwd=REPO, env=env,
+    done = subprocess.run([*launcher, str(DRIVER), str(out), "--docs", str(docs)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
@@ -37,10 +37,11 @@ def stored_rows(out) -> list[tuple]:
         db.close()
 
 
-def test_two_processes_equal_one(tmp_path):
+def test_two_processes_equal_one_and_resume_its_cache(tmp_path):
     single = driver(tmp_path / "one", sys.executable)
+    earlier = driver(tmp_path / "two", sys.executable, docs=20)  # a one-process run got half way
     double = driver(tmp_path / "two", sys.executable, "-m", "torch.distributed.run", "--standalone",
                     "--nproc_per_node", "2")
     assert double["results"] == single["results"]
-    assert 0 < double["computed"] < single["computed"]  # rank 0 computed only its shard
+    assert 0 < double["computed"] < single["computed"] - earlier["computed"]  # rank 0: its shard of the rest
     assert sorted(stored_rows(tmp_path / "two")) == sorted(stored_rows(tmp_path / "one"))

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from evalkit.engine.response_cache import ResponseCache, request_key
-from evalkit.engine.serve import serve
+from evalkit.engine.serve import chunks, group, serve
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
 
@@ -36,6 +36,16 @@ def test_rows_per_request_and_sample_written_once(tmp_path):
     assert reopened.get([dataclasses.replace(GEN, n=2)]) == {dataclasses.replace(GEN, n=2): GenerateResult(("a", "b"))}
     assert reopened.get([dataclasses.replace(GEN, n=5)])[dataclasses.replace(GEN, n=5)].texts == ("a", "b", "c")
     assert ResponseCache(tmp_path / "cache.sqlite", "model-b").get([LL, ROLL, GEN]) == {}
+
+
+def test_chunks_keep_a_shared_context_together_and_one_type_each():
+    requests = [LoglikelihoodRequest(f"context {i % 3}", f" choice {i}") for i in range(12)] + [ROLL, GEN]
+    planned = chunks(group(requests), chunk_size=5)
+    contexts = [{r.context for g in chunk for r in g.requests if isinstance(r, LoglikelihoodRequest)}
+                for chunk in planned]
+    assert [len(c) for c in contexts] == [1, 1, 1, 0, 0]  # groups of 4 never split, never combined past 5
+    assert sorted((r for chunk in planned for g in chunk for r in g.requests), key=requests.index) == requests
+    assert all(len({g.kind for g in chunk}) == 1 for chunk in planned)
 
 
 @pytest.fixture(scope="module")

@@ -39,12 +39,11 @@ class Group:
     def cost(self) -> float:
         """Estimated tokens to forward, for balancing ranks and ordering the longest first."""
         first = self.requests[0]
-        if isinstance(first, LoglikelihoodRequest):
-            return len(first.context) / CHARS_PER_TOKEN + sum(len(r.continuation) for r in self.requests) / \
-                CHARS_PER_TOKEN
+        if isinstance(first, LoglikelihoodRequest):  # the shared context once, then each continuation
+            return (len(first.context) + sum(len(r.continuation) for r in self.requests)) / CHARS_PER_TOKEN
         if isinstance(first, RollingLoglikelihoodRequest):
             return len(first.text) / CHARS_PER_TOKEN
-        return len(first.context) / CHARS_PER_TOKEN + first.max_new_tokens * first.n
+        return len(first.context) / CHARS_PER_TOKEN + first.max_new_tokens * first.n  # a decode step per token
 
 
 def group(requests: list[Request]) -> list[Group]:
@@ -79,7 +78,7 @@ def call_engine(engine, requests: list[Request]) -> list[Result]:
     return engine.generate(requests)
 
 
-def keep_stored(request: Request, computed: Result, stored: Result | None) -> Result:
+def keep_stored(computed: Result, stored: Result | None) -> Result:
     """A generation's samples already in the cache were reported before: keep them, append the new ones."""
     if stored is None:
         return computed
@@ -96,7 +95,7 @@ def compute(engine, groups: list[Group], cache: ResponseCache | None, stored: di
                disable=not (progress and groups and is_main_process()), dynamic_ncols=True)
     for chunk in chunks(groups, chunk_size):
         requests = [r for g in chunk for r in g.requests]
-        answers = [keep_stored(r, a, stored.get(r)) for r, a in zip(requests, call_engine(engine, requests))]
+        answers = [keep_stored(a, stored.get(r)) for r, a in zip(requests, call_engine(engine, requests))]
         if cache is not None:
             cache.put(list(zip(requests, answers)))
         results.update(zip(requests, answers))
@@ -119,6 +118,8 @@ def serve(engine, requests: list[Request], cache: ResponseCache | None = None, p
     stored = cache.get(unique) if cache is not None else {}
     done = {r: res for r, res in stored.items() if not isinstance(r, GenerateRequest) or len(res.texts) == r.n}
     todo = group([r for r in unique if r not in done])
+    # every rank has read the cache before shard_and_gather's first collective, so none can see
+    # another's new rows and all agree on `todo`
     computed = shard_and_gather(todo, lambda mine: compute(engine, mine, cache, stored, chunk_size, progress),
                                 cost=lambda g: g.cost)
     for g, answers in zip(todo, computed):
