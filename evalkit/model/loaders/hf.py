@@ -105,25 +105,32 @@ def meta_name(name: str) -> str | None:
     return None
 
 
+def to_meta(tensors: dict[str, torch.Tensor], cfg: ModelConfig, source: Path | str) -> dict[str, torch.Tensor]:
+    """HF-named Llama tensors -> Meta-named, with wq/wk rows back in Meta's interleaved rotary order."""
+    state_dict = {}
+    for name, tensor in tensors.items():
+        if name.endswith("rotary_emb.inv_freq"):  # buffer saved by old transformers versions
+            continue
+        new = meta_name(name)
+        if new is None:
+            raise CheckpointError(f"{source}: unknown tensor {name!r} (not a Llama weight)")
+        if new.endswith(("attention.wq.weight", "attention.wk.weight")):
+            heads = cfg.n_heads if new.endswith("wq.weight") else cfg.kv_heads
+            if tensor.ndim != 2 or tensor.shape[0] % (2 * heads):
+                raise CheckpointError(f"{source}: tensor {name} has shape {tuple(tensor.shape)}, "
+                                      f"not {heads} heads of rows")
+            tensor = unpermute(tensor, heads)
+        state_dict[new] = tensor
+    return state_dict
+
+
 def load_state_dict(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer, list[Path]]:
     cfg = read_config(folder / "config.json")
     tokenizer = Tokenizer(find_tokenizer(folder))
     files = weight_files(folder)
     state_dict = {}
     for path in files:
-        for name, tensor in read_tensors(path).items():
-            if name.endswith("rotary_emb.inv_freq"):  # buffer saved by old transformers versions
-                continue
-            new = meta_name(name)
-            if new is None:
-                raise CheckpointError(f"{path}: unknown tensor {name!r} (not a Llama weight)")
-            if new.endswith(("attention.wq.weight", "attention.wk.weight")):
-                heads = cfg.n_heads if new.endswith("wq.weight") else cfg.kv_heads
-                if tensor.ndim != 2 or tensor.shape[0] % (2 * heads):
-                    raise CheckpointError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
-                                          f"not {heads} heads of rows")
-                tensor = unpermute(tensor, heads)
-            state_dict[new] = tensor
+        state_dict.update(to_meta(read_tensors(path), cfg, path))
     return cfg, state_dict, tokenizer, [folder / "config.json", tokenizer.path, *files]
 
 
