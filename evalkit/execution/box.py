@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -61,9 +61,6 @@ class ExecResult:
     seconds: float
     isolation: str     # e.g. "uid+netns+audit+rlimits": which barriers were in force for this program
     output: str = ""   # the last 1,000 characters of stdout and stderr
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def run_programs(programs: list[Program], limits: Limits = Limits(), workers: int | None = None,
