@@ -51,3 +51,7 @@ class GenerateRequest:
 @dataclass(frozen=True)
 class GenerateResult:
     texts: tuple[str, ...]  # n continuations, stop sequences removed
+
+
+Request = LoglikelihoodRequest | RollingLoglikelihoodRequest | GenerateRequest
+Result = LoglikelihoodResult | RollingLoglikelihoodResult | GenerateResult

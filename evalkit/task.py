@@ -9,11 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
-                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
-
-Request = LoglikelihoodRequest | RollingLoglikelihoodRequest | GenerateRequest
-Result = LoglikelihoodResult | RollingLoglikelihoodResult | GenerateResult
+from evalkit.requests import Request, Result
 
 
 @dataclass(frozen=True)

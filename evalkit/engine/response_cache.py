@@ -18,11 +18,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
-                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
+                              Result, RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
 
-Request = LoglikelihoodRequest | RollingLoglikelihoodRequest | GenerateRequest
-Result = LoglikelihoodResult | RollingLoglikelihoodResult | GenerateResult
 
 RESULT_TYPES = {LoglikelihoodRequest: LoglikelihoodResult, RollingLoglikelihoodRequest: RollingLoglikelihoodResult}
 
