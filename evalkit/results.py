@@ -89,6 +89,8 @@ def write_results(out_dir: Path, document: dict[str, Any]) -> Path:
 def model_summary(loaded, device: str) -> dict[str, Any]:
     """What the results say about the evaluated model."""
     model = loaded.model
-    return {"name": loaded.name, "format": loaded.format, "fingerprint": loaded.fingerprint,
+    label = loaded.name if loaded.format == "tiny" else Path(loaded.name.rstrip("/")).name
+    return {"name": loaded.name, "label": Path(label).stem if loaded.format == "llama2c" else label,
+            "format": loaded.format, "fingerprint": loaded.fingerprint,
             "dtype": str(model.dtype).replace("torch.", ""), "device": device,
             "params": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg)}

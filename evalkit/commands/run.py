@@ -30,6 +30,13 @@ def add_parser(sub) -> None:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--allow-code-execution", action="store_true",
                         help="allow running model-generated code (HumanEval, MBPP) in the sandbox")
+    parser.add_argument("--n-samples", type=int, help="code tasks: samples per problem and temperature "
+                                                      "(protocol default 200)")
+    parser.add_argument("--save-generations", action="store_true",
+                        help="code tasks: write OUT/generations/<task>.jsonl (task_id, completions)")
+    parser.add_argument("--load-generations", type=Path, metavar="FILE",
+                        help="code tasks: score the completions in FILE (JSON lines task_id, completions) "
+                             "instead of generating them")
     parser.set_defaults(handler=handle)
 
 
@@ -45,6 +52,10 @@ def parse_batch_size(value: str) -> int | str:
     return size
 
 
+def executes_code(task) -> bool:
+    return getattr(task, "executes_code", False)
+
+
 def check_settings(args, tasks) -> None:
     """Refuse bad settings before any model is loaded or any request is computed."""
     if args.limit is not None and args.limit < 1:
@@ -53,10 +64,15 @@ def check_settings(args, tasks) -> None:
         raise UsageError("--data-dir and --examples are exclusive")
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise UsageError(f"--data-dir {args.data_dir}: no such folder")
-    code_tasks = [t.name for t in tasks if getattr(t, "executes_code", False)]
+    code_tasks = [t.name for t in tasks if executes_code(t)]
     if code_tasks and not args.allow_code_execution:
         raise UsageError(f"{', '.join(code_tasks)} run model-generated code; pass --allow-code-execution to "
                          "allow it (each program runs in a separate, limited process without network)")
+    if args.n_samples is not None and args.n_samples < 1:
+        raise UsageError(f"--n-samples: expected a positive integer, got {args.n_samples}")
+    if (args.n_samples or args.save_generations or args.load_generations) and not code_tasks:
+        raise UsageError("--n-samples, --save-generations and --load-generations apply to code tasks "
+                         "(humaneval, mbpp), and none was asked for")
     if args.num_fewshot is not None:
         if args.num_fewshot < 0:
             raise UsageError(f"--num-fewshot: expected 0 or more, got {args.num_fewshot}")
@@ -71,6 +87,7 @@ def handle(args) -> int:
     from evalkit.engine.distributed import is_main_process
     from evalkit.engine.response_cache import ResponseCache, engine_key
     from evalkit.engine.serve import serve
+    from evalkit.execution.generations import answers_from_generations, load_generations, save_generations
     from evalkit.model.loaders import load_model
     from evalkit.report import write_reports
     from evalkit.results import model_summary, results_document, write_results, write_samples
@@ -84,30 +101,47 @@ def handle(args) -> int:
     for task in tasks:
         if args.num_fewshot is not None:
             task.protocol = dataclasses.replace(task.protocol, num_fewshot=args.num_fewshot)
-
-    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
-    engine = Engine(loaded, batch_size=batch_size, deterministic=args.deterministic)
-    count_tokens = lambda text: len(loaded.tokenizer.encode(text, bos=True))  # noqa: E731
-    cache = None if args.no_cache else ResponseCache(args.output_dir / "cache.sqlite", engine_key(engine))
+        if args.n_samples is not None and executes_code(task):
+            task.protocol = dataclasses.replace(task.protocol, n=args.n_samples)
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
     progress = not args.no_progress
+    generations = load_generations(args.load_generations) if args.load_generations else None
+    from_file = {t.name for t in tasks if generations is not None and executes_code(t)}
+
+    loaded = engine = cache = None
+    if len(from_file) < len(tasks):
+        loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+        engine = Engine(loaded, batch_size=batch_size, deterministic=args.deterministic)
+        if not args.no_cache:
+            cache = ResponseCache(args.output_dir / "cache.sqlite", engine_key(engine))
 
     runs = []
     for task in tasks:
-        if hasattr(task, "set_context_limit"):
-            task.set_context_limit(engine.max_length, count_tokens)
         if progress and is_main_process():
             print(f"[{task.name}]", file=sys.stderr)
+        if task.name in from_file:
+            answers = answers_from_generations(task, task.docs(source, args.limit), args.seed, generations,
+                                               args.load_generations, args.n_samples)
+            runs.append(run_task(task, source, lambda reqs: [answers[r] for r in reqs], args.seed, args.limit))
+            continue
+        if hasattr(task, "set_context_limit"):
+            task.set_context_limit(engine.max_length, lambda text: len(loaded.tokenizer.encode(text, bos=True)))
         runs.append(run_task(task, source, lambda reqs: serve(engine, reqs, cache, progress=progress),
                              args.seed, args.limit, stats=engine.stats.as_dict))
     if not is_main_process():
         return 0
     for run in runs:
         write_samples(args.output_dir, run)
+        if args.save_generations and executes_code(run.task):
+            save_generations(args.output_dir / "generations" / f"{run.task.name}.jsonl",
+                             {s.extra["task_id"]: s.extra["completions"] for s in run.samples})
     settings = {"tasks": args.tasks, "suite": args.suite, "data": str(args.data_dir) if args.data_dir else
                 ("examples" if args.examples else "hub"), "limit": args.limit, "num_fewshot": args.num_fewshot,
-                "batch_size": batch_size, "seed": args.seed, "deterministic": args.deterministic}
-    document = results_document(runs, model_summary(loaded, args.device), settings)
+                "batch_size": batch_size, "seed": args.seed, "deterministic": args.deterministic,
+                "n_samples": args.n_samples, "load_generations": str(args.load_generations or "") or None}
+    model = model_summary(loaded, args.device) if loaded else \
+        {"name": f"generations from {args.load_generations}", "label": args.load_generations.stem, "format": "generations"}
+    document = results_document(runs, model, settings)
     path = write_results(args.output_dir, document)
     write_reports(args.output_dir, [document])
     print_summary(runs)

@@ -4,6 +4,7 @@ Loading them lets code be executed (and re-executed) separately from generating 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -44,3 +45,34 @@ def save_generations(path: Path, generations: dict[str, list[str]]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for task_id, completions in generations.items():
             f.write(json.dumps({"task_id": task_id, "completions": list(completions)}) + "\n")
+
+
+def answers_from_generations(task, docs: list[dict], seed: int, generations: dict[str, list[str]],
+                             path: Path, n_given: int | None) -> dict:
+    """Request -> GenerateResult for a code task's documents, from a generations file instead of a model.
+
+    Each problem's completions are split over its requests in order (n at the pass@1 temperature,
+    then n at the sampling temperature), as --save-generations wrote them. Unless the user gave n
+    (`n_given`), the task's n is set from the file.
+    """
+    from evalkit.requests import GenerateResult
+
+    answers = {}
+    if docs and task.doc_key(docs[0]) in generations and n_given is None:  # n as the file was written
+        n = max(1, len(generations[task.doc_key(docs[0])]) // len(task.requests(docs[0], 0, seed)))
+        task.protocol = dataclasses.replace(task.protocol, n=n)
+    for doc_id, doc in enumerate(docs):
+        requests = task.requests(doc, doc_id, seed)
+        key = task.doc_key(doc)
+        if key not in generations:
+            raise DataError(f"{path}: no completions for task_id {key!r} ({task.name})")
+        completions, needed = generations[key], sum(r.n for r in requests)
+        if len(completions) != needed:
+            raise DataError(f"{path}: task_id {key!r} has {len(completions)} completions; {task.name} with "
+                            f"n={task.protocol.n} needs {needed} (n per temperature; see --n-samples)")
+        start = 0
+        for request in requests:
+            answers[request] = GenerateResult(tuple(completions[start:start + request.n]))
+            start += request.n
+    return answers
+

@@ -30,9 +30,20 @@ def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     if all(v is None for v in values):
         return None
     model = result["model"]
-    return EvaluatedRow(model=model["name"], params=format_params(model.get("params")),
+    return EvaluatedRow(model=row_label(result), params=format_params(model.get("params")),
                         cells=tuple(_format(table, v) for v in values),
                         stderrs=tuple(_format(table, s) for s in stderrs))
+
+
+def row_label(result: dict) -> str:
+    """The model's label, marked when the run did not cover the whole benchmark (never passed off as complete)."""
+    label = result["model"].get("label") or result["model"]["name"]
+    run = result.get("run") or {}
+    if run.get("data") == "examples":
+        label += " (example docs)"
+    if run.get("limit"):
+        label += f" (first {run['limit']} docs)"
+    return label
 
 
 def format_params(params: int | None) -> str:
