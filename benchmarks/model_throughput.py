@@ -1,6 +1,6 @@
 """Throughput of our LLaMA against transformers' LlamaForCausalLM on the same random weights (CPU).
 
-    .venv/bin/python benchmarks/model_throughput.py [--batch 8 --seq 512 --prompt 64 --new 64]
+    .venv/bin/python benchmarks/model_throughput.py [--batch 8 --seq 512 --prompt 64 --new 64 --threads 1]
 
 Model: the "small" preset (dim 512, 8 layers, 8 heads, vocab 32000, fp32). Two workloads:
 - scoring: one forward pass over a (batch, seq) block, logits at every position (loglikelihood requests);
@@ -13,6 +13,7 @@ we print its growth over the RSS before the call (activations, logits, KV cache)
 from __future__ import annotations
 
 import argparse
+import ctypes
 import re
 import resource
 import time
@@ -44,6 +45,7 @@ def peak_rss_mb(fn) -> tuple[float, object]:
     def status_mb(field: str) -> float:
         return int(re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
     try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap back, or an earlier workload's pages count
         Path("/proc/self/clear_refs").write_text("5")
         before = status_mb("VmRSS")
         out = fn()
@@ -84,11 +86,10 @@ def main() -> None:
     parser.add_argument("--prompt", type=int, default=64, help="decoding prompt length")
     parser.add_argument("--new", type=int, default=64, help="decoded tokens per row")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each, interleaved; the best counts")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice); 1 is steadier on "
-                        "a machine that other processes share, as OpenMP threads then wait on each other")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads; more than 1 on a machine that other "
+                        "processes share makes OpenMP threads wait on each other (10x slower here on 2 cores)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     from evalkit.model.config import preset
     from evalkit.model.loaders import build_model
     from evalkit.model.loaders.hf import to_meta

@@ -104,3 +104,17 @@ def test_overflow_is_an_error(stories):
     cache = stories.model.new_cache(1, 2)
     with pytest.raises(ValueError, match="overflow"), torch.inference_mode():
         stories.model(torch.tensor([[1, 2, 3]]), cache=cache)
+
+
+def test_positions_past_max_seq_len(stories):
+    """The rotary table grows when positions pass max_seq_len (512 here); a cache spans the boundary."""
+    from evalkit.model.llama import rope_table
+    model = stories.model
+    ids = torch.randint(3, 512, (1, 600), generator=torch.Generator().manual_seed(0))
+    cache = model.new_cache(1, 600)
+    with torch.inference_mode():
+        chunks = torch.cat([model(ids[:, :500], cache=cache), model(ids[:, 500:], cache=cache)], dim=1)
+        whole = model(ids)
+    assert (chunks - whole).abs().max() < 1e-4
+    expected = rope_table(model.cfg.head_dim, model.cfg.rope_theta, 701, torch.device("cpu"))[[0, 700]]
+    assert torch.equal(model.rope(torch.tensor([[0, 700]]))[0, :, 0], expected)

@@ -25,24 +25,24 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()  # normalize in fp32 as Meta does, whatever the model dtype
-        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return normed.type_as(x) * self.weight
+        # x * rsqrt(mean(x^2) + eps) in fp32 as Meta does, whatever the model dtype; one fused kernel
+        return F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).type_as(x) * self.weight
 
 
-def rope_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin of pos * theta^(-2i/hd) for i < hd/2; positions (B, T) -> each (B, T, 1, hd/2) fp32."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim))
-    angles = positions.float()[..., None] * inv_freq  # (B, T, hd/2)
-    return angles.cos()[:, :, None, :], angles.sin()[:, :, None, :]
+def rope_table(head_dim: int, theta: float, length: int, device: torch.device) -> torch.Tensor:
+    """e^(i * pos * theta^(-2j/hd)) for pos < length, j < hd/2 -> (length, hd/2) complex64 (Meta's freqs_cis)."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device).float() / head_dim))
+    angles = torch.outer(torch.arange(length, device=device).float(), inv_freq)
+    return torch.polar(torch.ones_like(angles), angles)
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate interleaved pairs (x[2i], x[2i+1]) of x (B, T, H, hd), in fp32 as Meta does."""
-    pairs = x.float().unflatten(-1, (-1, 2))  # (B, T, H, hd/2, 2)
-    even, odd = pairs[..., 0], pairs[..., 1]
-    rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
-    return rotated.flatten(-2).type_as(x)
+def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved pairs (x[2i], x[2i+1]) of x (B, T, H, hd) by freqs (B, T, 1, hd/2), in fp32 as Meta does.
+
+    As a complex product, (x[2i] + i x[2i+1]) * e^(i angle): one kernel instead of four products and a stack.
+    """
+    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (B, T, H, hd/2)
+    return torch.view_as_real(pairs * freqs).flatten(-2).type_as(x)
 
 
 class Attention(nn.Module):
@@ -54,20 +54,18 @@ class Attention(nn.Module):
         self.wv = nn.Linear(cfg.dim, cfg.kv_heads * cfg.head_dim, bias=False)
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
 
-    def forward(self, x, cos, sin, attn_mask, cache: KVCache | None, layer: int) -> torch.Tensor:
+    def forward(self, x, freqs, attn_mask, cache: KVCache | None, layer: int) -> torch.Tensor:
         B, T, _ = x.shape
-        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), cos, sin)
-        k = apply_rope(self.wk(x).view(B, T, self.n_kv_heads, self.head_dim), cos, sin)
+        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), freqs)
+        k = apply_rope(self.wk(x).view(B, T, self.n_kv_heads, self.head_dim), freqs)
         v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, nh, T, hd)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, KV, S, hd) with the cached prefix
-        if self.n_kv_heads != self.n_heads:
-            n_rep = self.n_heads // self.n_kv_heads
-            k = k.repeat_interleave(n_rep, dim=1)  # query head h uses kv head h // n_rep
-            v = v.repeat_interleave(n_rep, dim=1)
         # The fused kernel never materializes the score matrix; with is_causal it skips masked blocks.
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None)
+        # enable_gqa: query head h reads kv head h // (n_heads / n_kv_heads) without copying k, v.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
+                                             enable_gqa=self.n_kv_heads != self.n_heads)
         return self.wo(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, dim)
 
 
@@ -90,8 +88,8 @@ class TransformerBlock(nn.Module):
         self.attention_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
 
-    def forward(self, x, cos, sin, attn_mask, cache, layer):
-        h = x + self.attention(self.attention_norm(x), cos, sin, attn_mask, cache, layer)
+    def forward(self, x, freqs, attn_mask, cache, layer):
+        h = x + self.attention(self.attention_norm(x), freqs, attn_mask, cache, layer)
         return h + self.feed_forward(self.ffn_norm(h))
 
 
@@ -122,6 +120,7 @@ class Transformer(nn.Module):
         self.output = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
+        self._rope: torch.Tensor | None = None  # rope_table, built on first use on the weights' device
 
     @property
     def dtype(self) -> torch.dtype:
@@ -146,14 +145,22 @@ class Transformer(nn.Module):
         start = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device) if cache is None \
             else cache.next_pos
         positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
-        cos, sin = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
+        freqs = self.rope(positions)
         attn_mask = attention_mask(mask, cache)
         x = self.tok_embeddings(tokens)  # (B, T, dim)
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, attn_mask, cache, i)
+            x = layer(x, freqs, attn_mask, cache, i)
         if cache is not None:
             cache.advance(mask)
         return self.norm(x)
+
+    def rope(self, positions: torch.Tensor) -> torch.Tensor:
+        """positions (B, T) -> rotations (B, T, 1, hd/2) from a table that grows past max_seq_len if needed."""
+        need = int(positions.max()) + 1 if positions.numel() else 1
+        if self._rope is None or len(self._rope) < need or self._rope.device != positions.device:
+            length = max(need, self.cfg.max_seq_len, 2 * len(self._rope) if self._rope is not None else 0)
+            self._rope = rope_table(self.cfg.head_dim, self.cfg.rope_theta, length, positions.device)
+        return self._rope[positions][:, :, None]
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Hidden states (..., dim) -> fp32 logits (..., vocab)."""
