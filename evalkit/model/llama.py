@@ -175,11 +175,13 @@ class Transformer(nn.Module):
                      device: torch.device | str = "cpu") -> None:
         """Assign a Meta-named state dict (tensors kept as given where dtype/device match: no copy).
 
-        Raises CheckpointError naming `source` for missing or unknown keys and wrong shapes.
+        The dict is consumed: its values are replaced by the converted tensors one at a time, so a
+        conversion never holds two full copies of the weights. Raises CheckpointError naming `source`
+        for missing or unknown keys and wrong shapes.
         """
         expected = {name: p.shape for name, p in self.named_parameters()}  # tied output appears once
         if self.cfg.tie_embeddings:
-            state_dict = {k: v for k, v in state_dict.items() if k != "output.weight"}
+            state_dict.pop("output.weight", None)
         missing = sorted(set(expected) - set(state_dict))
         unknown = sorted(set(state_dict) - set(expected))
         if missing or unknown:
@@ -190,7 +192,8 @@ class Transformer(nn.Module):
             if tuple(state_dict[name].shape) != tuple(shape):
                 raise CheckpointError(f"{source}: tensor {name} has shape {tuple(state_dict[name].shape)}, "
                                       f"the config implies {tuple(shape)}")
-        converted = {k: v.to(device=device, dtype=dtype or v.dtype) for k, v in state_dict.items()}
-        self.load_state_dict(converted, strict=False, assign=True)
+        for name, tensor in state_dict.items():
+            state_dict[name] = tensor.to(device=device, dtype=dtype or tensor.dtype)  # the original can go now
+        self.load_state_dict(state_dict, strict=False, assign=True)
         if self.cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight

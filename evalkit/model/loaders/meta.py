@@ -100,7 +100,7 @@ def load_state_dict(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor],
     for name in names:
         state_dict[name] = merge(name, [shard[name] for shard in shards])
         for shard in shards:
-            del shard[name]  # drop the mmapped part as soon as it is merged
+            del shard[name]  # a shard read without mmap (pre-1.6 format) frees each part once merged
     width = state_dict.get("tok_embeddings.weight", torch.empty(0, cfg.dim)).shape[1]
     if width != cfg.dim:
         raise CheckpointError(f"{files[-1]}: {len(files)} shard(s) give an embedding width of {width}, "
