@@ -76,3 +76,11 @@ def test_llama2_fields(tmp_path, stories):
     base = prompt_logits(write_meta(tmp_path / "a", stories, 1))
     other = prompt_logits(write_meta(tmp_path / "b", stories, 1, {**PARAMS, "vocab_size": 512, "rope_theta": 50.0}))
     assert not torch.allclose(base[1:], other[1:], atol=1e-3)
+
+
+def test_llama1_layout_tokenizer_one_level_up(tmp_path, stories):
+    """LLaMA-1's release: llama/tokenizer.model shared by llama/7B, llama/13B, ..."""
+    folder = write_meta(tmp_path / "7B", stories, 1)
+    (folder / "tokenizer.model").rename(tmp_path / "tokenizer.model")
+    loaded = load_model(str(folder))
+    assert loaded.tokenizer.path == tmp_path / "tokenizer.model"

@@ -86,8 +86,15 @@ def merge(name: str, parts: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(parts, dim=CONCAT_DIM[kind])
 
 
+def find_meta_tokenizer(folder: Path) -> Path:
+    """Next to the weights, or one level up: the LLaMA-1 release shares llama/tokenizer.model among llama/7B, ..."""
+    if not any(folder.glob("*.model")) and (folder.parent / "tokenizer.model").is_file():
+        return folder.parent / "tokenizer.model"
+    return find_tokenizer(folder)
+
+
 def load_state_dict(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer, list[Path]]:
-    tokenizer = Tokenizer(find_tokenizer(folder))
+    tokenizer = Tokenizer(find_meta_tokenizer(folder))
     cfg = read_params(folder / "params.json", tokenizer)
     files = shard_files(folder)
     shards = [load_shard(path) for path in files]
