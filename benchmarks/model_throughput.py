@@ -10,15 +10,15 @@ Timed runs of ours and theirs alternate (best of --repeats counts), so other loa
 both alike. Peak RSS is the process's high-water mark during one call, both models resident;
 we print its growth over the RSS before the call (activations, logits, KV cache).
 
-Measured (2-vCPU Intel Xeon VM shared with other jobs, 1 thread, torch 2.13 CPU, transformers 5.24):
+Measured (2-vCPU Intel Xeon VM, AVX-512, shared with other jobs; 1 thread; torch 2.13 CPU, transformers 5.24):
     workload                                  ours tok/s   transformers tok/s   ratio   peak + (ours / theirs)
-    score  batch 8 x 512                          1328          1243              1.07x   588 / 814 MB
-    decode batch 8, prompt 64, 64 new              163           142              1.14x    58 /  53 MB
-    decode batch 8, prompt 256, 128 new            130           102              1.28x   206 / 207 MB
-    decode batch 1, prompt 64, 64 new               54            48              1.13x     6 /   7 MB
-Decoding is bound by reading the fp32 weights each step: the step's matmuls alone take 38 ms of our
-45-51 ms at batch 8, so no overhead cut reaches 1.5x; the gap grows with length as transformers'
-dynamic cache re-concatenates K/V every step while ours writes one slot.
+    score  batch 8 x 512                          1375          1190              1.16x   684 / 786 MB
+    decode batch 8, prompt 64, 64 new              181           145              1.25x    56 /  49 MB
+    decode batch 8, prompt 256, 128 new            142           104              1.37x   199 / 177 MB
+    decode batch 1, prompt 64, 64 new               58            46              1.26x     8 /   8 MB
+Decoding is bound by streaming the fp32 weights through the matmuls each step (29-31 of our 36-38 ms
+per step at batch 8, 64-128 cached tokens), so the 1.5x target is out of reach in eager PyTorch; the gap grows with length
+as transformers' dynamic cache re-concatenates K/V every step while ours writes one slot.
 """
 from __future__ import annotations
 

@@ -65,3 +65,11 @@ def test_tiny_decodes_in_low_precision(dtype):
 def test_unknown_dtype():
     with pytest.raises(CheckpointError, match="int8"):
         load_model("tiny", dtype="int8")
+
+
+def test_fp32_cpu_matrices_are_column_major_with_the_same_values():
+    model = load_model("tiny").model
+    wq = model.layers[0].attention.wq.weight
+    assert wq.t().is_contiguous() and model.tok_embeddings.weight.is_contiguous()  # rows for lookups
+    reference = load_model("tiny", dtype="bf16").model.layers[0].attention.wq.weight
+    assert reference.is_contiguous() and torch.equal(wq.to(torch.bfloat16), reference)

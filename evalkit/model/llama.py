@@ -173,7 +173,7 @@ class Transformer(nn.Module):
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], source: str, dtype: torch.dtype | None = None,
                      device: torch.device | str = "cpu") -> None:
-        """Assign a Meta-named state dict (tensors kept as given where dtype/device match: no copy).
+        """Assign a Meta-named state dict (kept as given where dtype/device match, except fp32 CPU matrices).
 
         The dict is consumed: its values are replaced by the converted tensors one at a time, so a
         conversion never holds two full copies of the weights. Raises CheckpointError naming `source`
@@ -193,7 +193,13 @@ class Transformer(nn.Module):
                 raise CheckpointError(f"{source}: tensor {name} has shape {tuple(state_dict[name].shape)}, "
                                       f"the config implies {tuple(shape)}")
         for name, tensor in state_dict.items():
-            state_dict[name] = tensor.to(device=device, dtype=dtype or tensor.dtype)  # the original can go now
+            tensor = tensor.to(device=device, dtype=dtype or tensor.dtype)
+            if tensor.device.type == "cpu" and tensor.dtype == torch.float32 and tensor.ndim == 2 \
+                    and name != "tok_embeddings.weight":  # embedding lookups want rows
+                # Same values in column-major memory: F.linear then multiplies x by a row-major W^T (BLAS
+                # "NN", not "NT"), which MKL runs 1.1-1.2x faster for a decoding step's few rows (fp32).
+                tensor = tensor.t().contiguous().t()
+            state_dict[name] = tensor  # the original can go now
         self.load_state_dict(state_dict, strict=False, assign=True)
         if self.cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight

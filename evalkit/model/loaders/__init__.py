@@ -1,7 +1,8 @@
 """Load a model from what `--model` names: `tiny`, a llama2.c .bin, a Meta folder, a HF folder or Hub id.
 
 Every loader produces a Meta-named state dict; the model is built on the meta device and the
-tensors are assigned, so memory-mapped weights are never copied when dtype and device match.
+tensors are assigned, so memory-mapped weights are copied at most once (to change dtype or device,
+or, for fp32 on the CPU, into the column-major layout that decodes faster: see Transformer.load_weights).
 """
 from __future__ import annotations
 
