@@ -16,9 +16,9 @@ Measured (2-vCPU Intel Xeon VM, AVX-512, shared with other jobs; 1 thread; torch
     decode batch 8, prompt 64, 64 new              181           145              1.25x    56 /  49 MB
     decode batch 8, prompt 256, 128 new            142           104              1.37x   199 / 177 MB
     decode batch 1, prompt 64, 64 new               58            46              1.26x     8 /   8 MB
-Decoding is bound by streaming the fp32 weights through the matmuls each step (29-31 of our 36-38 ms
-per step at batch 8, 64-128 cached tokens), so the 1.5x target is out of reach in eager PyTorch; the gap grows with length
-as transformers' dynamic cache re-concatenates K/V every step while ours writes one slot.
+Decoding is bound by streaming the fp32 weights through the matmuls (29-31 of our 36-38 ms per step
+at batch 8 with 64-128 cached tokens), so the 1.5x target is out of reach in eager PyTorch; the gap
+grows with length as transformers' dynamic cache re-concatenates K/V every step while ours writes one slot.
 """
 from __future__ import annotations
 
