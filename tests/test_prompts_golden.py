@@ -4,12 +4,14 @@ A prompt change shows up here as a diff. To regenerate on purpose:
     EVALKIT_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_prompts_golden.py
 then review `git diff tests/golden/prompts`.
 """
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from evalkit.requests import GenerateRequest
 from evalkit.task import DataSource
 from tasks import TASK_NAMES, get_task
 
@@ -27,8 +29,15 @@ def rendered(name: str) -> dict:
         pytest.skip(f"{data_dir} is not present")
     docs = task.docs(DataSource(data_dir=data_dir), limit=3)
     return {"task": name, "prompt_hash": task.protocol_dict()["prompt_hash"],
-            "documents": [{"doc_id": i, "requests": [[r.context, r.continuation] for r in task.requests(doc, i, seed=1234)]}
+            "documents": [{"doc_id": i, "requests": [as_json(r) for r in task.requests(doc, i, seed=1234)]}
                           for i, doc in enumerate(docs)]}
+
+
+def as_json(request):
+    """[context, continuation] for scoring; every field of a generation request."""
+    if isinstance(request, GenerateRequest):
+        return {**dataclasses.asdict(request), "until": list(request.until)}
+    return [request.context, request.continuation]
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)

@@ -51,7 +51,8 @@ def test_headline_metric_is_computed(name):
     protocol = get_task(name).protocol
     assert protocol.normalizer in protocol.rules
     expected = {"boolq": "acc_answer", "openbookqa": "acc_answer", "race_middle": "acc_answer",
-                "race_high": "acc_answer", "mmlu": "acc"}.get(name, "acc_char")
+                "race_high": "acc_answer", "mmlu": "acc", "humaneval": "pass@1",
+                "mbpp": "pass@1"}.get(name, "acc_char")
     assert protocol.headline_metric == expected
 
 

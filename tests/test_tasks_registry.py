@@ -31,7 +31,7 @@ def test_protocol_dict_is_json_and_hashes_the_template(name):
     assert record["prompt_hash"] == hashlib.sha256(template_text.encode()).hexdigest()
     assert record["task"] == name and record["paper_table"] and record["paper_column"]
     assert record["headline_metric"] in record["metrics"]
-    assert task.output_type == "multiple_choice"
+    assert task.output_type == ("generate_until" if getattr(task, "executes_code", False) else "multiple_choice")
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -41,4 +41,7 @@ def test_examples_load_offline_and_build_requests(name):
     assert 3 <= len(docs) <= 6
     for doc_id, doc in enumerate(docs):
         requests = task.requests(doc, doc_id, seed=0)
-        assert len(requests) >= len(doc["choices"])
+        if getattr(task, "executes_code", False):  # n samples at each of the two temperatures
+            assert [r.temperature for r in requests] == [0.1, 0.8]
+        else:
+            assert len(requests) >= len(doc["choices"])
