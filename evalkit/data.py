@@ -78,7 +78,8 @@ def field(record: dict, name: str, where: str, kind: type | tuple[type, ...] = s
         raise DataError(f"{where}: missing field '{name}'")
     value = record[name]
     if not isinstance(value, kind):
-        raise DataError(f"{where}: field '{name}' has an unexpected value {value!r}")
+        expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DataError(f"{where}: field '{name}' is {value!r}, expected {expected}")
     if isinstance(value, list) and not value:
         raise DataError(f"{where}: field '{name}' is an empty list")
     return value

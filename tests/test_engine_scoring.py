@@ -119,9 +119,9 @@ def test_score_command_matches_reference_sentences(tmp_path):
 
 
 @pytest.mark.parametrize("line, message", [
-    ('{"context": "a"}', "2: field 'continuation' missing"),
-    ('{"context": 3, "continuation": "b"}', "2: field 'context' not a string (int)"),
-    ('{"context": "a", ', "2: not valid JSON"),
+    ('{"context": "a"}', "2: missing field 'continuation'"),
+    ('{"context": 3, "continuation": "b"}', "2: field 'context' is 3, expected str"),
+    ('{"context": "a", ', "2: invalid JSON"),
     ('["a", "b"]', "2: expected a JSON object"),
 ])
 def test_malformed_requests_file_names_line_and_field(tmp_path, line, message):

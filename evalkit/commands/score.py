@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from evalkit.commands.generate import add_model_arguments, load_engine
-from evalkit.errors import DataError
+from evalkit.data import field, read_jsonl
 from evalkit.requests import LoglikelihoodRequest
 
 
@@ -24,26 +24,8 @@ def add_parser(sub):
 
 def read_requests(path: Path) -> list[LoglikelihoodRequest]:
     """Parse the requests file; DataError names the file, the line and the field at fault."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read requests ({error})") from None
-    requests = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object with 'context' and 'continuation'")
-        for field in ("context", "continuation"):
-            if not isinstance(record.get(field), str):
-                problem = "missing" if field not in record else f"not a string ({type(record[field]).__name__})"
-                raise DataError(f"{path}:{number}: field '{field}' {problem}")
-        requests.append(LoglikelihoodRequest(record["context"], record["continuation"]))
-    return requests
+    return [LoglikelihoodRequest(field(record, "context", where), field(record, "continuation", where))
+            for where, record in read_jsonl(path)]
 
 
 def _handler(args):

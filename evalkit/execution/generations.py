@@ -8,29 +8,18 @@ import dataclasses
 import json
 from pathlib import Path
 
+from evalkit.data import field, read_jsonl
 from evalkit.errors import DataError
 
 
 def load_generations(path: Path) -> dict[str, list[str]]:
     """task_id -> completions; every malformed line is a DataError naming the file and the line."""
     generations: dict[str, list[str]] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: cannot read generations ({err})") from err
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: invalid JSON ({err.msg})") from err
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object")
-        task_id, completions = record.get("task_id"), record.get("completions")
-        if not isinstance(task_id, (str, int)) or isinstance(task_id, bool):
-            raise DataError(f"{where}: field 'task_id' is missing or not a string or integer")
+    for where, record in read_jsonl(Path(path)):
+        task_id = field(record, "task_id", where, (str, int))
+        completions = record.get("completions")
+        if isinstance(task_id, bool):
+            raise DataError(f"{where}: field 'task_id' is not a string or integer")
         if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
             raise DataError(f"{where}: field 'completions' is missing or not a list of strings")
         if str(task_id) in generations:
