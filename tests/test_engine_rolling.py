@@ -1,12 +1,13 @@
-"""Engine.loglikelihood_rolling: one window equals a direct forward; many windows cover every token once."""
+"""Windows: rolling text and over-long continuations; one window equals a direct forward, many cover every token once."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from test_engine_scoring import STORY, direct_loglikelihood
 from evalkit.engine import Engine
 from evalkit.engine.encoding import rolling_windows
-from evalkit.requests import RollingLoglikelihoodRequest
+from evalkit.requests import LoglikelihoodRequest, RollingLoglikelihoodRequest
 
 
 def test_text_within_one_window_equals_direct_forward(stories):
@@ -42,3 +43,20 @@ def test_many_windows_match_direct_window_sums(stories):
     whole = Engine(stories).loglikelihood_rolling([RollingLoglikelihoodRequest(text)])[0]
     assert whole.loglikelihood > result[0].loglikelihood  # more context predicts a repeated story better
     assert result[1].loglikelihood < 0
+
+
+def test_a_continuation_longer_than_the_window_is_scored_in_windows_not_cut(stories):
+    """Each continuation token is predicted once, by a window of at most 8 tokens ending where it ends."""
+    context, continuation, window = "Once upon a time", " there was a little girl named Lily who loved to play.", 8
+    result = Engine(stories, max_length=window).loglikelihood([LoglikelihoodRequest(context, continuation)])[0]
+    tokens = stories.tokenizer.encode(context + continuation, bos=True)
+    n_context = len(stories.tokenizer.encode(context, bos=True))
+    assert result.num_tokens == len(tokens) - n_context > 2 * window
+    expected = 0.0
+    with torch.inference_mode():
+        for i in range(n_context, len(tokens)):
+            start = n_context + (i - n_context) // window * window  # first token the window predicts
+            end = min(start + window, len(tokens))
+            logits = stories.model(torch.tensor([tokens[max(0, end - window - 1):i]]))[0, -1]
+            expected += torch.log_softmax(logits, -1)[tokens[i]].item()
+    assert result.loglikelihood == pytest.approx(expected, abs=1e-4)

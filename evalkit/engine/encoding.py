@@ -5,7 +5,7 @@
   merge across the boundary is tokenized as in running text. BOS comes first; an empty context
   leaves BOS alone as the condition.
 - Too long: the context is cut from the left so that the forwarded sequence fits the window; the
-  continuation is never cut.
+  continuation is never cut (one longer than the window is scored in windows, as rolling text is).
 - Rolling windows (lm-eval's get_rolling_token_windows with context_len=1 + make_disjoint_window):
   the first window predicts its tokens from BOS; each later one predicts the next up-to-max_length
   tokens with as much preceding text as fits.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evalkit.errors import UsageError
 from evalkit.tokenizer import Tokenizer
 
 
@@ -34,29 +33,26 @@ def encode_pair(tokenizer: Tokenizer, context: str, continuation: str) -> tuple[
     return context_ids, whole_ids[len(context_ids):]
 
 
-def fit_window(context: list[int], continuation: list[int], max_length: int) -> TokenRequest:
-    """Cut the context from the left so that len(context + continuation) - 1 <= max_length."""
-    if len(continuation) > max_length:
-        raise UsageError(f"a continuation of {len(continuation)} tokens does not fit the model's "
-                         f"window of {max_length}")
-    keep = max_length + 1 - len(continuation)
-    return TokenRequest(tuple(context[-keep:]), tuple(continuation))
+def windows(context: list[int], continuation: list[int], max_length: int) -> list[TokenRequest]:
+    """Windows that together predict every continuation token exactly once, each forwarding at most
+    max_length tokens with as much preceding text as fits.
+
+    A continuation that fits is one window whose context is cut from the left; a longer one is never
+    cut but scored in consecutive chunks of max_length tokens (as lm-eval's rolling windows), each
+    conditioned on the tokens just before it.
+    """
+    sequence = list(context) + list(continuation)
+    out, start = [], len(context)
+    while start < len(sequence):
+        end = min(start + max_length, len(sequence))
+        out.append(TokenRequest(tuple(sequence[max(0, end - max_length - 1):start]), tuple(sequence[start:end])))
+        start = end
+    return out
 
 
 def rolling_windows(tokens: list[int], prefix: int, max_length: int) -> list[TokenRequest]:
-    """Disjoint windows that together predict every token of `tokens` exactly once."""
-    if not tokens:
-        return []
-    first = min(max_length, len(tokens))
-    windows = [TokenRequest((prefix,), tuple(tokens[:first]))]
-    predicted = first
-    while predicted < len(tokens):
-        n = min(len(tokens) - predicted, max_length)
-        end = predicted + n
-        context = tokens[max(0, end - max_length - 1):predicted]  # the input minus the predicted part
-        windows.append(TokenRequest(tuple(context), tuple(tokens[predicted:end])))
-        predicted = end
-    return windows
+    """Disjoint windows that together predict every token of `tokens` exactly once, the first from `prefix`."""
+    return windows([prefix], tokens, max_length)
 
 
 def generation_prompt(tokenizer: Tokenizer, context: str, max_length: int, max_new_tokens: int) -> list[int]:

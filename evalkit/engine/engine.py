@@ -11,7 +11,7 @@ import torch
 
 from evalkit.engine import generation, scoring
 from evalkit.engine.batching import BatchPolicy
-from evalkit.engine.encoding import encode_pair, fit_window, generation_prompt, rolling_windows
+from evalkit.engine.encoding import encode_pair, generation_prompt, rolling_windows, windows
 from evalkit.engine.stats import EngineStats
 from evalkit.model.loaders import LoadedModel
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
@@ -31,24 +31,24 @@ class Engine:
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        encoded = {r: fit_window(*encode_pair(self.tokenizer, r.context, r.continuation), self.max_length)
-                   for r in dict.fromkeys(requests)}
-        scores = scoring.score(self.model, list(encoded.values()), self.policy, self.stats)
+        totals = self._score_windows({r: windows(*encode_pair(self.tokenizer, r.context, r.continuation),
+                                                 self.max_length) for r in dict.fromkeys(requests)})
         self.stats.requests_served += len(requests)
-        results = []
-        for r in requests:
-            s = scores[encoded[r]]
-            results.append(LoglikelihoodResult(s.loglikelihood, len(encoded[r].continuation), s.is_greedy))
-        return results
+        return [LoglikelihoodResult(*totals[r]) for r in requests]
 
     @torch.inference_mode()
     def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
-        windows = {r: rolling_windows(self.tokenizer.encode(r.text), self.tokenizer.bos_id, self.max_length)
-                   for r in dict.fromkeys(requests)}
-        scores = scoring.score(self.model, [w for ws in windows.values() for w in ws], self.policy, self.stats)
+        totals = self._score_windows({r: rolling_windows(self.tokenizer.encode(r.text), self.tokenizer.bos_id,
+                                                         self.max_length) for r in dict.fromkeys(requests)})
         self.stats.requests_served += len(requests)
-        return [RollingLoglikelihoodResult(sum(scores[w].loglikelihood for w in windows[r]),
-                                           sum(len(w.continuation) for w in windows[r])) for r in requests]
+        return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
+
+    def _score_windows(self, by_request: dict) -> dict:
+        """request -> (summed log-likelihood, tokens, all greedy) over its windows, every window scored in
+        one pass (shared contexts and duplicates computed once)."""
+        scores = scoring.score(self.model, [w for ws in by_request.values() for w in ws], self.policy, self.stats)
+        return {r: (sum(scores[w].loglikelihood for w in ws), sum(len(w.continuation) for w in ws),
+                    all(scores[w].is_greedy for w in ws)) for r, ws in by_request.items()}
 
     @torch.inference_mode()
     def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
