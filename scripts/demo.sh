@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python run_eval.py run --model tiny --suite table3,table6,table9 --examples --output-dir out/demo
+.venv/bin/python run_eval.py run --model tiny --suite table3,table6,table8,table9 --examples \
+    --allow-code-execution --n-samples 2 --output-dir out/demo
 echo "reports: out/demo/report.md out/demo/report.tex"
