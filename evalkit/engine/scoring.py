@@ -1,7 +1,9 @@
 """Scoring continuations on token ids, each distinct context forwarded once for all its continuations.
 
-A batch of contexts (left-padded, so every context ends in the last slot) is handled in two steps:
-  1. forward the contexts into a KV cache; the last position predicts every continuation's first token;
+Contexts that share a long token prefix (a few-shot preamble, a passage asked several questions) form
+a family (prefixes.py) whose prefix is forwarded once. A batch of contexts is then handled in two steps:
+  1. fork the prefix's KV cache per context (or start an empty one) and forward the rest of each context
+     (right-padded); each context's last real position predicts every continuation's first token;
   2. fork the cache per continuation (`KVCache.select`) and forward the continuations minus their last
      token as one right-padded chunk after the cached prefix; chunk position j predicts token j + 1.
 Only the gathered positions go through the output layer, so (B, T, vocab) logits never exist.
@@ -19,6 +21,7 @@ import torch
 
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import TokenRequest
+from evalkit.engine.prefixes import families
 from evalkit.engine.stats import EngineStats
 from evalkit.model.llama import Transformer
 
@@ -50,40 +53,52 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
     for r in dict.fromkeys(requests):
         if r.continuation:
             by_context.setdefault(r.context, []).append(r.continuation)
-    groups = sorted((_Group(c, k) for c, k in by_context.items()), key=lambda g: g.length, reverse=True)
+    groups = [_Group(c, k) for c, k in by_context.items()]
     stats.requests_computed += sum(len(g.continuations) for g in groups)
-
-    def run(batch: list[_Group]) -> None:
-        scores.update(_score_batch(model, batch, policy, stats))
 
     def retry() -> None:
         stats.oom_retries += 1
 
-    run_batched(groups, lambda g: (1, g.length), run, policy, retry)
+    # Longest first within each family, and the family with the longest member first.
+    for prefix, members in sorted(families(groups, lambda g: g.context), key=lambda f: -max(g.length for g in f[1])):
+        members.sort(key=lambda g: g.length, reverse=True)
+        run_batched(members, lambda g: (1, g.length - len(prefix)),
+                    lambda batch: scores.update(_score_batch(model, prefix, batch, policy, stats)), policy, retry)
     return scores
 
 
-def _score_batch(model: Transformer, groups: list[_Group], policy: BatchPolicy,
+def _score_batch(model: Transformer, prefix: tuple[int, ...], groups: list[_Group], policy: BatchPolicy,
                  stats: EngineStats) -> dict[TokenRequest, TokenScore]:
-    tokens, mask = pad([g.context for g in groups], left=True, device=model.device)  # (B, Tc)
+    """Score a batch of groups whose contexts all start with `prefix` (forwarded once, then forked)."""
+    device = model.device
+    suffixes, suffix_mask = pad([g.context[len(prefix):] for g in groups], left=False, device=device)  # (B, Ts)
     rows = [(g, cont) for g, group in enumerate(groups) for cont in group.continuations]
     chunk_len = max(len(cont) for _, cont in rows) - 1
-    cache = model.new_cache(len(groups), tokens.shape[1] + chunk_len)
-    last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim): predicts each first token
-    stats.count_forward(mask)
+    capacity = len(prefix) + suffixes.shape[1] + chunk_len
+    if prefix:
+        shared = model.new_cache(1, capacity)
+        model.hidden_states(torch.tensor([prefix], device=device), None, shared)
+        stats.count_forward(torch.ones(1, len(prefix), dtype=torch.bool))
+        stats.prefix_tokens_reused += (len(groups) - 1) * len(prefix)
+        cache = shared.select(torch.zeros(len(groups), dtype=torch.long, device=device))
+    else:
+        cache = model.new_cache(len(groups), capacity)
+    hidden_suffix = model.hidden_states(suffixes, suffix_mask, cache)  # (B, Ts, dim)
+    last = hidden_suffix[torch.arange(len(groups), device=device), suffix_mask.sum(dim=1) - 1]  # (B, dim)
+    stats.count_forward(suffix_mask)
     stats.contexts_reused += len(rows) - len(groups)
 
     hidden = [last[torch.tensor([g for g, _ in rows], device=model.device)]]  # (R, dim)
     targets = [cont[0] for _, cont in rows]
     owners = list(range(len(rows)))
     long_rows = [i for i, (_, cont) in enumerate(rows) if len(cont) > 1]
-    slots = [(1, tokens.shape[1] + len(rows[i][1]) - 1) for i in long_rows]
+    slots = [(1, capacity - chunk_len + len(rows[i][1]) - 1) for i in long_rows]
     start = 0
     while start < len(long_rows):
         chunk = long_rows[start:start + policy.take(slots, start)]
         start += len(chunk)
         forked = cache.select(torch.tensor([rows[i][0] for i in chunk], device=model.device))
-        inputs, chunk_mask = pad([rows[i][1][:-1] for i in chunk], left=False, device=model.device)  # (r, Tk)
+        inputs, chunk_mask = pad([rows[i][1][:-1] for i in chunk], left=False, device=device)  # (r, Tk)
         hidden.append(model.hidden_states(inputs, chunk_mask, forked)[chunk_mask])  # (sum len-1, dim)
         stats.count_forward(chunk_mask)
         for i in chunk:

@@ -12,6 +12,7 @@ class EngineStats:
     padding_tokens: int = 0     # padded slots forwarded alongside them
     forward_calls: int = 0
     contexts_reused: int = 0    # continuations scored against a context computed once for several
+    prefix_tokens_reused: int = 0  # context tokens not forwarded again thanks to a shared prefix
     samples_generated: int = 0
     tokens_generated: int = 0
     oom_retries: int = 0        # batches retried with half the token budget (batch_size="auto")
