@@ -24,6 +24,16 @@ def test_families_group_long_shared_prefixes_only():
     assert common_prefix_length((1, 2, 3), (1, 2, 4, 5)) == 2 and common_prefix_length((1,), (1, 2)) == 1
 
 
+def test_a_short_common_header_does_not_swallow_longer_preambles():
+    """MMLU: every subject starts with the same header, each subject's shots are shared far longer."""
+    header = tuple(range(1000, 1040))
+    math_shots, law_shots = header + tuple(range(2000, 2100)), header + tuple(range(3000, 3100))
+    math = [math_shots + (i,) for i in range(3)]
+    law = [law_shots + (i, i) for i in range(3)]
+    found = families(math + law, lambda c: c)
+    assert sorted(found) == sorted([(math_shots, math), (law_shots, law)])
+
+
 def test_shared_preamble_is_forwarded_once_and_scores_equal_a_direct_forward(stories):
     preamble = STORY * 2  # about 80 tokens with the stories tokenizer
     requests = [LoglikelihoodRequest(f"{preamble}Question: {q}\nAnswer:", f" {letter}")
