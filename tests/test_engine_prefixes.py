@@ -30,8 +30,9 @@ def test_a_short_common_header_does_not_swallow_longer_preambles():
     math_shots, law_shots = header + tuple(range(2000, 2100)), header + tuple(range(3000, 3100))
     math = [math_shots + (i,) for i in range(3)]
     law = [law_shots + (i, i) for i in range(3)]
-    found = families(math + law, lambda c: c)
-    assert sorted(found) == sorted([(math_shots, math), (law_shots, law)])
+    lone = header + (1500,) * 10  # sorts first and shares only the header with the others
+    found = families([lone] + math + law, lambda c: c)
+    assert sorted(found) == sorted([(math_shots, math), (law_shots, law), ((), [lone])])
 
 
 def test_shared_preamble_is_forwarded_once_and_scores_equal_a_direct_forward(stories):
