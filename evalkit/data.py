@@ -93,9 +93,14 @@ def label_index(value: Any, labels: list[str], where: str, name: str) -> int:
     return labels.index(text)
 
 
-def check_same_length(path_a: Path, n_a: int, path_b: Path, n_b: int) -> None:
-    if n_a != n_b:
-        raise DataError(f"{path_b}: {n_b} labels for {n_a} records in {path_a}")
+def read_labelled_jsonl(records_path: Path, labels_path: Path, labels: list[str]) -> list[tuple[str, dict, int]]:
+    """(where, record, label index) for a JSON-lines file whose labels sit one per line in a separate
+    file, aligned by line (PIQA's valid-labels.lst, SIQA's dev-labels.lst)."""
+    records, values = read_jsonl(records_path), read_lines(labels_path)
+    if len(records) != len(values):
+        raise DataError(f"{labels_path}: {len(values)} labels for {len(records)} records in {records_path}")
+    return [(where, record, label_index(value, labels, f"{labels_path}:{i + 1}", "label"))
+            for i, ((where, record), value) in enumerate(zip(records, values))]
 
 
 def load_hub(path: str, name: str | None, split: str) -> Iterator[dict]:

@@ -6,9 +6,8 @@ completion, then the problem's tests and `check(entry_point)`.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
-from evalkit.data import field, read_jsonl
+from evalkit.data import field
 from evalkit.execution.box import Program
 from evalkit.execution.code_task import CodeProtocol, CodeTask
 from evalkit.protocol import HubSource
@@ -25,14 +24,8 @@ class HumanEval(CodeTask):
         until=("\ndef", "\nclass", "\nif", "\nprint", "\n#"),
         paper_table="Table 8", paper_column="HumanEval")
 
-    def read_local(self, paths: list[Path]) -> list[dict]:
-        return [self._doc(where, record) for where, record in read_jsonl(paths[0])]
-
-    def from_hub(self, row: dict) -> dict:
-        return self._doc(f"{self.protocol.hub.path} {row.get('task_id')}", row)
-
     @staticmethod
-    def _doc(where: str, record: dict) -> dict:
+    def parse_doc(where: str, record: dict) -> dict:
         return {key: field(record, key, where)
                 for key in ("task_id", "prompt", "canonical_solution", "test", "entry_point")}
 

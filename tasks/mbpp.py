@@ -8,9 +8,8 @@ The authors' file has CRLF line endings and CRLF inside `code`; both become LF.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
-from evalkit.data import field, read_jsonl
+from evalkit.data import field
 from evalkit.errors import DataError
 from evalkit.execution.box import Program
 from evalkit.execution.code_task import CodeProtocol, CodeTask
@@ -37,14 +36,8 @@ class MBPP(CodeTask):
         docs = [doc for doc in super().docs(source) if doc["task_id"] in TEST_IDS]
         return docs[:limit] if limit is not None else docs
 
-    def read_local(self, paths: list[Path]) -> list[dict]:
-        return [self._doc(where, record) for where, record in read_jsonl(paths[0])]
-
-    def from_hub(self, row: dict) -> dict:
-        return self._doc(f"{self.protocol.hub.path} {row.get('task_id')}", row)
-
     @staticmethod
-    def _doc(where: str, record: dict) -> dict:
+    def parse_doc(where: str, record: dict) -> dict:
         lf = lambda text: text.replace("\r\n", "\n")  # noqa: E731
         return {"task_id": field(record, "task_id", where, int), "text": field(record, "text", where),
                 "code": lf(field(record, "code", where)), "test_setup_code": lf(field(record, "test_setup_code", where)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.data import check_same_length, field, label_index, read_jsonl, read_lines
+from evalkit.data import field, read_labelled_jsonl
 from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 
@@ -23,10 +23,7 @@ class PIQA(MultipleChoiceTask):
         paper_table="Table 3", paper_column="PIQA")
 
     def read_local(self, paths: list[Path]) -> list[dict]:
-        records, labels = read_jsonl(paths[0]), read_lines(paths[1])
-        check_same_length(paths[0], len(records), paths[1], len(labels))
-        return [self._doc(where, record, label_index(label, ["0", "1"], f"{paths[1]}:{i + 1}", "label"))
-                for i, ((where, record), label) in enumerate(zip(records, labels))]
+        return [self._doc(where, record, label) for where, record, label in read_labelled_jsonl(*paths, ["0", "1"])]
 
     def from_hub(self, row: dict) -> dict:
         return self._doc(f"{self.protocol.hub.path} row", row, row["label"])

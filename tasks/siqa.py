@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.data import check_same_length, field, label_index, read_jsonl, read_lines
+from evalkit.data import field, label_index, read_labelled_jsonl
 from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 
@@ -25,10 +25,7 @@ class SIQA(MultipleChoiceTask):
         paper_table="Table 3", paper_column="SIQA")
 
     def read_local(self, paths: list[Path]) -> list[dict]:
-        records, labels = read_jsonl(paths[0]), read_lines(paths[1])
-        check_same_length(paths[0], len(records), paths[1], len(labels))
-        return [self._doc(where, record, label_index(label, LABELS, f"{paths[1]}:{i + 1}", "label"))
-                for i, ((where, record), label) in enumerate(zip(records, labels))]
+        return [self._doc(where, record, label) for where, record, label in read_labelled_jsonl(*paths, LABELS)]
 
     def from_hub(self, row: dict) -> dict:
         where = f"{self.protocol.hub.path} row"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
+from evalkit.data import read_jsonl
 from evalkit.execution.box import ExecResult, Limits, Program, run_programs
 from evalkit.metrics.pass_at_k import mean_pass_at_k, pass_at_k
 from evalkit.protocol import ProtocolTask, TaskProtocol
@@ -43,6 +45,17 @@ class CodeTask(ProtocolTask):
         if self.protocol.n < 1:
             raise ValueError(f"{self.name}: n must be at least 1")
         self.workers = workers
+
+    def read_local(self, paths: list[Path]) -> list[dict]:
+        return [self.parse_doc(where, record) for where, record in read_jsonl(paths[0])]
+
+    def from_hub(self, row: dict) -> dict:
+        return self.parse_doc(f"{self.protocol.hub.path} {row.get('task_id')}", row)
+
+    @staticmethod
+    def parse_doc(where: str, record: dict) -> dict:
+        """One problem record (local line or Hub row) -> the task's document; DataError names `where`."""
+        raise NotImplementedError
 
     def doc_key(self, doc: dict) -> str:
         """The id that names the document in generations files."""

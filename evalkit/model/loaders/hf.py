@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from evalkit.errors import CheckpointError
+from evalkit.model.loaders.config_file import config_errors
 from evalkit.model.config import ModelConfig
 from evalkit.model.loaders import find_tokenizer
 from evalkit.tokenizer import Tokenizer
@@ -30,7 +31,7 @@ LAYER_RE = re.compile(r"model\.layers\.(\d+)\.(.+)\.weight")
 
 
 def read_config(path: Path) -> ModelConfig:
-    try:
+    with config_errors(path):
         c = json.loads(path.read_text())
         rope = c.get("rope_parameters") or c.get("rope_scaling") or {}  # transformers 5 nests rope_theta here
         if rope.get("rope_type", rope.get("type", "default")) not in ("default", None):
@@ -49,12 +50,6 @@ def read_config(path: Path) -> ModelConfig:
             tie_embeddings=bool(c.get("tie_word_embeddings", False)),
         )
         head_dim = c.get("head_dim") or cfg.head_dim
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
-    except KeyError as error:
-        raise CheckpointError(f"{path}: missing field {error}") from None
-    except (TypeError, ValueError, AttributeError) as error:
-        raise CheckpointError(f"{path}: bad value ({error})") from None
     if cfg.dim % cfg.n_heads or head_dim != cfg.head_dim or cfg.n_heads % cfg.kv_heads:
         raise CheckpointError(f"{path}: head_dim {head_dim} with hidden_size {cfg.dim} and "
                               f"{cfg.n_heads}/{cfg.kv_heads} heads is not supported")

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from evalkit.errors import CheckpointError
+from evalkit.model.loaders.config_file import config_errors
 from evalkit.model.config import ModelConfig
 from evalkit.model.loaders import find_tokenizer
 from evalkit.tokenizer import Tokenizer
@@ -26,7 +27,7 @@ IGNORED = {"rope.freqs"}  # precomputed rotary table of LLaMA-1 checkpoints; we 
 
 
 def read_params(path: Path, tokenizer: Tokenizer) -> ModelConfig:
-    try:
+    with config_errors(path):
         params = json.loads(path.read_text())
         vocab = params.get("vocab_size", -1)
         cfg = ModelConfig(
@@ -38,12 +39,6 @@ def read_params(path: Path, tokenizer: Tokenizer) -> ModelConfig:
             norm_eps=float(params.get("norm_eps", 1e-6)),
             rope_theta=float(params.get("rope_theta", 10000.0)),
         )
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
-    except KeyError as error:
-        raise CheckpointError(f"{path}: missing field {error}") from None
-    except (TypeError, ValueError, AttributeError) as error:
-        raise CheckpointError(f"{path}: bad value ({error})") from None
     if cfg.dim <= 0 or cfg.n_heads <= 0 or cfg.n_layers <= 0 or cfg.dim % cfg.n_heads or cfg.n_heads % cfg.kv_heads:
         raise CheckpointError(f"{path}: implausible dim={cfg.dim}, n_heads={cfg.n_heads}, n_kv_heads={cfg.kv_heads}")
     return cfg
