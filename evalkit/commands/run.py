@@ -52,6 +52,14 @@ def parse_batch_size(value: str) -> int | str:
     return size
 
 
+def rank_device(device: str) -> str:
+    """Under a launcher each rank takes its own GPU: "cuda" means this rank's cuda:LOCAL_RANK."""
+    from evalkit.engine import distributed
+    if device == "cuda" and distributed.state().num_processes > 1:
+        return str(distributed.device())
+    return device
+
+
 def executes_code(task) -> bool:
     return getattr(task, "executes_code", False)
 
@@ -84,13 +92,11 @@ def check_settings(args, tasks) -> None:
 
 def handle(args) -> int:
     from evalkit.engine import Engine
-    from evalkit.engine.distributed import is_main_process
+    from evalkit.engine.distributed import finish, is_main_process, main_process_first, sum_over_ranks
     from evalkit.engine.response_cache import ResponseCache, engine_key
     from evalkit.engine.serve import serve
-    from evalkit.execution.generations import answers_from_generations, load_generations, save_generations
+    from evalkit.execution.generations import answers_from_generations, load_generations
     from evalkit.model.loaders import load_model
-    from evalkit.report import write_reports
-    from evalkit.results import model_summary, results_document, write_results, write_samples
     from evalkit.runner import run_task
     from evalkit.task import DataSource
     from tasks import resolve_tasks
@@ -110,10 +116,11 @@ def handle(args) -> int:
 
     loaded = engine = cache = None
     if len(from_file) < len(tasks):
-        loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+        loaded = load_model(args.model, device=rank_device(args.device), dtype=args.dtype)
         engine = Engine(loaded, batch_size=batch_size, deterministic=args.deterministic)
         if not args.no_cache:
-            cache = ResponseCache(args.output_dir / "cache.sqlite", engine_key(engine))
+            with main_process_first():
+                cache = ResponseCache(args.output_dir / "cache.sqlite", engine_key(engine))
 
     runs = []
     for task in tasks:
@@ -127,9 +134,19 @@ def handle(args) -> int:
         if hasattr(task, "set_context_limit"):
             task.set_context_limit(engine.max_length, lambda text: len(loaded.tokenizer.encode(text, bos=True)))
         runs.append(run_task(task, source, lambda reqs: serve(engine, reqs, cache, progress=progress),
-                             args.seed, args.limit, stats=engine.stats.as_dict))
-    if not is_main_process():
-        return 0
+                             args.seed, args.limit, stats=lambda: sum_over_ranks(engine.stats.as_dict())))
+    if is_main_process():
+        write_outputs(args, runs, loaded, batch_size)
+    finish()
+    return 0
+
+
+def write_outputs(args, runs, loaded, batch_size) -> None:
+    """results.json, samples, generations and reports (rank 0 only)."""
+    from evalkit.execution.generations import save_generations
+    from evalkit.report import write_reports
+    from evalkit.results import model_summary, results_document, write_results, write_samples
+
     for run in runs:
         write_samples(args.output_dir, run)
         if args.save_generations and executes_code(run.task):
@@ -146,7 +163,6 @@ def handle(args) -> int:
     write_reports(args.output_dir, [document])
     print_summary(runs)
     print(f"wrote {path}, {args.output_dir / 'report.md'}, {args.output_dir / 'report.tex'}")
-    return 0
 
 
 def print_summary(runs) -> None:

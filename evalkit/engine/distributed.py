@@ -36,6 +36,12 @@ def device() -> torch.device:
     return state().device
 
 
+def main_process_first():
+    """Context manager: rank 0 runs the block first (e.g. creates the shared SQLite cache and switches it
+    to WAL, which concurrent first opens can fail with "database is locked"), then the other ranks."""
+    return state().main_process_first()
+
+
 def shard(costs: list[float], num_shards: int) -> list[list[int]]:
     """Indices split into num_shards lists of about equal total cost: costliest first, each to the least
     loaded shard (ties to the lowest rank), so every rank computes the same split without talking."""
@@ -68,3 +74,25 @@ def shard_and_gather(items: list[Item], compute: Callable[[list[Item]], list[Out
     for index, output in gathered:
         ordered[index] = output
     return ordered
+
+
+def sum_over_ranks(counts: dict[str, int]) -> dict[str, int]:
+    """Counters added up over all ranks (a collective: every rank must call it), so that results report
+    the work of the whole launch, not of rank 0 alone."""
+    if state().num_processes == 1:
+        return counts
+    total: dict[str, int] = {}
+    for rank_counts in gather_object([counts]):
+        for key, value in rank_counts.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def finish() -> None:
+    """End a launch cleanly: wait for every rank (rank 0 may still be writing), then tear the process
+    group down, since a gloo group left to interpreter exit can abort the process."""
+    if state().num_processes == 1:
+        return
+    state().wait_for_everyone()
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

@@ -46,7 +46,8 @@ class Engine:
     def _score_windows(self, by_request: dict) -> dict:
         """request -> (summed log-likelihood, tokens, all greedy) over its windows, every window scored in
         one pass (shared contexts and duplicates computed once)."""
-        scores = scoring.score(self.model, [w for ws in by_request.values() for w in ws], self.policy, self.stats)
+        scores = scoring.score(self.model, [w for ws in by_request.values() for w in ws], self.policy, self.stats,
+                               share_prefixes=not self.deterministic)
         return {r: (sum(scores[w].loglikelihood for w in ws), sum(len(w.continuation) for w in ws),
                     all(scores[w].is_greedy for w in ws)) for r, ws in by_request.items()}
 

@@ -45,9 +45,13 @@ class _Group:
         return len(self.context) + max(len(c) for c in self.continuations) - 1
 
 
-def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
-          stats: EngineStats) -> dict[TokenRequest, TokenScore]:
-    """Score every distinct request; duplicates and shared contexts are computed once."""
+def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy, stats: EngineStats,
+          share_prefixes: bool = True) -> dict[TokenRequest, TokenScore]:
+    """Score every distinct request; duplicates and shared contexts are computed once.
+
+    share_prefixes=False keeps every context whole, so that a result never depends on which other
+    contexts came with it (deterministic mode: bit-identical across batches, chunks and ranks).
+    """
     scores = {r: TokenScore(0.0, True) for r in requests if not r.continuation}  # nothing to predict
     by_context: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
     for r in dict.fromkeys(requests):
@@ -60,7 +64,8 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
         stats.oom_retries += 1
 
     # Longest first within each family, and the family with the longest member first.
-    for prefix, members in sorted(families(groups, lambda g: g.context), key=lambda f: -max(g.length for g in f[1])):
+    found = families(groups, lambda g: g.context) if share_prefixes else [((), groups)]
+    for prefix, members in sorted(found, key=lambda f: -max(g.length for g in f[1])):
         members.sort(key=lambda g: g.length, reverse=True)
         run_batched(members, lambda g: (1, g.length - len(prefix)),
                     lambda batch: scores.update(_score_batch(model, prefix, batch, policy, stats)), policy, retry)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from evalkit.engine import Engine
-from evalkit.engine.distributed import device, is_main_process
+from evalkit.engine.distributed import device, finish, is_main_process, main_process_first
 from evalkit.engine.response_cache import ResponseCache, engine_key
 from evalkit.engine.serve import serve
 from evalkit.model.loaders import load_model
@@ -51,12 +51,14 @@ def main() -> None:
     torch.set_num_threads(1)  # a 260K-parameter model gains nothing from threads; on a busy CI box they contend
     loaded = load_model(str(STORIES_BIN), device=str(device()))
     engine = Engine(loaded, deterministic=True)
-    cache = ResponseCache(args.out / "cache.sqlite", engine_key(engine))
+    with main_process_first():
+        cache = ResponseCache(args.out / "cache.sqlite", engine_key(engine))
     results = serve(engine, build_requests(args.docs), cache, chunk_size=args.chunk_size)
     if is_main_process():
         payload = {"results": [[type(r).__name__, dataclasses.asdict(r)] for r in results],
                    "computed": engine.stats.requests_served}
         (args.out / "results.json").write_text(json.dumps(payload))
+    finish()
 
 
 if __name__ == "__main__":
