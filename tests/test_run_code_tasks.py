@@ -39,6 +39,7 @@ def test_loaded_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["results"]["humaneval"]["pass@1"] == 0.75
     assert results["protocol"]["humaneval"]["n"] == 1
+    assert results["protocol"]["humaneval"]["isolation"] and "rlimits" in results["protocol"]["humaneval"]["isolation"][0]
     samples = [json.loads(line) for line in (out / "samples" / "humaneval.jsonl").read_text().splitlines()]
     assert samples[0]["passed"] == [False, True] and samples[0]["reasons"][0].startswith("assertion")
     assert all(s["passed"] == [True, True] for s in samples[1:])

@@ -37,6 +37,7 @@ class CodeTask(ProtocolTask):
     """A benchmark whose completions are executed: subclasses say how a completion becomes a program."""
     protocol: CodeProtocol
     executes_code = True  # the runner refuses to run it without --allow-code-execution
+    isolation: list[str] = []  # barriers in force for the executed programs, set by process_all
 
     def __init__(self, n: int | None = None, timeout_s: float | None = None, workers: int | None = None):
         changes = {key: value for key, value in (("n", n), ("timeout_s", timeout_s)) if value is not None}
@@ -82,7 +83,12 @@ class CodeTask(ProtocolTask):
         for doc, doc_id, results in items:
             runs = [[next(outcomes) for _ in result.texts] for result in results]
             samples.append(self._sample(doc, doc_id, seed, results, runs))
+        self.isolation = sorted({level for s in samples for level in s.extra["isolation"]})
         return samples
+
+    def protocol_dict(self) -> dict:
+        """The protocol, plus which isolation the box had in force for the programs of this run."""
+        return super().protocol_dict() | {"isolation": self.isolation}
 
     def _sample(self, doc: dict, doc_id: int, seed: int, results: list[GenerateResult],
                 runs: list[list[ExecResult]]) -> SampleResult:
