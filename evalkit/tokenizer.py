@@ -34,9 +34,6 @@ class Tokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.sp.DecodeIds([i for i in ids if i not in (self.bos_id, self.eos_id)])
 
-    def piece(self, token_id: int) -> str:
-        return self.sp.IdToPiece(token_id)
-
 
 def train_tokenizer(input_file: str | Path, output_prefix: str | Path, vocab_size: int) -> Path:
     """Train a BPE SentencePiece model as LLaMA's: split digits, byte fallback. Returns the .model path."""

@@ -89,17 +89,6 @@ def test_forked_cache_gives_each_row_its_own_run(stories, rows):
             assert (logits[row * 3 + j] - full(model, prompt + cont)[-3:]).abs().max() < ATOL
 
 
-def test_grow_keeps_content(stories, rows):
-    model, ids = stories.model, rows[0]
-    cache = model.new_cache(1, 5)
-    with torch.inference_mode():
-        head = model(torch.tensor([ids[:5]]), cache=cache)[0]
-        cache.grow(len(ids))
-        tail = model(torch.tensor([ids[5:]]), cache=cache)[0]
-    assert cache.capacity == len(ids)
-    assert (torch.cat([head, tail]) - full(model, ids)).abs().max() < ATOL
-
-
 def test_overflow_is_an_error(stories):
     cache = stories.model.new_cache(1, 2)
     with pytest.raises(ValueError, match="overflow"), torch.inference_mode():

@@ -58,13 +58,3 @@ class KVCache:
         """Each row repeated n times in place (row i becomes rows i*n .. i*n+n-1): one prompt, n samples."""
         rows = torch.arange(self.batch, device=self.valid.device).repeat_interleave(n)
         return self.select(rows)
-
-    def grow(self, capacity: int) -> None:
-        """Enlarge to `capacity` slots, keeping the content."""
-        if capacity <= self.capacity:
-            return
-        extra = capacity - self.capacity
-        pad = torch.zeros(*self.k.shape[:3], extra, self.k.shape[4], dtype=self.k.dtype, device=self.k.device)
-        self.k = torch.cat([self.k, pad], dim=3)
-        self.v = torch.cat([self.v, pad.clone()], dim=3)
-        self.valid = torch.cat([self.valid, self.valid.new_zeros(self.batch, extra)], dim=1)
