@@ -34,8 +34,8 @@ def test_tiny_weights_are_pinned():
 
 def test_tiny_tokenizer_settings():
     tok = load_model("tiny").tokenizer
-    assert (tok.bos_id, tok.eos_id, tok.piece(3), tok.piece(0)) == (1, 2, "<0x00>", "<unk>")
-    assert [tok.piece(i) for i in tok.encode("2023")] == ["▁", "2", "0", "2", "3"]  # digits split
+    assert (tok.bos_id, tok.eos_id, tok.sp.IdToPiece(3), tok.sp.IdToPiece(0)) == (1, 2, "<0x00>", "<unk>")
+    assert [tok.sp.IdToPiece(i) for i in tok.encode("2023")] == ["▁", "2", "0", "2", "3"]  # digits split
     assert tok.decode(tok.encode("naïve 日本 ok")) == "naïve 日本 ok"                 # byte fallback
 
 
