@@ -72,8 +72,10 @@ def test_generation_samples_keyed_by_seed_and_index(engine, tmp_path):
     cache = ResponseCache(tmp_path / "cache.sqlite", "stories")
     two = serve(engine, [dataclasses.replace(GEN, n=2)], cache, progress=False)[0]
     assert len(cache) == 2
+    before = engine.stats.samples_generated
     four = serve(engine, [dataclasses.replace(GEN, n=4)], cache, progress=False)[0]
     assert len(cache) == 4 and four.texts[:2] == two.texts
+    assert engine.stats.samples_generated - before == 2  # only the two missing samples were generated
     assert serve(engine, [dataclasses.replace(GEN, n=4)], None, progress=False)[0] == four
     other_seed = serve(engine, [dataclasses.replace(GEN, n=2, seed=6)], cache, progress=False)[0]
     assert len(cache) == 6 and other_seed != two

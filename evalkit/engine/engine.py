@@ -52,9 +52,11 @@ class Engine:
                     all(scores[w].is_greedy for w in ws)) for r, ws in by_request.items()}
 
     @torch.inference_mode()
-    def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+    def generate(self, requests: list[GenerateRequest],
+                 first_sample: dict[GenerateRequest, int] | None = None) -> list[GenerateResult]:
+        """n samples per request; with first_sample[r] = k, only samples k..n-1 (the first k are known)."""
         prompts = {r: generation_prompt(self.tokenizer, r.context, self.max_length, r.max_new_tokens)
                    for r in dict.fromkeys(requests)}
-        texts = generation.generate(self.model, self.tokenizer, prompts, self.policy, self.stats)
+        texts = generation.generate(self.model, self.tokenizer, prompts, self.policy, self.stats, first_sample or {})
         self.stats.requests_served += len(requests)
         return [GenerateResult(texts[r]) for r in requests]

@@ -27,10 +27,12 @@ class _Prompt:
     """Distinct prompt ids and the distinct requests that share them (e.g. different seeds)."""
     ids: tuple[int, ...]
     requests: list[GenerateRequest]
+    first: dict[GenerateRequest, int]  # index of each request's first sample to generate
 
     @property
     def cost(self) -> tuple[int, int]:  # (decoding rows, cache slots per row)
-        return sum(r.n for r in self.requests), len(self.ids) + max(r.max_new_tokens for r in self.requests)
+        return sum(r.n - self.first[r] for r in self.requests), \
+            len(self.ids) + max(r.max_new_tokens for r in self.requests)
 
 
 @dataclass
@@ -43,14 +45,19 @@ class _Sample:
 
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, list[int]],
-             policy: BatchPolicy, stats: EngineStats) -> dict[GenerateRequest, tuple[str, ...]]:
-    """Texts of every distinct request; `prompts` maps each to its (already truncated) prompt ids."""
-    texts = {r: ("",) * r.n for r in prompts if r.max_new_tokens <= 0 or r.n <= 0}
+             policy: BatchPolicy, stats: EngineStats,
+             first_sample: dict[GenerateRequest, int]) -> dict[GenerateRequest, tuple[str, ...]]:
+    """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
+    to its (already truncated) prompt ids."""
+    first = {r: min(first_sample.get(r, 0), max(r.n, 0)) for r in prompts}
+    # nothing to decode: no new tokens allowed (empty texts), or every asked-for sample is known
+    texts = {r: ("",) * (r.n - first[r]) for r in prompts if r.max_new_tokens <= 0 or first[r] >= r.n}
     by_ids: dict[tuple[int, ...], list[GenerateRequest]] = {}
     for request, ids in prompts.items():
         if request not in texts:
             by_ids.setdefault(tuple(ids), []).append(request)
-    groups = sorted((_Prompt(ids, reqs) for ids, reqs in by_ids.items()), key=lambda p: p.cost[1], reverse=True)
+    groups = sorted((_Prompt(ids, reqs, first) for ids, reqs in by_ids.items()), key=lambda p: p.cost[1],
+                    reverse=True)
     stats.requests_computed += sum(len(p.requests) for p in groups)
 
     def run(batch: list[_Prompt]) -> None:
@@ -67,7 +74,7 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
                     stats: EngineStats) -> dict[GenerateRequest, tuple[str, ...]]:
     device = model.device
     samples = [_Sample(p, r, sample_generator(r.context, r.seed, k) if r.temperature > 0 else None)
-               for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(r.n)]
+               for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(prompt.first[r], r.n)]
     tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
     cache = model.new_cache(len(prompts), tokens.shape[1] + max(s.request.max_new_tokens for s in samples))
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)

@@ -68,21 +68,18 @@ def chunks(groups: list[Group], chunk_size: int) -> list[list[Group]]:
     return out
 
 
-def call_engine(engine, requests: list[Request]) -> list[Result]:
-    """One engine call for requests of a single type."""
+def call_engine(engine, requests: list[Request], stored: dict[Request, Result]) -> list[Result]:
+    """One engine call for requests of a single type. A generation whose first samples are stored is
+    asked only for the rest (samples are reproducible from request, seed and index), and the stored
+    samples, reported before, are kept in front."""
     kind = type(requests[0])
     if kind is LoglikelihoodRequest:
         return engine.loglikelihood(requests)
     if kind is RollingLoglikelihoodRequest:
         return engine.loglikelihood_rolling(requests)
-    return engine.generate(requests)
-
-
-def keep_stored(computed: Result, stored: Result | None) -> Result:
-    """A generation's samples already in the cache were reported before: keep them, append the new ones."""
-    if stored is None:
-        return computed
-    return GenerateResult(stored.texts + computed.texts[len(stored.texts):])
+    have = {r: stored[r].texts for r in requests if r in stored}
+    new = engine.generate(requests, first_sample={r: len(texts) for r, texts in have.items()})
+    return [GenerateResult(have.get(r, ()) + result.texts) for r, result in zip(requests, new)]
 
 
 def compute(engine, groups: list[Group], cache: ResponseCache | None, stored: dict[Request, Result],
@@ -95,7 +92,7 @@ def compute(engine, groups: list[Group], cache: ResponseCache | None, stored: di
                disable=not (progress and groups and is_main_process()), dynamic_ncols=True)
     for chunk in chunks(groups, chunk_size):
         requests = [r for g in chunk for r in g.requests]
-        answers = [keep_stored(a, stored.get(r)) for r, a in zip(requests, call_engine(engine, requests))]
+        answers = call_engine(engine, requests, stored)
         if cache is not None:
             cache.put(list(zip(requests, answers)))
         results.update(zip(requests, answers))
@@ -110,8 +107,8 @@ def serve(engine, requests: list[Request], cache: ResponseCache | None = None, p
           chunk_size: int = 512) -> list[Result]:
     """Results of `requests` in their order, from the cache where stored, else from the engine.
 
-    A generation whose cache holds fewer than n samples is recomputed in full (samples are reproducible
-    from request, seed and index) and its stored samples are kept. Every rank returns the full list.
+    A generation whose cache holds k < n samples generates only samples k..n-1 (samples are reproducible
+    from request, seed and index) behind the stored ones. Every rank returns the full list.
     """
     start = time.perf_counter()
     unique = list(dict.fromkeys(requests))
