@@ -6,6 +6,9 @@ choice is also scored after the bare context "Answer:" (Brown et al. 2020, secti
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from evalkit.data import field, label_index, read_jsonl
 from evalkit.errors import DataError
 from evalkit.fewshot import sample_fewshot
 from evalkit.metrics.accuracy import choose
@@ -24,6 +27,22 @@ def mc_doc(where: str, choices: list, label: int, **fields) -> dict:
     if not isinstance(label, int) or not 0 <= label < len(choices):
         raise DataError(f"{where}: field 'label' {label!r} is out of range for {len(choices)} choices")
     return {**fields, "choices": list(choices), "label": label}
+
+
+def read_ai2_questions(path: Path, keep_id: bool = True) -> list[dict]:
+    """AI2's question files (ARC, OpenBookQA): {"id", "question": {"stem", "choices": [{"text", "label"}]},
+    "answerKey"}; the gold label is looked up among the question's own labels (A-D, 1-4, 3 or 5 choices).
+    keep_id=False leaves the id out of the documents (it is still required in the file)."""
+    docs = []
+    for where, record in read_jsonl(path):
+        question = field(record, "question", where, dict)
+        choices = field(question, "choices", where, list)
+        labels = [field(c, "label", where) for c in choices]
+        docs.append(mc_doc(where, [field(c, "text", where) for c in choices],
+                           label_index(field(record, "answerKey", where), labels, where, "answerKey"),
+                           question=field(question, "stem", where),
+                           **({"id": field(record, "id", where)} if keep_id else {})))
+    return docs
 
 
 class MultipleChoiceTask(ProtocolTask):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.data import field, label_index, read_jsonl
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
+from evalkit.data import label_index
+from evalkit.multiple_choice import MultipleChoiceTask, mc_doc, read_ai2_questions
 from evalkit.protocol import HubSource, TaskProtocol
 
 
@@ -25,15 +25,7 @@ def _protocol(config: str, column: str) -> TaskProtocol:
 
 class _ARC(MultipleChoiceTask):
     def read_local(self, paths: list[Path]) -> list[dict]:
-        docs = []
-        for where, record in read_jsonl(paths[0]):
-            question = field(record, "question", where, dict)
-            choices = field(question, "choices", where, list)
-            texts = [field(c, "text", where) for c in choices]
-            labels = [str(field(c, "label", where, (str, int))) for c in choices]
-            docs.append(mc_doc(where, texts, label_index(field(record, "answerKey", where), labels, where, "answerKey"),
-                               id=field(record, "id", where), question=field(question, "stem", where)))
-        return docs
+        return read_ai2_questions(paths[0])
 
     def from_hub(self, row: dict) -> dict:
         where = f"{self.protocol.hub.path} {row['id']}"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.data import field, label_index, read_jsonl
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
+from evalkit.data import label_index
+from evalkit.multiple_choice import MultipleChoiceTask, mc_doc, read_ai2_questions
 from evalkit.protocol import HubSource, TaskProtocol
 
 
@@ -24,15 +24,9 @@ class OpenBookQA(MultipleChoiceTask):
         paper_table="Table 3", paper_column="OBQA")
 
     def read_local(self, paths: list[Path]) -> list[dict]:
-        docs = []
-        for where, record in read_jsonl(paths[0]):
-            question = field(record, "question", where, dict)
-            choices = field(question, "choices", where, list)
-            labels = [field(c, "label", where) for c in choices]
-            docs.append(mc_doc(where, [field(c, "text", where) for c in choices],
-                               label_index(field(record, "answerKey", where), labels, where, "answerKey"),
-                               question=field(question, "stem", where)))
-        return docs
+        # the reconstructed test file's ids (test-N) are not the authors', so documents carry none and
+        # both sources give the same documents
+        return read_ai2_questions(paths[0], keep_id=False)
 
     def from_hub(self, row: dict) -> dict:
         where = f"{self.protocol.hub.path} {row['id']}"
