@@ -1,0 +1,52 @@
+"""The backend interface: what every model source (bundled LLaMA, transformers, an OpenAI-compatible
+server, a generations file) provides to the runner, the response cache and `serve`.
+
+A backend answers plain requests (evalkit.requests) in the order given. It knows nothing of tasks.
+The runner hands tasks a RunContext built from the backend (window and token counter), never the
+backend itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
+                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a task may know about the model it is evaluated on: the context window (tokens, None when
+    the backend cannot say) and a token counter for BOS + text (None when the backend has no tokenizer)."""
+    max_length: int | None = None
+    count_tokens: Callable[[str], int] | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One interface for every model source.
+
+    - `name`: the backend's registry name ("llama", "hf", "openai", "generations").
+    - `max_length`: the context window in tokens (None when unknown).
+    - `fingerprint`: identifies the model and every setting that changes answers; the response
+      cache keys rows by it, so two backends never share rows unless their answers are the same.
+    - `stats`: cumulative counters (a dataclass with `as_dict()`), summed into results.json `cost`.
+    """
+    name: str
+    max_length: int | None
+    fingerprint: str
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of BOS + text as this backend's model sees them (raise where impossible)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The model section of results.json: at least name, label, format, backend, fingerprint."""
+
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...
+
+    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]: ...
+
+    def generate(self, requests: list[GenerateRequest],
+                 first_sample: dict[GenerateRequest, int] | None = None) -> list[GenerateResult]:
+        """n samples per request, each reproducible from (request, seed, sample index); with
+        first_sample[r] = k only samples k..n-1 are returned (the cache holds the first k)."""
