@@ -8,6 +8,7 @@ backend itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
@@ -20,6 +21,23 @@ class RunContext:
     the backend cannot say) and a token counter for BOS + text (None when the backend has no tokenizer)."""
     max_length: int | None = None
     count_tokens: Callable[[str], int] | None = None
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """The command-line settings a backend may use (`run`, `score`, `generate` and `serve` share the flags).
+    Each backend module exposes `load(options: BackendOptions) -> Backend` and reads what applies to it."""
+    model: str | None = None              # --model: checkpoint path, Hub id, or the server's model name
+    device: str = "cpu"                   # llama, hf
+    dtype: str | None = None              # llama, hf: None keeps the stored dtype
+    batch_size: int | str = "auto"        # llama, hf
+    deterministic: bool = False           # llama, hf: unbatched, bit-identical
+    base_url: str | None = None           # openai: e.g. http://127.0.0.1:8000/v1
+    api_key_env: str | None = None        # openai: name of the environment variable holding the key
+    concurrency: int = 4                  # openai: requests in flight at once
+    max_retries: int = 6                  # openai: per request, for 429, 5xx, timeouts, malformed bodies
+    timeout_s: float = 120.0              # openai: per HTTP request
+    generations: Path | None = None       # generations: --load-generations FILE
 
 
 @runtime_checkable
