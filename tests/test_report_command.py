@@ -30,7 +30,7 @@ def test_report_writes_markdown_and_latex_into_the_result_folder(tmp_path):
     table6 = markdown.split("## Table 6")[1].split("## Table 8")[0]
     assert "| tiny-7M | 7M       |          34.1 |        29.6 |" in table6
     assert r"\begin{tabular}" in (out / "report.tex").read_text()
-    assert done.stdout.split() == [str(out / "report.md"), str(out / "report.tex")]
+    assert done.stdout.split() == [str(out / name) for name in ("report.md", "report.tex", "report.html")]
 
 
 def test_two_folders_give_two_rows(tmp_path):

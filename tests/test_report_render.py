@@ -9,10 +9,10 @@ import pytest
 
 from evalkit.errors import DataError
 from evalkit.report import render_reports, write_reports
-from evalkit.report.cells import evaluated_row, format_params
-from evalkit.report.grid import build_grid
+from evalkit.report.cells import format_params
 from evalkit.report.markdown import markdown_table
 from evalkit.report.paper import load_tables
+from evalkit.report.table import build_view
 from report_fixtures import COMMONSENSE, full_result, only, partial_result
 
 GOLDEN = Path(__file__).parent / "golden" / "reports"
@@ -106,13 +106,13 @@ def test_transposed_tables_get_a_column_per_model():
 
 def test_standard_errors_are_noted_under_the_table():
     markdown = render_reports([only(full_result(), ["race_middle", "race_high"])])[0]
-    assert "Standard errors: tiny-7M: RACE-middle ±1.0, RACE-high ±0.8." in markdown
+    assert "- tiny-7M: RACE-middle ±1.0 (n = 1436), RACE-high ±0.8 (n = 3498)" in markdown
 
 
 def test_an_unverified_table_says_so():
     table = next(t for t in load_tables() if t.number == 6)
-    row = evaluated_row(table, only(full_result(), ["race_high"]))
-    heading = markdown_table(replace(table, verified=False), build_grid(table, [row])).splitlines()[0]
+    view = build_view(replace(table, verified=False), [only(full_result(), ["race_high"])])
+    heading = markdown_table(view).splitlines()[0]
     assert heading.endswith("(paper numbers not verified)")
 
 
@@ -123,6 +123,9 @@ def test_format_params(params, printed):
 
 
 def test_write_reports(tmp_path):
-    md_path, tex_path = write_reports(tmp_path / "out", [full_result()])
+    md_path, tex_path, html_path = write_reports(tmp_path / "out", [full_result()])
     assert md_path.read_text().startswith("# LLaMA paper tables")
     assert tex_path.read_text().count(r"\begin{table}") == 5  # Tables 3, 6, 8, 9 and 10
+    assert sorted(p.name for p in (tmp_path / "out" / "tables").iterdir()) == [
+        "table10.tex", "table3.tex", "table6.tex", "table8.tex", "table9.tex"]
+    assert html_path.read_text().count('<section class="table-section"') == 5

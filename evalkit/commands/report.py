@@ -1,19 +1,37 @@
-"""The `report` command: re-render the paper tables from result folders, without touching a model."""
+"""The `report` command: render the paper tables (markdown, LaTeX, HTML) from result folders, without
+touching a model; several folders give several rows."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from evalkit.errors import UsageError
 from evalkit.report import load_results, write_reports
+from evalkit.report.table import NEAREST, REFERENCE_SIZES, check_compare_to
 
 
 def add_parser(sub):
-    parser = sub.add_parser("report", help="re-render the LLaMA paper tables from result folders")
-    parser.add_argument("outs", nargs="+", metavar="OUT",
+    parser = sub.add_parser("report", help="render the LLaMA paper tables from result folders")
+    parser.add_argument("outs", nargs="+", metavar="OUT", type=Path,
                         help="result folder holding results.json; several give several rows")
-    parser.add_argument("--output", metavar="DIR",
-                        help="folder for report.md and report.tex (default: the first OUT)")
+    parser.add_argument("--output", metavar="DIR", type=Path,
+                        help="folder for report.md, report.tex, tables/ and report.html (default: the first OUT)")
+    add_compare_to(parser)
+    parser.add_argument("--figure", metavar="FILE", type=Path,
+                        help="a Figure 2 PNG (from the `figure` command) to show in report.html")
     parser.set_defaults(handler=_handler)
 
 
+def add_compare_to(parser) -> None:
+    """--compare-to, shared by `run` and `report`."""
+    parser.add_argument("--compare-to", metavar="SIZE",
+                        help=f"add a delta row against the paper's LLaMA row of that size "
+                             f"({', '.join(REFERENCE_SIZES)}) or the {NEAREST} by parameter count")
+
+
 def _handler(args):
+    check_compare_to(args.compare_to)
+    if args.figure is not None and not args.figure.is_file():
+        raise UsageError(f"--figure {args.figure}: no such file")
     results = [load_results(out) for out in args.outs]
-    for path in write_reports(args.output or args.outs[0], results):
+    for path in write_reports(args.output or args.outs[0], results, args.compare_to, args.outs, args.figure):
         print(path)

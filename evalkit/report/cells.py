@@ -1,4 +1,5 @@
-"""One evaluated model's row of a paper table: which metric fills each cell, formatted like the paper."""
+"""One evaluated model's row of a paper table: which metric fills each cell, formatted like the paper,
+and for each cell left as a dash or marked, the reason (not run, partial, scorer not comparable)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,33 +7,36 @@ from dataclasses import dataclass
 from evalkit.errors import DataError
 from evalkit.report.paper import HEADLINE, Column, PaperTable
 
+PARTIAL_MARK = "†"  # a value over part of the benchmark (--limit, example documents)
+NOT_RUN, PARTIAL, NOT_COMPARABLE, SHOWN = "not run", "partial", "scorer not comparable", "shown"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str | None        # as printed in the table (a PARTIAL_MARK when partial); None: a dash
+    value: float | None     # the metric in the table's units (x100 for percent tables), None if absent
+    stderr: float | None    # same units
+    n: int | None           # documents behind the value
+    status: str             # SHOWN, NOT_RUN, PARTIAL or NOT_COMPARABLE
+    reason: str = ""        # for a dash or a mark: why
+
 
 @dataclass(frozen=True)
 class EvaluatedRow:
     model: str
     params: str
-    cells: tuple[str | None, ...]    # formatted like the paper's cells; None where not run
-    stderrs: tuple[str | None, ...]  # same units as the cells; None where not reported
+    params_count: int | None
+    cells: tuple[Cell, ...]
 
 
 def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
-    """The row `result` (a checked results.json) fills in `table`, or None when it fills no cell."""
-    values, stderrs = [], []
-    for column in table.columns:
-        metrics = result["results"].get(column.task)
-        if metrics is None:  # task not run
-            values.append(None)
-            stderrs.append(None)
-            continue
-        metric = _metric_name(table, column, result)
-        values.append(_number(metrics.get(metric), result, column.task, metric))
-        stderrs.append(_number(metrics.get(f"{metric}_stderr"), result, column.task, f"{metric}_stderr"))
-    if all(v is None for v in values):
+    """The row `result` (a checked results.json) fills in `table`, or None when it ran none of its tasks."""
+    if not any(column.task in result["results"] for column in table.columns):
         return None
     model = result["model"]
     return EvaluatedRow(model=row_label(result), params=format_params(model.get("params")),
-                        cells=tuple(_format(table, v) for v in values),
-                        stderrs=tuple(_format(table, s) for s in stderrs))
+                        params_count=model.get("params"),
+                        cells=tuple(_cell(table, column, result) for column in table.columns))
 
 
 def row_label(result: dict) -> str:
@@ -57,6 +61,43 @@ def format_params(params: int | None) -> str:
     return str(params)
 
 
+def format_value(table: PaperTable, value: float) -> str:
+    """A value already in the table's units, with the paper's decimals."""
+    return f"{value:.{1 if table.scale == 'percent' else table.decimals}f}"
+
+
+def scorer_name(protocol: dict) -> str | None:
+    scorer = protocol.get("scorer")
+    return scorer.get("name") if isinstance(scorer, dict) else scorer
+
+
+def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
+    metrics = result["results"].get(column.task)
+    if metrics is None:
+        return Cell(None, None, None, None, NOT_RUN, "not run")
+    metric = _metric_name(table, column, result)
+    raw = _number(metrics.get(metric), result, column.task, metric)
+    n = metrics.get("n") if isinstance(metrics.get("n"), int) else None
+    if raw is None:
+        return Cell(None, None, None, n, PARTIAL, f"partial: no {metric} in the results")
+    scale = 100.0 if table.scale == "percent" else 1.0
+    value = raw * scale
+    stderr = _number(metrics.get(f"{metric}_stderr"), result, column.task, f"{metric}_stderr")
+    stderr = None if stderr is None else stderr * scale
+    paper_scorer = column.paper_protocol.get("scorer")
+    scorer = scorer_name(result.get("protocol", {}).get(column.task, {}))
+    if paper_scorer and scorer and scorer != paper_scorer:
+        spread = "" if stderr is None else f" ±{format_value(table, stderr)}"
+        return Cell(None, value, stderr, n, NOT_COMPARABLE,
+                    f"scorer not comparable: {scorer}, the paper's is {paper_scorer}; "
+                    f"measured {format_value(table, value)}{spread}")
+    run = result.get("run") or {}
+    if run.get("limit") or run.get("data") == "examples":
+        subset = "example documents" if run.get("data") == "examples" else f"first {run['limit']} documents"
+        return Cell(format_value(table, value) + PARTIAL_MARK, value, stderr, n, PARTIAL, f"partial: {subset}")
+    return Cell(format_value(table, value), value, stderr, n, SHOWN)
+
+
 def _metric_name(table: PaperTable, column: Column, result: dict) -> str:
     if column.metric != HEADLINE:
         return column.metric
@@ -73,11 +114,3 @@ def _number(value: object, result: dict, task: str, metric: str) -> float | None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise DataError(f"{result['model']['name']}: results.{task}.{metric} is not a number: {value!r}")
     return float(value)
-
-
-def _format(table: PaperTable, value: float | None) -> str | None:
-    if value is None:
-        return None
-    if table.scale == "percent":
-        return f"{100 * value:.1f}"
-    return f"{value:.{table.decimals}f}"

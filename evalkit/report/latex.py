@@ -1,35 +1,49 @@
-"""LaTeX (booktabs) for the paper tables with evaluated rows; needs \\usepackage{booktabs}."""
+"""LaTeX (booktabs) of the table views: one `table` float per paper table, to \\input into a paper
+(needs \\usepackage{booktabs}), and a standalone document of all of them that pdflatex compiles."""
 from __future__ import annotations
 
-from evalkit.report.grid import Grid
-from evalkit.report.paper import PaperTable
+from evalkit.report.table import TableView
 
 DASH = "--"
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+            "±": r"$\pm$", "–": "--", "—": "---", "Δ": r"$\Delta$", "†": r"$^\dagger$", "…": r"\ldots{}",
+            "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$", "<": r"\textless{}", ">": r"\textgreater{}"}
+PREAMBLE = r"""\documentclass[10pt]{article}
+\usepackage[T1]{fontenc}
+\usepackage[utf8]{inputenc}
+\usepackage[margin=2cm,landscape]{geometry}
+\usepackage{booktabs}
+"""
 
 
-def latex_document(sections: list[tuple[PaperTable, Grid]]) -> str:
-    head = ("% LLaMA paper tables (Touvron et al. 2023, arXiv:2302.13971) with evaluated rows.\n"
-            "% Requires \\usepackage{booktabs}.\n")
-    return head + "".join("\n" + latex_table(table, grid) for table, grid in sections)
+def latex_document(views: list[TableView]) -> str:
+    """A complete document: `pdflatex report.tex` typesets every table."""
+    # numbered as in the paper; the files to \input leave the numbering to the including document
+    body = "".join(f"\n\\setcounter{{table}}{{{view.table.number - 1}}}\n" + latex_table(view)
+                   for view in views) or "\nNo result fills a cell of Tables 3--14.\n"
+    return ("% LLaMA paper tables (Touvron et al. 2023, arXiv:2302.13971) with evaluated rows.\n"
+            "% Each table alone, to \\input into a paper with \\usepackage{booktabs}: tables/table<N>.tex.\n"
+            + PREAMBLE + "\\begin{document}\n" + body + "\\end{document}\n")
 
 
-def latex_table(table: PaperTable, grid: Grid) -> str:
-    align = "l" * grid.label_columns + "r" * (len(grid.header) - grid.label_columns)
-    lines = [r"\begin{table}[ht]", r"\centering", rf"\begin{{tabular}}{{{align}}}", r"\toprule",
-             _row([escape(label) for label in grid.header]), r"\midrule"]
-    for index, row in enumerate(grid.body):
-        if index == grid.paper_rows:
+def latex_table(view: TableView) -> str:
+    """One table float; needs only booktabs."""
+    table = view.table
+    align = "l" * view.label_columns + "r" * (len(view.header) - view.label_columns)
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+             _row([escape(label) for label in view.header]), r"\midrule"]
+    for index, row in enumerate(view.frame.itertuples(index=False)):
+        if index == view.paper_rows:
             lines.append(r"\midrule")
         lines.append(_row([_cell(cell) for cell in row]))
     lines += [r"\bottomrule", r"\end{tabular}"]
     unverified = " Paper numbers not verified." if not table.verified else ""
     lines.append(rf"\caption{{{escape(table.caption)} (LLaMA paper, Table {table.number}.){unverified}}}")
     lines.append(rf"\label{{tab:llama-{table.number}}}")
-    if grid.stderr_notes:
-        lines.append(r"\par\smallskip{\footnotesize Standard errors: "
-                     + escape("; ".join(grid.stderr_notes)).replace("±", r"$\pm$") + ".}")
+    for heading, notes in view.notes:
+        lines.append(r"\par\smallskip{\footnotesize\raggedright " + escape(heading) + ": "
+                     + "; ".join(escape(note) for note in notes) + ".\\par}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 

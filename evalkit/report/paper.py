@@ -1,14 +1,17 @@
 """The LLaMA paper's published tables, joined with the specs that say which results fill them.
 
 reports/paper_results.json holds Tables 3-14 of Touvron et al. 2023 (arXiv:2302.13971) as printed;
-reports/table_specs.json says, per column, which task and metric of a results.json fill it.
-Both are read and checked here; the rest of evalkit/report only sees the dataclasses below.
+reports/table_specs.json says, per column, which task and metric of a results.json fill it, the
+protocol the paper states for it, and the panels of Figure 2. Both are read and checked here; the
+rest of evalkit/report only sees the dataclasses below (or `paper_frame`, the same cells as a frame).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from evalkit.errors import DataError
 
@@ -21,6 +24,7 @@ class Column:
     label: str   # as printed in the paper
     task: str    # key of results.json "results"
     metric: str  # a metric of that task, or HEADLINE
+    paper_protocol: dict = field(default_factory=dict)  # settings the paper states, as protocol fields
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ def load_tables(reports_dir: Path = REPORTS_DIR) -> list[PaperTable]:
         spec = specs.get(number)
         if spec is None:
             raise DataError(f"{specs_path}: no spec for Table {number}")
-        columns = tuple(Column(c["label"], c["task"], c["metric"]) for c in spec["columns"])
+        shared = spec.get("paper_protocol", {})
+        columns = tuple(Column(c["label"], c["task"], c["metric"], {**shared, **c.get("paper_protocol", {})})
+                        for c in spec["columns"])
         if [c.label for c in columns] != entry["columns"]:
             raise DataError(f"{specs_path}: Table {number} columns {[c.label for c in columns]} "
                             f"differ from the paper's {entry['columns']}")
@@ -68,6 +74,25 @@ def load_tables(reports_dir: Path = REPORTS_DIR) -> list[PaperTable]:
                                  decimals=spec.get("decimals", 1),
                                  transposed=entry.get("transposed", False)))
     return tables
+
+
+@dataclass(frozen=True)
+class FigurePanel:
+    label: str   # as titled in the paper's Figure 2
+    prefix: str  # tasks whose name starts with it are plotted in this panel
+
+
+def load_figure_panels(reports_dir: Path = REPORTS_DIR) -> list[FigurePanel]:
+    """Figure 2's panels in the paper's order."""
+    return [FigurePanel(p["label"], p["prefix"]) for p in _read_json(reports_dir / "table_specs.json")["figure2"]]
+
+
+def paper_frame(tables: list[PaperTable]) -> pd.DataFrame:
+    """Every published cell, one row each: table, model, params, column, printed (as printed), value."""
+    records = [{"table": t.number, "model": r.model, "params": r.params, "column": c.label,
+                "printed": cell, "value": None if cell is None else float(cell.removesuffix("*"))}
+               for t in tables for r in t.rows for c, cell in zip(t.columns, r.cells)]
+    return pd.DataFrame.from_records(records, columns=["table", "model", "params", "column", "printed", "value"])
 
 
 def _read_json(path: Path) -> dict:

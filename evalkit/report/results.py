@@ -1,10 +1,15 @@
-"""Reading and checking result folders (OUT/results.json, written by the runner) for the reports."""
+"""Reading result folders (OUT/results.json and OUT/samples/<task>.jsonl, written by the runner) for
+the reports, the comparison and the figure; as checked dicts or as pandas DataFrames."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from evalkit.errors import DataError
+
+RESULT_COLUMNS = ["run", "model", "task", "metric", "value", "stderr", "n"]
 
 
 def load_results(out_dir: str | Path) -> dict:
@@ -32,3 +37,63 @@ def check_results(data: object, where: str) -> None:
         raise DataError(f"{where}: field 'model.name' is missing")
     if not isinstance(data.get("protocol", {}), dict):
         raise DataError(f"{where}: field 'protocol' must map each task to its protocol")
+
+
+def samples_path(out_dir: str | Path, task: str) -> Path:
+    return Path(out_dir) / "samples" / f"{task}.jsonl"
+
+
+def load_samples(out_dir: str | Path, task: str) -> list[dict]:
+    """OUT/samples/<task>.jsonl, one dict per document; a DataError names the file and line."""
+    path = samples_path(out_dir, task)
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}:{number}: not valid JSON: {error}") from error
+        if not isinstance(record, dict) or "doc_id" not in record or not isinstance(record.get("metrics"), dict):
+            raise DataError(f"{path}:{number}: expected an object with doc_id and metrics")
+        records.append(record)
+    return records
+
+
+def samples_frame(out_dir: str | Path, task: str) -> pd.DataFrame:
+    """One row per document, indexed by doc_id: prompt, target, prediction, the other fields of the
+    file as they are, and one column `metric:<name>` per per-document metric."""
+    records = load_samples(out_dir, task)
+    frame = pd.DataFrame.from_records(
+        [{k: v for k, v in r.items() if k != "metrics"} | {f"metric:{m}": v for m, v in r["metrics"].items()}
+         for r in records])
+    if frame.empty:
+        return frame
+    if frame["doc_id"].duplicated().any():
+        raise DataError(f"{samples_path(out_dir, task)}: doc_id {frame['doc_id'][frame['doc_id'].duplicated()].iloc[0]!r} "
+                        "appears twice")
+    return frame.set_index("doc_id")
+
+
+def results_frame(result_dicts: list[dict], labels: list[str] | None = None) -> pd.DataFrame:
+    """Every metric of every run, one row each (RESULT_COLUMNS); `run` is the position in the list."""
+    records = []
+    for index, result in enumerate(result_dicts):
+        label = labels[index] if labels else result["model"]["name"]
+        for task, metrics in result["results"].items():
+            for metric, value in metrics.items():
+                if metric == "n" or metric.endswith("_stderr") or not _is_number(value):
+                    continue
+                stderr = metrics.get(f"{metric}_stderr")
+                records.append({"run": index, "model": label, "task": task, "metric": metric,
+                                "value": float(value), "stderr": float(stderr) if _is_number(stderr) else None,
+                                "n": metrics.get("n")})
+    return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
