@@ -37,6 +37,11 @@ def add_parser(sub) -> None:
     parser.add_argument("--load-generations", type=Path, metavar="FILE",
                         help="code tasks: score the completions in FILE (JSON lines task_id, completions) "
                              "instead of generating them")
+    parser.add_argument("--training-tokens", type=int, metavar="N",
+                        help="tokens the checkpoint was trained on (for Figure 2; default: read from the "
+                             "checkpoint's trainer_state.json where present)")
+    from evalkit.commands.report import add_compare_to
+    add_compare_to(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -66,6 +71,10 @@ def executes_code(task) -> bool:
 
 def check_settings(args, tasks) -> None:
     """Refuse bad settings before any model is loaded or any request is computed."""
+    from evalkit.report.table import check_compare_to
+    check_compare_to(args.compare_to)
+    if args.training_tokens is not None and args.training_tokens < 0:
+        raise UsageError(f"--training-tokens: expected 0 or more, got {args.training_tokens}")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: expected a positive integer, got {args.limit}")
     if args.data_dir is not None and args.examples:
@@ -104,6 +113,8 @@ def handle(args) -> int:
     tasks = resolve_tasks(args.tasks or args.suite)
     batch_size = parse_batch_size(args.batch_size)
     check_settings(args, tasks)
+    from evalkit.training_progress import training_progress
+    args.training = training_progress(args.model, args.training_tokens)  # read before any work is spent
     for task in tasks:
         if args.num_fewshot is not None:
             task.protocol = dataclasses.replace(task.protocol, num_fewshot=args.num_fewshot)
@@ -158,11 +169,13 @@ def write_outputs(args, runs, loaded, batch_size) -> None:
                 "n_samples": args.n_samples, "load_generations": str(args.load_generations or "") or None}
     model = model_summary(loaded, args.device) if loaded else \
         {"name": f"generations from {args.load_generations}", "label": args.load_generations.stem, "format": "generations"}
+    if args.training is not None:
+        model["training"] = args.training
     document = results_document(runs, model, settings)
     path = write_results(args.output_dir, document)
-    write_reports(args.output_dir, [document])
+    reports = write_reports(args.output_dir, [document], args.compare_to, [args.output_dir])
     print_summary(runs)
-    print(f"wrote {path}, {args.output_dir / 'report.md'}, {args.output_dir / 'report.tex'}")
+    print(f"wrote {path}, {', '.join(str(p) for p in reports)}")
 
 
 def print_summary(runs) -> None:
