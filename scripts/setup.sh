@@ -8,6 +8,17 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q "torch==2.13.0"
 if [ "${1:-}" = "test" ]; then
+  # The report tests compile LaTeX (pdflatex with booktabs) and load the HTML report in headless
+  # Chromium: OS packages, installed only when running as root and missing (about 500 MB).
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    missing=()
+    kpsewhich booktabs.sty >/dev/null 2>&1 || missing+=(texlive-latex-base texlive-latex-recommended)
+    command -v chromium >/dev/null || missing+=(chromium)
+    if [ ${#missing[@]} -gt 0 ]; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+  fi
   .venv/bin/python -m pip install -q -e ".[test]"
 else
   .venv/bin/python -m pip install -q -e .
