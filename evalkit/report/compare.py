@@ -123,7 +123,7 @@ def _joined_samples(dir_a: Path, dir_b: Path, task: str) -> pd.DataFrame | None:
     """Both runs' samples of `task`, one row per document both ran (columns suffixed _a and _b)."""
     if not (samples_path(dir_a, task).exists() and samples_path(dir_b, task).exists()):
         return None
-    return samples_frame(dir_a, task).join(samples_frame(dir_b, task), how="inner", lsuffix="_a", rsuffix="_b")
+    return samples_frame(dir_a, task).add_suffix("_a").join(samples_frame(dir_b, task).add_suffix("_b"), how="inner")
 
 
 def _delta(task, metric, a, b, joined, resamples, seed) -> MetricDelta:
