@@ -5,8 +5,6 @@ import sys
 from pathlib import Path
 
 from evalkit.errors import UsageError
-from evalkit.report.compare import compare_runs, regressions
-from evalkit.report.compare_render import comparison_json, comparison_markdown
 
 
 def add_parser(sub):
@@ -36,6 +34,8 @@ def parse_threshold(text: str) -> tuple[str, float]:
 
 
 def _handler(args) -> int:
+    from evalkit.report.compare import compare_runs, regressions  # pandas: only when comparing
+    from evalkit.report.compare_render import comparison_json, comparison_markdown
     thresholds = [parse_threshold(text) for text in args.fail_on_regression]
     if args.max_flipped < 0 or args.resamples < 1:
         raise UsageError("--max-flipped must be >= 0 and --resamples >= 1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.errors import UsageError
-from evalkit.report import load_results
 
 SUFFIXES = (".png", ".pdf")
 
@@ -21,6 +20,7 @@ def add_parser(sub):
 def _handler(args):
     if args.output.suffix.lower() not in SUFFIXES:
         raise UsageError(f"--output {args.output}: expected a .png or .pdf file")
+    from evalkit.report import load_results
     from evalkit.report.figure import write_figure  # matplotlib only when a figure is drawn
     results = [load_results(out) for out in args.outs]
     write_figure(results, [str(out) for out in args.outs], args.output)

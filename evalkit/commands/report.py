@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.errors import UsageError
-from evalkit.report import load_results, write_reports
-from evalkit.report.table import NEAREST, REFERENCE_SIZES, check_compare_to
 
 
 def add_parser(sub):
@@ -24,11 +22,13 @@ def add_parser(sub):
 def add_compare_to(parser) -> None:
     """--compare-to, shared by `run` and `report`."""
     parser.add_argument("--compare-to", metavar="SIZE",
-                        help=f"add a delta row against the paper's LLaMA row of that size "
-                             f"({', '.join(REFERENCE_SIZES)}) or the {NEAREST} by parameter count")
+                        help="add a delta row against the paper's LLaMA row of that size (7B, 13B, 33B, 65B) "
+                             "or the nearest by parameter count (nearest)")
 
 
 def _handler(args):
+    from evalkit.report import load_results, write_reports  # pandas: only when a report is made
+    from evalkit.report.table import check_compare_to
     check_compare_to(args.compare_to)
     if args.figure is not None and not args.figure.is_file():
         raise UsageError(f"--figure {args.figure}: no such file")
