@@ -13,7 +13,7 @@ from evalkit.errors import UsageError
 from evalkit.report.cells import format_params
 from evalkit.report.paper import FigurePanel, load_figure_panels
 
-POINT_COLUMNS = ["family", "run", "task", "x", "value", "stderr"]
+POINT_COLUMNS = ["family", "run", "task", "metric", "x", "value", "stderr"]
 
 
 def figure_points(results: list[dict], folders: list[str]) -> tuple[pd.DataFrame, str]:
@@ -38,7 +38,8 @@ def figure_points(results: list[dict], folders: list[str]) -> tuple[pd.DataFrame
             if not isinstance(value, (int, float)):
                 continue
             stderr = metrics.get(f"{headline}_stderr")
-            records.append({"family": family, "run": index, "task": task, "x": p[key], "value": 100 * value,
+            records.append({"family": family, "run": index, "task": task, "metric": headline, "x": p[key],
+                            "value": 100 * value,
                             "stderr": 100 * stderr if isinstance(stderr, (int, float)) else None})
     return pd.DataFrame.from_records(records, columns=POINT_COLUMNS), axis
 
@@ -70,7 +71,7 @@ def plot_figure(points: pd.DataFrame, axis: str) -> Figure:
             ax.errorbar(line["x"], line["value"], yerr=errors, marker="o", capsize=2, label=family)
         ax.set_title(title)
         ax.set_xlabel(axis)
-        ax.set_ylabel("headline metric (%)")
+        ax.set_ylabel(", ".join(dict.fromkeys(points[points["task"] == task]["metric"])) + " (%)")
         ax.xaxis.set_major_formatter(EngFormatter())
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
