@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/python run_eval.py run --model tiny --suite table3,table6,table8,table9 --examples \
     --allow-code-execution --n-samples 2 --output-dir out/demo
-echo "reports: out/demo/report.md out/demo/report.tex"
+echo "reports: out/demo/report.md out/demo/report.tex out/demo/report.html"

@@ -50,7 +50,7 @@ def _write_sample_pages(out: Path, run: int, task: str, result: dict, samples: l
             task=task, model=result["model"].get("label") or result["model"]["name"], run=run,
             samples=[_sample_view(s, headline) for s in page], page=i + 1, pages=len(pages),
             previous=names[i - 1] if i > 0 else None, next=names[i + 1] if i + 1 < len(pages) else None,
-            first=i * PAGE_SIZE + 1, total=len(samples))
+            first=i * PAGE_SIZE + 1, total=len(samples), headline=headline)
         atomic_write(out / "browse" / str(run) / names[i], text)
     return f"browse/{run}/{names[0]}"
 

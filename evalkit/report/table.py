@@ -65,7 +65,7 @@ def build_view(table: PaperTable, results: list[dict], compare_to: str | None = 
         if all(cell is None for cell in delta):
             continue
         lines.append((f"Δ vs LLaMA {reference.params}", "", delta))
-        deltas.append(f"Δ vs LLaMA {reference.params}: the evaluated row above it minus the paper's LLaMA "
+        deltas.append(f"Δ vs LLaMA {reference.params}: the evaluated model just before it minus the paper's LLaMA "
                       f"{reference.params} row{' (percentage points)' if table.scale == 'percent' else ''}")
     labels = [c.label for c in table.columns]
     if table.transposed:
