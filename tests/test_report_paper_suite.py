@@ -115,3 +115,17 @@ def test_html_links_each_tasks_samples(written):
     assert page.count("<article") == 20
     assert "log-likelihood" in page and "prediction" in page and "target" in page
     assert not re.search(r"""(src|href)=["']https?:""", html + page)  # nothing from the network
+
+
+def test_results_samples_and_paper_rows_as_frames():
+    from evalkit.report import load_tables, paper_frame, results_frame, samples_frame
+    runs = [load_results(FIXTURES / name) for name in RUNS]
+    frame = results_frame(runs)
+    boolq = frame[(frame.task == "boolq") & (frame.metric == "acc_answer")]
+    assert list(boolq.run) == [0, 1, 2] and list(boolq.n) == [3270, 100, 20]
+    samples = samples_frame(FIXTURES / "stories260K", "piqa")
+    assert samples.index.name == "doc_id" and len(samples) == 20
+    assert samples["metric:acc_char"].mean() == pytest.approx(runs[2]["results"]["piqa"]["acc_char"])
+    paper = paper_frame(load_tables())
+    assert paper[(paper.table == 3) & (paper.model == "LLaMA") & (paper.params == "65B")
+                 & (paper.column == "BoolQ")].value.item() == 85.3

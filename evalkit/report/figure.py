@@ -12,6 +12,7 @@ from matplotlib.ticker import EngFormatter
 from evalkit.errors import UsageError
 from evalkit.report.cells import format_params
 from evalkit.report.paper import FigurePanel, load_figure_panels
+from evalkit.report.results import results_frame
 
 POINT_COLUMNS = ["family", "run", "task", "metric", "x", "value", "stderr"]
 
@@ -28,20 +29,22 @@ def figure_points(results: list[dict], folders: list[str]) -> tuple[pd.DataFrame
         missing = next(f for f, p in zip(folders, progress) if p.get("tokens") is None)
         raise UsageError(f"{missing}: results.json records no training tokens; run it with "
                          "--training-tokens N (or from a checkpoint whose trainer_state.json records them)")
-    records = []
-    for index, (result, p) in enumerate(zip(results, progress)):
-        model = result["model"]
-        family = model.get("family") or format_params(model.get("params")) or model["name"]
-        for task, metrics in result["results"].items():
-            headline = result.get("protocol", {}).get(task, {}).get("headline_metric")
-            value = metrics.get(headline) if headline else None
-            if not isinstance(value, (int, float)):
-                continue
-            stderr = metrics.get(f"{headline}_stderr")
-            records.append({"family": family, "run": index, "task": task, "metric": headline, "x": p[key],
-                            "value": 100 * value,
-                            "stderr": 100 * stderr if isinstance(stderr, (int, float)) else None})
-    return pd.DataFrame.from_records(records, columns=POINT_COLUMNS), axis
+    frame = results_frame(results)  # one row per (run, task, metric)
+    headline = {(run, task): protocol.get("headline_metric") for run, result in enumerate(results)
+                for task, protocol in (result.get("protocol") or {}).items()}
+    keep = pd.Series([headline.get((r.run, r.task)) == r.metric for r in frame.itertuples()], index=frame.index,
+                     dtype=bool)
+    frame = frame[keep].copy()
+    frame["family"] = [_family(results[run]["model"]) for run in frame["run"]]
+    frame["x"] = [progress[run][key] for run in frame["run"]]
+    frame["value"] *= 100
+    frame["stderr"] = frame["stderr"].astype(float) * 100
+    return frame[POINT_COLUMNS].reset_index(drop=True), axis
+
+
+def _family(model: dict) -> str:
+    """Figure 2 draws a line per model size; a results.json may name its family instead."""
+    return model.get("family") or format_params(model.get("params")) or model["name"]
 
 
 def panel_order(tasks: list[str], panels: list[FigurePanel]) -> list[tuple[str, str]]:
