@@ -259,16 +259,13 @@ def _split_score(choice: dict[str, Any], text: str, split: int, window: int | No
 
 
 def _continuation_start(offsets: list[int], tokens: list[str], split: int, length: int) -> int:
-    """Index of the first token at or after character `split`, or running past it. Token 0 (no
-    log-probability) is the condition only: when it carries text of the scored part, the server added
-    no BOS and that text would go unscored."""
+    """Index of the first token at or after character `split`, or running past it. Token 0 has no
+    log-probability: a textless one (BOS) is the condition only; one with text of the scored part is
+    returned, and the caller stops on its missing log-probability (a server without BOS, or a cut prompt)."""
     ends = offsets[1:] + [length]
     for i, (begin, end) in enumerate(zip(offsets, ends)):
         if begin >= split or end > split:
-            if i == 0 and tokens[0]:
-                raise EvalkitError(f"the server's first token {tokens[0]!r} has no log-probability and is part of "
-                                   "the scored text: a server that adds no BOS cannot score it")
-            return max(i, 1)
+            return 1 if i == 0 and not tokens[0] else i
     return len(offsets)
 
 
