@@ -1,7 +1,8 @@
 """evalkit's engine as an OpenAI-compatible completions server (an ASGI app on Starlette; `serve` runs it).
 
 Endpoints: POST /v1/completions, GET /v1/models (with vLLM's `max_model_len`), POST /tokenize (vLLM's
-shape: the token counter of a client without a tokenizer), GET /health.
+shape: the token counter of a client without a tokenizer), GET /health, GET /stats (the engine's
+counters and how many batches the worker ran).
 
 - Scoring: `echo` + `logprobs` + `max_tokens: 0` returns every prompt token's log-probability given the
   tokens before it (the first, BOS, has none: null), its top alternatives and its `text_offset`.
@@ -94,6 +95,9 @@ def create_app(engine: Engine, name: str) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    async def stats(request: Request) -> JSONResponse:
+        return JSONResponse({"batches": batcher.batches, **engine.stats.as_dict()})
+
     async def bad_request(request: Request, error: BadRequest) -> JSONResponse:
         return JSONResponse(error.body(), status_code=error.status)
 
@@ -103,7 +107,8 @@ def create_app(engine: Engine, name: str) -> Starlette:
     return Starlette(routes=[Route("/v1/completions", completions, methods=["POST"]),
                              Route("/v1/models", models, methods=["GET"]),
                              Route("/tokenize", tokenize, methods=["POST"]),
-                             Route("/health", health, methods=["GET"])],
+                             Route("/health", health, methods=["GET"]),
+                             Route("/stats", stats, methods=["GET"])],
                      exception_handlers={BadRequest: bad_request, Exception: server_error}, lifespan=lifespan)
 
 
