@@ -6,6 +6,8 @@ Modes:
   half; the next attempt is forwarded. `injected` counts what was done.
 - "no_logprobs": forwards, but removes every choice's logprobs (a server that cannot score prompts).
 - "always_503": every request gets 503 (a server that never recovers).
+- "pass": forwards everything; with `budget` set, completions beyond the first `budget` get 503 with
+  Retry-After: 0 (a server that goes down mid-run). `completions` counts the completions forwarded.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/").removesuffix("/v1")
         self.mode, self.stall_s = mode, stall_s
         self.injected: Counter[str] = Counter()
+        self.budget: int | None = None
+        self.completions = 0
         self.seen: set[tuple] = set()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -39,6 +43,11 @@ class FaultProxy:
     def _fault(self, key: tuple) -> str | None:
         if self.mode == "always_503":
             return "503"
+        if self.mode == "pass" and key[1].endswith("/completions"):
+            with self.lock:
+                if self.budget is not None and self.completions >= self.budget:
+                    return "503"
+                self.completions += 1
         if self.mode != "faults":
             return None
         with self.lock:
@@ -63,15 +72,20 @@ class FaultProxy:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first (an injected timeout)
 
             def _serve(self, method: str) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fault = proxy._fault((method, self.path, body))
                 if fault == "429":
                     return self._send(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "0"})
-                if fault in ("500", "503"):
-                    return self._send(int(fault), b'{"error": {"message": "injected failure"}}')
+                if fault == "500":
+                    return self._send(500, b'{"error": {"message": "injected failure"}}')
+                if fault == "503":
+                    return self._send(503, b'{"error": {"message": "down"}}', {"Retry-After": "0"})
                 if fault == "timeout":
                     time.sleep(proxy.stall_s)
                     return self.close_connection

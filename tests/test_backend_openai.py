@@ -2,6 +2,9 @@
 the bundled engine in process, and a flaky or incapable server handled by retries or a clear error."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from conftest import DATA_DIR, STORIES_BIN
@@ -11,7 +14,7 @@ from evalkit.backends.openai import OpenAIBackend, load
 from evalkit.engine import Engine
 from evalkit.errors import EvalkitError
 from evalkit.requests import GenerateRequest, GenerateResult, LoglikelihoodRequest, RollingLoglikelihoodRequest
-from evalkit.runner import run_task
+from evalkit.cli import main
 from evalkit.task import DataSource
 from fault_proxy import FaultProxy
 from serve_process import serving
@@ -45,27 +48,57 @@ def answer(backend, requests):
     return [out[r] for r in requests]
 
 
-@pytest.mark.parametrize("name", ["hellaswag", "piqa", "mmlu"])
-def test_table_slice_same_as_in_process(server, engine, stories, name):
-    """10 documents of HellaSwag, PIQA (Table 3) and MMLU (Table 9) from the authors' files: the same
-    per-document log-likelihoods (1e-4), predictions and MMLU shot counts as the bundled engine."""
-    backend = OpenAIBackend(NAME, server)
-    runs = []
-    for model, window, count in ((engine, engine.max_length, lambda t: len(stories.tokenizer.encode(t, bos=True))),
-                                 (backend, backend.max_length, backend.count_tokens)):
-        task = get_task(name)
-        if name == "mmlu":  # 5 shots of MMLU do not fit stories260K's 512 tokens: shots are dropped to fit
-            task.set_context_limit(window, count)
-        runs.append(run_task(task, DataSource(data_dir=DATA_DIR), lambda reqs, m=model: answer(m, reqs), 1234, 10))
-    local, served = (run.samples for run in runs)
-    assert len(local) == len(served) == 10
-    for a, b in zip(local, served):
-        assert b.prediction == a.prediction
-        assert b.extra["loglikelihoods"] == pytest.approx(a.extra["loglikelihoods"], abs=1e-4)
-        assert b.extra.get("num_fewshot") == a.extra.get("num_fewshot")
-    assert backend.stats.requests_served == runs[1].num_requests
-    if name == "mmlu":
-        assert {s.extra["num_fewshot"] for s in served} != {5}  # the token counter was needed and used
+def run_cli(*argv: str) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+    return exit_.value.code
+
+
+def samples(out: Path, task: str) -> list[dict]:
+    return [json.loads(line) for line in (out / "samples" / f"{task}.jsonl").read_text().splitlines()]
+
+
+SLICE = ("run", "--tasks", "hellaswag,piqa,mmlu", "--data-dir", str(DATA_DIR), "--limit", "10", "--no-progress")
+
+
+def test_table_slice_same_as_in_process(server, tmp_path):
+    """10 documents of HellaSwag, PIQA (Table 3) and MMLU (Table 9) from the authors' files, `run` with
+    the llama backend and with the openai backend against `serve`: the same per-document log-likelihoods
+    (1e-4), predictions and MMLU shot counts (5 shots do not fit 512 tokens: the server counts tokens)."""
+    assert run_cli(*SLICE, "--model", str(STORIES_BIN), "--output-dir", str(tmp_path / "local")) == 0
+    assert run_cli(*SLICE, "--backend", "openai", "--model", NAME, "--base-url", server,
+                   "--output-dir", str(tmp_path / "served")) == 0
+    for task in ("hellaswag", "piqa", "mmlu"):
+        local, served = samples(tmp_path / "local", task), samples(tmp_path / "served", task)
+        assert len(local) == len(served) == 10
+        for a, b in zip(local, served):
+            assert b["prediction"] == a["prediction"]
+            assert b["loglikelihoods"] == pytest.approx(a["loglikelihoods"], abs=1e-4)
+            assert b.get("num_fewshot") == a.get("num_fewshot")
+    assert {s["num_fewshot"] for s in samples(tmp_path / "served", "mmlu")} != {5}
+    results = json.loads((tmp_path / "served" / "results.json").read_text())
+    assert results["model"]["backend"] == "openai" and results["model"]["max_length"] == 512
+    cost = results["cost"]["hellaswag"]
+    assert cost["requests_served"] == 40 and cost["http_requests"] >= 3 and cost["retries"] == 0
+
+
+def test_rerun_resumes_from_the_response_cache(server, tmp_path, capsys):
+    """The server goes down during the second task: one clear line, exit 2; the rerun asks only for
+    what the cache lacks (HellaSwag is stored; PIQA's 20 requests are 2 HTTP requests)."""
+    proxy = FaultProxy(server, "pass")
+    argv = ("run", "--tasks", "hellaswag,piqa", "--data-dir", str(DATA_DIR), "--limit", "10", "--no-progress",
+            "--backend", "openai", "--model", NAME, "--base-url", proxy.base_url, "--output-dir", str(tmp_path))
+    try:
+        proxy.budget = 3  # HellaSwag's 40 requests are 3 HTTP requests of 16 prompts
+        assert run_cli(*argv) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and "HTTP 503" in error[0] and "rerun to resume" in error[0]
+        proxy.budget, proxy.completions = None, 0
+        assert run_cli(*argv) == 0
+        assert proxy.completions == 2
+    finally:
+        proxy.close()
+    assert len(samples(tmp_path, "hellaswag")) == len(samples(tmp_path, "piqa")) == 10
 
 
 def test_greedy_generation_identical(server, engine, stories):

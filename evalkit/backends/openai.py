@@ -74,6 +74,9 @@ class OpenAIBackend:
                 "fingerprint": self.fingerprint, "base_url": self.base_url, "max_length": self.max_length,
                 "server": self.server}
 
+    def expect(self, task: str, documents: list) -> None:
+        pass  # answers are computed, whatever a document asks
+
     def count_tokens(self, text: str) -> int:
         """BOS + text through the server's /tokenize (vLLM's endpoint, also served by evalkit serve)."""
         if text not in self._counts:

@@ -1,20 +1,25 @@
 """The `serve` command: evalkit's engine as an OpenAI-compatible completions server (evalkit/serving).
 
-Loopback by default: the server runs whatever any client asks of the model, so exposing it on a
-network is a choice made with --host.
+It serves the bundled LLaMA engine (the llama backend): echoing a prompt's per-token log-probabilities
+needs the engine itself, not only the Backend interface. Loopback by default: the server runs whatever
+any client asks of the model, so exposing it on a network is a choice made with --host.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from evalkit.commands.generate import add_model_arguments, load_engine
+from evalkit.backends import DTYPES, parse_batch_size
+from evalkit.backends.base import BackendOptions
 from evalkit.errors import UsageError
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("serve", help="serve the model over HTTP as an OpenAI-compatible completions API")
-    add_model_arguments(parser)
+    parser.add_argument("--model", default="tiny", help="tiny | llama2.c .bin | Meta folder | HF folder or Hub id")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=DTYPES, help="default: as stored")
+    parser.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--served-model-name", help="the model name clients send (default: --model's file stem)")
@@ -24,6 +29,7 @@ def add_parser(sub) -> None:
 def _handler(args) -> int:
     if not 0 < args.port < 65536:
         raise UsageError(f"--port: expected 1-65535, got {args.port}")
+    batch_size = parse_batch_size(args.batch_size)
     try:
         import uvicorn
 
@@ -31,7 +37,9 @@ def _handler(args) -> int:
     except ImportError as error:
         raise UsageError(f"serve needs the optional extra 'serve' ({error.name} is missing): "
                          "pip install 'evalkit[serve]'") from None
-    engine = load_engine(args)
+    from evalkit.backends import llama
+    engine = llama.load(BackendOptions(model=args.model, device=args.device, dtype=args.dtype,
+                                       batch_size=batch_size)).engine
     name = args.served_model_name or Path(args.model.rstrip("/")).stem
     print(f"serving {name!r} (window {engine.max_length} tokens) at http://{args.host}:{args.port}/v1",
           file=sys.stderr, flush=True)
