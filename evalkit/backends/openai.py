@@ -112,18 +112,12 @@ class OpenAIBackend:
                  first_sample: dict[GenerateRequest, int] | None = None) -> list[GenerateResult]:
         first_sample = first_sample or {}
         unique = list(dict.fromkeys(requests_))
-        calls = [(r, j) for r in unique if r.max_new_tokens > 0
-                 for j in ([0] if r.temperature == 0 else range(first_sample.get(r, 0), r.n))]
+        wanted = {r: range(min(first_sample.get(r, 0), r.n), r.n) for r in unique}
+        calls = [(r, j) for r in unique if wanted[r] and r.max_new_tokens > 0
+                 for j in ([0] if r.temperature == 0 else wanted[r])]  # greedy: every sample is sample 0
         texts = dict(zip(calls, self._map(lambda call: self._sample(*call), calls)))
-        found = {}
-        for r in unique:
-            wanted = range(min(first_sample.get(r, 0), r.n), r.n)
-            if r.max_new_tokens <= 0:
-                found[r] = GenerateResult(("",) * len(wanted))
-            elif r.temperature == 0:
-                found[r] = GenerateResult((texts[r, 0],) * len(wanted))
-            else:
-                found[r] = GenerateResult(tuple(texts[r, j] for j in wanted))
+        found = {r: GenerateResult(tuple("" if r.max_new_tokens <= 0 else texts[r, 0 if r.temperature == 0 else j]
+                                         for j in wanted[r])) for r in unique}
         self.stats.count(requests_served=len(requests_))
         return [found[r] for r in requests_]
 
