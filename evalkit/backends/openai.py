@@ -1,4 +1,4 @@
-"""The `openai` backend: any OpenAI-compatible completions server (vLLM, the llama.cpp server, `evalkit serve`).
+"""The `openai` backend: any OpenAI-compatible completions server (vLLM, `evalkit serve`, ...).
 
 No local tokenizer: the server's own tokens are used, as lm-eval's local-completions does.
 - Scoring (context, continuation): lm-eval's rule first moves the context's trailing whitespace to the
@@ -22,7 +22,9 @@ No local tokenizer: the server's own tokens are used, as lm-eval's local-complet
   Greedy (temperature 0) asks once and repeats the text. With a known window the prompt keeps its last
   max(1, window - max_tokens) tokens, the bundled engine's rule.
 - Failures: http_retry.py (429, 5xx, timeouts, connection errors and malformed bodies retried and
-  counted). A server that returns no prompt log-probabilities is a clear error: scoring needs them.
+  counted). A server that returns no prompt log-probabilities is a clear error: scoring needs them
+  (the llama.cpp server does not return them: ggml-org/llama.cpp#27174). A server that refuses
+  `max_tokens: 0` stops the run with its own message.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequ
 T = TypeVar("T")
 PROMPTS_PER_REQUEST = 16  # scoring prompts sent in one HTTP request (a list prompt); requests run concurrently
 SCORING_NEEDS = ("scoring tasks need prompt log-probabilities: the server must honour echo with logprobs and "
-                 "max_tokens 0 (vLLM, the llama.cpp server and evalkit serve do)")
+                 "max_tokens 0 (evalkit serve and vLLM do; the llama.cpp server returns generated tokens' only)")
 
 
 class OpenAIBackend:
