@@ -11,7 +11,7 @@ from pathlib import Path
 
 from evalkit.data import field, label_index, read_json
 from evalkit.errors import DataError
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 
 LETTERS = ["A", "B", "C", "D"]

@@ -17,7 +17,7 @@ import torch
 from evalkit.errors import CheckpointError
 from evalkit.model.loaders.config_file import config_errors
 from evalkit.model.config import ModelConfig
-from evalkit.model.loaders import find_tokenizer
+from evalkit.model.loaders.common import find_tokenizer
 from evalkit.tokenizer import Tokenizer
 
 LAYER_NAMES = {
