@@ -59,7 +59,7 @@ def main() -> None:
     engine = Engine(loaded)
     options = BackendOptions(model="small")
     hf = HFBackend(wrap(model), HFTokenizer(id_tokenizer(loaded.config.vocab_size), "small"), options,
-                   "small-random-0", loaded.config.max_seq_len, transformers.__version__)
+                   loaded.fingerprint, loaded.config.max_seq_len, transformers.__version__)
     requests = [r for doc in workload(args.questions, (120, 180), (15, 25), 4) for r in doc]
     rng = random.Random(1)
     prompts = [GenerateRequest(random_text(rng, rng.randint(90, 110)).strip(), max_new_tokens=NEW_TOKENS)

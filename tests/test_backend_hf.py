@@ -9,6 +9,7 @@ transformers to tokenizer.json, as Hub checkpoints ship it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -17,9 +18,8 @@ import sys
 import pytest
 import torch
 
-from evalkit.backends import hf
-from evalkit.backends.base import BackendOptions
-from evalkit.engine.engine import Engine
+from evalkit.backends import hf, llama
+from evalkit.backends.base import Backend, BackendOptions
 from evalkit.errors import CheckpointError, UsageError
 from evalkit.model.loaders import load_model
 from evalkit.model.loaders.hf import meta_name
@@ -84,10 +84,9 @@ def stories_folder(tmp_path_factory):
 
 
 def both(folder, **options):
-    """(hf backend, bundled engine) on the same checkpoint folder."""
-    backend = hf.load(BackendOptions(model=str(folder), **options))
-    return backend, Engine(load_model(str(folder)), batch_size=options.get("batch_size", "auto"),
-                           deterministic=options.get("deterministic", False))
+    """(hf backend, llama backend) on the same checkpoint folder."""
+    settings = BackendOptions(model=str(folder), **options)
+    return hf.load(settings), llama.load(settings)
 
 
 def assert_same_scores(ours, theirs):
@@ -122,18 +121,18 @@ def test_tokenizer_adapter_encodes_and_decodes_as_sentencepiece(random_folder):
 
 
 def test_loglikelihoods_match_the_bundled_engine(random_folder):
-    backend, engine = both(random_folder)
+    backend, bundled = both(random_folder)
     requests = multiple_choice_requests()
-    assert_same_scores(backend.loglikelihood(requests), engine.loglikelihood(requests))
-    assert backend.max_length == engine.max_length == 64
+    assert_same_scores(backend.loglikelihood(requests), bundled.loglikelihood(requests))
+    assert backend.max_length == bundled.max_length == 64
     assert backend.stats.contexts_reused >= 9  # three contexts forwarded once for their four choices
 
 
 def test_rolling_loglikelihood_matches(random_folder):
-    backend, engine = both(random_folder)
+    backend, bundled = both(random_folder)
     requests = [RollingLoglikelihoodRequest(STORY * 2), RollingLoglikelihoodRequest("Lily"),
                 RollingLoglikelihoodRequest(" The dog ran.")]
-    ours, theirs = backend.loglikelihood_rolling(requests), engine.loglikelihood_rolling(requests)
+    ours, theirs = backend.loglikelihood_rolling(requests), bundled.loglikelihood_rolling(requests)
     assert ours[0].num_tokens > 64  # several windows
     assert_same_scores(ours, theirs)
 
@@ -154,11 +153,11 @@ def test_whole_sequence_paths_give_the_same_answers(random_folder):
 
 
 def test_greedy_text_and_samples_match(stories_folder):
-    backend, engine = both(stories_folder)
+    backend, bundled = both(stories_folder)
     requests = [GenerateRequest(STORY, max_new_tokens=40), GenerateRequest("Tom had a red", max_new_tokens=25),
                 GenerateRequest(STORY, until=(".",), max_new_tokens=60), GenerateRequest("", max_new_tokens=10),
                 GenerateRequest(STORY, temperature=0.8, top_p=0.9, n=3, max_new_tokens=20, seed=7)]
-    ours, theirs = backend.generate(requests), engine.generate(requests)
+    ours, theirs = backend.generate(requests), bundled.generate(requests)
     assert ours == theirs
     assert all(text.strip() for r in ours for text in r.texts)
     assert "." not in ours[2].texts[0] and len(set(ours[4].texts)) > 1
@@ -166,14 +165,16 @@ def test_greedy_text_and_samples_match(stories_folder):
     assert later[0].texts == ours[4].texts[1:]
     # the greedy continuation scores as greedy on both backends
     scored = [LoglikelihoodRequest(STORY, ours[0].texts[0])]
-    assert_same_scores(backend.loglikelihood(scored), engine.loglikelihood(scored))
+    assert_same_scores(backend.loglikelihood(scored), bundled.loglikelihood(scored))
     assert backend.loglikelihood(scored)[0].is_greedy
 
 
 def test_fingerprint_and_description(random_folder):
-    backend = hf.load(BackendOptions(model=str(random_folder)))
+    backend, bundled = both(random_folder)
+    assert isinstance(backend, Backend)
     half = hf.load(BackendOptions(model=str(random_folder), dtype="bfloat16"))
-    assert backend.fingerprint != half.fingerprint != load_model(str(random_folder)).fingerprint
+    deterministic = hf.load(BackendOptions(model=str(random_folder), deterministic=True))
+    assert len({backend.fingerprint, half.fingerprint, deterministic.fingerprint, bundled.fingerprint}) == 4
     assert backend.fingerprint == hf.load(BackendOptions(model=str(random_folder))).fingerprint
     info = backend.describe()
     assert info["backend"] == info["format"] == "hf" and info["fingerprint"] == backend.fingerprint
@@ -221,12 +222,34 @@ def test_hub_id_unreachable_is_one_line(tmp_path):
     assert out.startswith(f"error {HUB_ID}: not in the local cache and not downloadable")
 
 
-def test_missing_transformers_names_the_extra():
-    """In a fresh interpreter where `import transformers` fails, as without the extra."""
-    code = ("import sys; sys.modules['transformers'] = None\n"
-            "from evalkit.backends import hf, base\n"
-            "try: hf.load(base.BackendOptions(model='anything'))\n"
-            "except Exception as e: print(type(e).__name__, e)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip() == ("UsageError the hf backend needs transformers, which is not installed: "
-                                   "pip install 'evalkit[hf]'")
+def cli(*args: str, hide_transformers: bool = False) -> subprocess.CompletedProcess:
+    """run_eval.py in a fresh interpreter; hide_transformers makes `import transformers` fail, as without the extra."""
+    hide = "import sys; sys.modules['transformers'] = None; " if hide_transformers else "import sys; "
+    code = hide + "from evalkit.cli import main; main(sys.argv[1:])"
+    return subprocess.run([sys.executable, "-c", code, *args, "--no-progress"], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_missing_transformers_names_the_extra(tmp_path, random_folder):
+    done = cli("run", "--backend", "hf", "--model", str(random_folder), "--tasks", "boolq", "--examples",
+               "--output-dir", str(tmp_path), hide_transformers=True)
+    assert done.returncode == 2
+    assert done.stderr == "error: the hf backend needs transformers, which is not installed: pip install 'evalkit[hf]'\n"
+
+
+def test_run_command_with_hf_backend_matches_llama(tmp_path, stories_folder):
+    """`run --backend hf` and `run --backend llama` on the same folder: same per-choice log-likelihoods."""
+    samples = {}
+    for name in ("hf", "llama"):
+        out = tmp_path / name
+        done = cli("run", "--backend", name, "--model", str(stories_folder), "--tasks", "hellaswag,arc_easy",
+                   "--examples", "--output-dir", str(out))
+        assert done.returncode == 0, done.stderr
+        samples[name] = [json.loads(line) for task in ("hellaswag", "arc_easy")
+                         for line in (out / "samples" / f"{task}.jsonl").read_text().splitlines()]
+        model = json.loads((out / "results.json").read_text())["model"]
+        assert model["backend"] == name and model["fingerprint"]
+    assert len(samples["hf"]) == len(samples["llama"]) >= 6
+    for ours, theirs in zip(samples["hf"], samples["llama"]):
+        assert ours["prediction"] == theirs["prediction"]
+        assert all(abs(a - b) < 1e-4 for a, b in zip(ours["loglikelihoods"], theirs["loglikelihoods"], strict=True))

@@ -22,8 +22,8 @@ from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.encoding import encode_pair, generation_prompt, rolling_windows, windows
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import UsageError
-from evalkit.model.loaders import file_fingerprint
-from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
+from evalkit.model.loaders.common import file_fingerprint
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
 
 MIN_TRANSFORMERS = (4, 40)
@@ -51,22 +51,24 @@ def load(options: BackendOptions) -> "HFBackend":
 
     folder = hf_loading.resolve(options.model)
     tokenizer, lm = hf_loading.load_pretrained(folder, options.model, options.dtype, options.device)
-    files = hf_loading.fingerprinted_files(folder)
-    fingerprint = hashlib.sha256(f"hf:{file_fingerprint(files)}:{lm.model.dtype}".encode()).hexdigest()[:16]
-    return HFBackend(lm, HFTokenizer(tokenizer, options.model), options, fingerprint,
-                     hf_loading.max_length(lm.model), transformers.__version__)
+    weights = file_fingerprint(hf_loading.fingerprinted_files(folder))
+    return HFBackend(lm, HFTokenizer(tokenizer, options.model), options, weights, hf_loading.max_length(lm.model),
+                     transformers.__version__)
 
 
 class HFBackend:
     name = "hf"
 
-    def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, fingerprint: str, max_length: int,
+    def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, weights: str, max_length: int,
                  transformers_version: str):
+        """weights: a fingerprint of the folder's config, tokenizer and weight files."""
         self.lm = lm
         self.tokenizer = tokenizer
         self.options = options
-        self.fingerprint = fingerprint
         self.max_length = max_length
+        # the dtype changes answers; batched (shared) and deterministic (one row) scoring differ in the last bits
+        self.fingerprint = "hf:" + hashlib.sha256(f"{weights}:{lm.model.dtype}".encode()).hexdigest()[:16] + \
+            f":max_length={max_length}:deterministic={options.deterministic}"
         self.transformers_version = transformers_version
         self.deterministic = options.deterministic
         self.policy = BatchPolicy.from_setting(options.batch_size, options.deterministic, lm.device)
@@ -83,6 +85,9 @@ class HFBackend:
                 "device": str(self.lm.device), "params": sum(p.numel() for p in model.parameters()),
                 "model_type": model.config.model_type, "max_length": self.max_length,
                 "transformers": self.transformers_version, "shared_contexts": self.lm.cache_arg is not None}
+
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
+        pass  # answers are computed, whatever document asks
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
