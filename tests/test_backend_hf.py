@@ -98,8 +98,11 @@ def assert_same_scores(ours, theirs):
 
 def multiple_choice_requests() -> list[LoglikelihoodRequest]:
     long = " and then they all went home and had a very big dinner with cake and milk and cookies" * 2
+    choices = ("dog.", "mom and dad.", "friends at school.", "ball")
     requests = [LoglikelihoodRequest(f"Question {q}: {STORY} ", choice)  # trailing space moves to the choice
-                for q in range(3) for choice in ("dog.", "mom and dad.", "friends at school.", "ball")]
+                for q in range(3) for choice in choices]
+    requests += [LoglikelihoodRequest(f"The park was big. {STORY} {name} and her", choice)  # a family: one prefix
+                 for name in ("Tom", "Sue", "Max") for choice in choices]
     return requests + [
         LoglikelihoodRequest("", "Lily"),                          # BOS alone as the condition
         LoglikelihoodRequest(STORY * 3, " ball"),                  # context cut from the left to fit 64 tokens
@@ -125,7 +128,8 @@ def test_loglikelihoods_match_the_bundled_engine(random_folder):
     requests = multiple_choice_requests()
     assert_same_scores(backend.loglikelihood(requests), bundled.loglikelihood(requests))
     assert backend.max_length == bundled.max_length == 64
-    assert backend.stats.contexts_reused >= 9  # three contexts forwarded once for their four choices
+    assert backend.stats.contexts_reused >= 18  # six contexts forwarded once for their four choices
+    assert backend.stats.prefix_tokens_reused >= 2 * 32  # the family's prefix forwarded once for three
 
 
 def test_rolling_loglikelihood_matches(random_folder):

@@ -1,9 +1,12 @@
 """Scoring token requests with a transformers model: each distinct context forwarded once for all its
 continuations where the model takes a KV cache, whole sequences otherwise.
 
-Shared (a batch of distinct contexts):
-  1. the contexts, left-padded so that each one's last token sits in the last column, are forwarded into a
-     fresh cache; that column's logits predict every continuation's first token;
+Shared (a batch of distinct contexts of one family, evalkit/engine/prefixes.py: contexts with a long
+common prefix, such as a few-shot preamble):
+  1. the family's prefix is forwarded once into a cache and expanded to a row per context; the rest of
+     each context follows, left-padded so that each one's last token sits in the last column (the mask
+     hides the padding between prefix and rest); that column's logits predict every continuation's
+     first token;
   2. the cache is expanded to one row per continuation longer than one token (`batch_select_indices`) and
      the continuations minus their last token are forwarded after it, right-padded, at positions that
      continue each context; column j predicts token j + 1. The attention mask covers the context's
@@ -18,6 +21,7 @@ import torch
 from evalkit.backends.hf_model import CausalLM, positions
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import TokenRequest
+from evalkit.engine.prefixes import families
 from evalkit.engine.scoring import TokenScore
 from evalkit.engine.stats import EngineStats
 
@@ -38,9 +42,12 @@ def score(lm: CausalLM, requests: list[TokenRequest], policy: BatchPolicy, stats
         stats.oom_retries += 1
 
     if share_contexts and lm.cache_arg:
-        groups = sorted(by_context.items(), key=lambda g: _length(*g), reverse=True)
-        run_batched(groups, lambda g: (len(g[1]), _length(*g)), lambda batch: scores.update(_shared(lm, batch, stats)),
-                    policy, retry)
+        # longest first within each family, and the family with the longest member first
+        found = families(list(by_context.items()), lambda g: g[0])
+        for prefix, members in sorted(found, key=lambda f: -max(_length(*g) for g in f[1])):
+            members.sort(key=lambda g: _length(*g), reverse=True)
+            run_batched(members, lambda g: (len(g[1]), _length(*g) - len(prefix)),
+                        lambda batch: scores.update(_shared(lm, prefix, batch, stats)), policy, retry)
     else:
         rows = sorted(((c, k) for c, ks in by_context.items() for k in ks), key=lambda r: len(r[0]) + len(r[1]),
                       reverse=True)
@@ -53,12 +60,22 @@ def _length(context: tuple[int, ...], continuations: list[tuple[int, ...]]) -> i
     return len(context) + max(len(c) for c in continuations) - 1
 
 
-def _shared(lm: CausalLM, groups: list[Group], stats: EngineStats) -> dict[TokenRequest, TokenScore]:
+def _shared(lm: CausalLM, prefix: tuple[int, ...], groups: list[Group],
+            stats: EngineStats) -> dict[TokenRequest, TokenScore]:
+    """Score a batch of groups whose contexts all start with `prefix` (forwarded once, then expanded)."""
     device = lm.device
-    tokens, mask = pad([context for context, _ in groups], left=True, device=device)  # (B, Tc)
+    tokens, rest_mask = pad([context[len(prefix):] for context, _ in groups], left=True, device=device)  # (B, Ts)
     cache = lm.new_cache()
-    last = lm.forward(tokens, mask, positions(mask), cache, last_only=True)  # (B, V)
-    stats.count_forward(mask)
+    mask = rest_mask  # (B, Tc) over the cache's columns
+    if prefix:
+        prefix_mask = torch.ones(1, len(prefix), dtype=torch.bool, device=device)
+        lm.forward(torch.tensor([prefix], device=device), prefix_mask, positions(prefix_mask), cache, last_only=True)
+        stats.count_forward(prefix_mask)
+        stats.prefix_tokens_reused += (len(groups) - 1) * len(prefix)
+        cache.batch_select_indices(torch.zeros(len(groups), dtype=torch.long, device=device))
+        mask = torch.cat([prefix_mask.expand(len(groups), -1), rest_mask], 1)
+    last = lm.forward(tokens, mask, len(prefix) + positions(rest_mask), cache, last_only=True)  # (B, V)
+    stats.count_forward(rest_mask)
     rows = [(g, cont) for g, (_, conts) in enumerate(groups) for cont in conts]
     stats.contexts_reused += len(rows) - len(groups)
     owner = torch.tensor([g for g, _ in rows], device=device)  # (R,)
