@@ -156,6 +156,39 @@ def test_whole_sequence_paths_give_the_same_answers(random_folder):
     assert uncached.generate(prompts) == shared.generate(prompts)
 
 
+@pytest.fixture(scope="module")
+def gpt2_folder(tmp_path_factory):
+    """A random GPT-2 (absolute position embeddings, 64 of them) with a byte-level BPE trained here."""
+    from tokenizers import Tokenizer as BPETokenizer, decoders, models, pre_tokenizers, trainers
+    bpe = BPETokenizer(models.BPE())
+    bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    bpe.train_from_iterator([STORY, "Question: The park was big. Tom Sue Max mom and dad friends at school"],
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    folder = tmp_path_factory.mktemp("gpt2")
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=len(tokenizer), n_positions=64, n_embd=64, n_layer=2, n_head=4, eos_token_id=0,
+        initializer_range=0.2)).save_pretrained(folder)
+    return folder
+
+
+def test_another_architecture_shares_contexts_correctly(gpt2_folder):
+    """GPT-2 has no BOS (its end-of-text token conditions instead) and absolute positions: shared contexts
+    and expanded caches give the answers of whole sequences, one per forward."""
+    shared = hf.load(BackendOptions(model=str(gpt2_folder)))
+    whole = hf.load(BackendOptions(model=str(gpt2_folder), deterministic=True))
+    assert shared.tokenizer.bos_id == 0 and shared.max_length == 64 and shared.lm.cache_arg
+    requests = multiple_choice_requests()
+    assert_same_scores(shared.loglikelihood(requests), whole.loglikelihood(requests))
+    assert shared.stats.contexts_reused > 0 and shared.stats.prefix_tokens_reused > 0
+    prompts = [GenerateRequest(STORY, max_new_tokens=12), GenerateRequest("Lily", max_new_tokens=5, n=2,
+                                                                              temperature=1.0)]
+    assert shared.generate(prompts) == whole.generate(prompts)
+
+
 def test_greedy_text_and_samples_match(stories_folder):
     backend, bundled = both(stories_folder)
     requests = [GenerateRequest(STORY, max_new_tokens=40), GenerateRequest("Tom had a red", max_new_tokens=25),

@@ -88,7 +88,8 @@ def _shared(lm: CausalLM, prefix: tuple[int, ...], groups: list[Group],
         inputs, cont_mask = pad([rows[i][1][:-1] for i in long_rows], left=False, device=device)  # (L, Tk)
         starts = mask.sum(1)[picked]  # (L,) each context's length: the continuation's first position
         steps = torch.arange(inputs.shape[1], device=device)
-        logits = lm.forward(inputs, torch.cat([mask[picked], cont_mask], 1), starts[:, None] + steps, cache)
+        at = torch.where(cont_mask, starts[:, None] + steps, 0)  # padding at 0: absolute embeddings end at the window
+        logits = lm.forward(inputs, torch.cat([mask[picked], cont_mask], 1), at, cache)
         stats.count_forward(cont_mask)
         targets, _ = pad([rows[i][1][1:] for i in long_rows], left=False, device=device)  # (L, Tk)
         logprob, miss = _judge(logits[cont_mask], targets[cont_mask])  # (P,) over real positions
