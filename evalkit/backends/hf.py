@@ -3,8 +3,8 @@
 Requests become tokens by the bundled engine's rules (evalkit/engine/encoding.py) through the model's own
 tokenizer, so the same weights and tokenizer give the bundled model's log-likelihoods (to float noise)
 and its greedy text. Speed comes from length-sorted padded batches and, where the model takes a KV cache,
-each distinct context forwarded once for all its continuations (hf_scoring.py) and one prefill per
-prompt for all its samples (hf_generation.py).
+each distinct context (and a few-shot preamble common to many) forwarded once for all its continuations
+(hf_scoring.py) and one prefill per prompt for all its samples (hf_generation.py).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from evalkit.backends import hf_generation, hf_scoring
 from evalkit.backends.base import BackendOptions
 from evalkit.backends.hf_model import CausalLM
 from evalkit.backends.hf_tokenizer import HFTokenizer
+from evalkit.backends.llama import rank_device
 from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.encoding import encode_pair, generation_prompt, rolling_windows, windows
 from evalkit.engine.stats import EngineStats
@@ -50,7 +51,7 @@ def load(options: BackendOptions) -> "HFBackend":
     from evalkit.backends import hf_loading  # imports transformers
 
     folder = hf_loading.resolve(options.model)
-    tokenizer, lm = hf_loading.load_pretrained(folder, options.model, options.dtype, options.device)
+    tokenizer, lm = hf_loading.load_pretrained(folder, options.model, options.dtype, rank_device(options.device))
     weights = file_fingerprint(hf_loading.fingerprinted_files(folder))
     return HFBackend(lm, HFTokenizer(tokenizer, options.model), options, weights, hf_loading.max_length(lm.model),
                      transformers.__version__)
@@ -82,7 +83,7 @@ class HFBackend:
         name = self.options.model
         return {"name": name, "label": Path(name.rstrip("/")).name, "format": "hf", "backend": self.name,
                 "fingerprint": self.fingerprint, "dtype": str(model.dtype).replace("torch.", ""),
-                "device": str(self.lm.device), "params": sum(p.numel() for p in model.parameters()),
+                "device": self.options.device, "params": sum(p.numel() for p in model.parameters()),
                 "model_type": model.config.model_type, "max_length": self.max_length,
                 "transformers": self.transformers_version, "shared_contexts": self.lm.cache_arg is not None}
 
