@@ -30,6 +30,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--allow-code-execution", action="store_true",
                         help="allow running model-generated code (HumanEval, MBPP) in the sandbox")
+    parser.add_argument("--unsafe-execution", action="store_true",
+                        help="where bubblewrap cannot contain generated code, run it anyway, uncontained")
     parser.add_argument("--n-samples", type=int, help="code tasks: samples per problem and temperature "
                                                       "(protocol default 200)")
     parser.add_argument("--save-generations", action="store_true",
@@ -76,6 +78,11 @@ def check_settings(args, tasks) -> None:
     if code_tasks and not args.allow_code_execution:
         raise UsageError(f"{', '.join(code_tasks)} run model-generated code; pass --allow-code-execution to "
                          "allow it (each program runs in a separate, limited process without network)")
+    if code_tasks:  # fail closed before any work: without containment only --unsafe-execution runs code
+        from evalkit.execution import allow_unsafe_execution, find_sandbox
+        find_sandbox(allow_unsafe=args.unsafe_execution)  # ContainmentMissing unless bwrap works or it is allowed
+        if args.unsafe_execution:
+            allow_unsafe_execution()
     if args.n_samples is not None and args.n_samples < 1:
         raise UsageError(f"--n-samples: expected a positive integer, got {args.n_samples}")
     if (args.n_samples or args.save_generations or args.load_generations) and not code_tasks:

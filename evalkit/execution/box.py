@@ -39,7 +39,7 @@ HERE = Path(__file__).parent
 WIRE = (HERE / "_wire.py").read_text()
 CANDIDATE = WIRE + (HERE / "_candidate.py").read_text()
 TESTER = WIRE + (HERE / "_tester.py").read_text()
-MARK = "evalkit-box"      # the last argument of every boxed process, so a test can find leftovers
+MARK = f"evalkit-box-{os.getpid()}"  # the last argument of every boxed process: leftovers can be found
 GRACE_S = 10.0            # beyond the candidate's time: two interpreter starts and the tests themselves
 VERDICT = "rlimits, verdict outside the candidate"
 
