@@ -10,6 +10,7 @@ The authors' file has CRLF line endings and CRLF inside `code`; both become LF.
 from __future__ import annotations
 
 import ast
+import warnings
 
 from evalkit.data import field
 from evalkit.errors import DataError
@@ -23,8 +24,10 @@ SHOT_IDS = (2, 3, 4)
 
 def called_names(reference: str, test: str) -> tuple[str, ...]:
     """The top-level functions and classes of the reference solution that the test names."""
-    defined = [node.name for node in ast.parse(reference).body
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    with warnings.catch_warnings():  # some references have invalid escapes ("\w") in plain strings
+        warnings.simplefilter("ignore")
+        tree = ast.parse(reference)
+    defined = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     named = {node.id for node in ast.walk(ast.parse(test)) if isinstance(node, ast.Name)}
     return tuple(name for name in defined if name in named)
 

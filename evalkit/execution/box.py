@@ -17,6 +17,7 @@ once. The pool follows openai/human-eval's execution.py in spirit: a thread per 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -97,7 +98,7 @@ def run_programs(programs: list[Program], limits: Limits = Limits(), workers: in
     distinct = list(dict.fromkeys(programs))
     references = list(dict.fromkeys(r for r in map(_reference, distinct, [limits] * len(distinct)) if r))
     boxes = _Boxes(sandbox, limits, max(1, min(workers or os.cpu_count() or 1, 64)))
-    with tqdm(total=len(references) + len(distinct), desc=desc, disable=not progress) as bar:
+    with _sigterm_as_interrupt(), tqdm(total=len(references) + len(distinct), desc=desc, disable=not progress) as bar:
         measured = dict(zip(references, boxes.run(references, bar)))
         limit = {p: _limit(p, limits, measured) for p in distinct}
         done = {}
@@ -149,8 +150,8 @@ class _Boxes:
                 future.add_done_callback(lambda _: bar.update())
             return [future.result() for future in futures]
         except BaseException:  # KeyboardInterrupt above all: no box may outlive the run
-            self.stop.set()
             with self.lock:
+                self.stop.set()
                 for proc in self.live:
                     _kill(proc)
             raise
@@ -199,11 +200,12 @@ class _Boxes:
                           tail, round(budget, 3))
 
     def _start(self, source: str, fds: tuple[int, ...], child_limits: str, output) -> subprocess.Popen:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
         proc = self.sandbox.start(["-c", source, child_limits, *map(str, fds), MARK], fds, stdin=subprocess.PIPE,
                                   stdout=output, stderr=subprocess.STDOUT, env={}, cwd="/", process_group=0)
-        with self.lock:
+        with self.lock:  # after an interrupt's sweep (under this lock) no box may start
+            if self.stop.is_set():
+                _kill(proc)
+                raise KeyboardInterrupt
             self.live.add(proc)
         return proc
 
@@ -276,9 +278,50 @@ def _exits_within(proc: subprocess.Popen, timeout_s: float) -> bool:
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the process's group (bwrap, and the box's init with it: the kernel then kills the box) and reap."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """Kill a box whole and reap it. bwrap arms --die-with-parent only once the box exists, so rather
+    than count on it: stop bwrap (no new child can appear), SIGKILL its children (the box's init: the
+    kernel then kills everything in that PID namespace), then bwrap's whole process group."""
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGSTOP)
+            _wait_stopped(proc.pid)
+            for child in _children(proc.pid):
+                os.kill(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     proc.wait()
+
+
+def _wait_stopped(pid: int, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] in "TtZX":
+                return
+        time.sleep(0.001)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """In the main thread, SIGTERM raises (as SIGINT does) so the boxes are killed before we exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
