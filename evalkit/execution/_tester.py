@@ -1,16 +1,19 @@
-"""The test's box: runs the benchmark's trusted tests against a candidate it reaches only through pipes.
+"""The test's box: runs the benchmark's trusted tests against candidates it reaches only through pipes.
 
-Run as `python -I -S -B -c <_wire.py + this> LIMITS REQUESTS_FD RESPONSES_FD VERDICT_FD evalkit-box`,
-never imported. It reads its job {"setup", "test", "entry_points", "budget_s"} on stdin, runs `setup`
-(trusted helpers, e.g. HumanEval's prompt), binds each entry point to a stub that sends the call's
-arguments to the candidate as plain data and returns the plain data it answers, runs `test`, and
-writes the verdict as one JSON line on VERDICT_FD, which only this process holds. A candidate that
+Run as `python -I -S -B -c <_wire.py + this> LIMITS CONTROL_FD MARK`, never imported, and kept for
+one program after another. On CONTROL_FD (a SOCK_SEQPACKET socket only the harness holds the other
+end of) each job arrives as one message {"setup", "test", "entry_points", "budget_s"} carrying two
+file descriptors: the write end of the candidate's requests and the read end of its responses. It
+runs `setup` (trusted helpers, e.g. HumanEval's prompt) in a fresh namespace, binds each entry point
+to a stub that sends the call's arguments to the candidate as plain data and returns the plain data
+it answers, runs `test`, closes the pipes and answers the verdict as one message. A candidate that
 raised makes the stub raise (the builtin exception of that name where there is one); one that used up
 `budget_s` of waiting raises CandidateTimeout; one that is gone raises CandidateGone.
 """
 import builtins
 import resource
 import select
+import socket
 import time
 
 
@@ -96,11 +99,7 @@ def classify(err):
     return "exception"
 
 
-def main():
-    limits, requests, responses, verdict = json.loads(sys.argv[1]), *map(int, sys.argv[2:5])
-    job = json.loads(sys.stdin.buffer.read())
-    sys.stdin.close()
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+def judge(job, requests, responses):
     candidate = Candidate(requests, responses, job["budget_s"])
     namespace = {"__name__": "__main__"}
     try:
@@ -111,7 +110,22 @@ def main():
         result = {"passed": True, "reason": "passed", "detail": ""}
     except BaseException as err:  # SystemExit included: leaving early is never a pass
         result = {"passed": False, "reason": classify(err), "detail": type(err).__name__}
-    send(verdict, result | {"candidate_s": round(candidate.waited_s, 6)})
+    return result | {"candidate_s": round(candidate.waited_s, 6)}
+
+
+def main():
+    limits, control = json.loads(sys.argv[1]), socket.socket(fileno=int(sys.argv[2]))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 1 << 24, 2)
+        if not message:  # the harness hung up
+            return
+        try:
+            verdict = judge(json.loads(message), *fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        control.send(json.dumps(verdict).encode())
 
 
 main()

@@ -23,6 +23,7 @@ import math
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -133,12 +134,15 @@ def _limit(program: Program, limits: Limits, measured: dict[Program, ExecResult]
 
 
 class _Boxes:
-    """A pool of box pairs, and the running ones, so an interrupt can kill them all."""
+    """A pool of workers, each with a test box kept for one program after another and a fresh
+    candidate box per program; the live ones are known, so an interrupt can kill them all."""
 
     def __init__(self, sandbox: Sandbox, limits: Limits, workers: int):
         self.sandbox, self.limits, self.workers = sandbox, limits, workers
+        self.child_limits = {"memory_bytes": limits.memory_bytes, "output_bytes": limits.output_bytes,
+                             "open_files": limits.open_files, "processes": limits.processes}
         self.live: set[subprocess.Popen] = set()
-        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.lock, self.stop, self.local = threading.Lock(), threading.Event(), threading.local()
 
     def run(self, programs: list[Program], bar) -> list[ExecResult]:
         if not programs:
@@ -157,57 +161,85 @@ class _Boxes:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            with self.lock:  # the test boxes of the pool's threads
+                for proc in self.live:
+                    _kill(proc)
+                self.live.clear()
 
     def one(self, program: Program) -> ExecResult:
         limits, budget = self.limits, program.timeout_s
-        child_limits = json.dumps({"cpu_s": math.ceil(budget) + 1, "memory_bytes": limits.memory_bytes,
-                                   "output_bytes": limits.output_bytes, "open_files": limits.open_files,
-                                   "processes": limits.processes})
+        tester, control = self._tester()
         job = json.dumps({"setup": program.setup, "test": program.test, "entry_points": list(program.entry_points),
                           "budget_s": budget}).encode()
         requests_r, requests_w = os.pipe()
         responses_r, responses_w = os.pipe()
-        verdict_r, verdict_w = os.pipe()
-        start, procs = time.perf_counter(), []
-        with tempfile.TemporaryFile() as candidate_out, tempfile.TemporaryFile() as tester_out:
+        start = time.perf_counter()
+        with tempfile.TemporaryFile() as output:
+            candidate = None
             try:
                 try:
-                    procs.append(self._start(CANDIDATE, (requests_r, responses_w), child_limits, candidate_out))
-                    procs.append(self._start(TESTER, (requests_w, responses_r, verdict_w), child_limits, tester_out))
-                finally:  # the children hold their ends now; we keep only the verdict's read end
-                    for fd in (requests_r, responses_w, requests_w, responses_r, verdict_w):
+                    candidate = self._start(CANDIDATE, (requests_r, responses_w), output,
+                                            {"cpu_s": math.ceil(budget) + 1})
+                    socket.send_fds(control, [job], [requests_w, responses_r])
+                finally:  # the boxes hold their ends now
+                    for fd in (requests_r, responses_w, requests_w, responses_r):
                         os.close(fd)
-                for proc, data in zip(procs, (program.code.encode(), job)):
-                    _feed(proc, data)
-                timed_out = not _exits_within(procs[1], budget + GRACE_S)
-            except BaseException:
-                os.close(verdict_r)
-                raise
+                _feed(candidate, program.code.encode())
+                verdict, timed_out = _receive(control, budget + GRACE_S)
+                if verdict.get("reason") == "gone":  # it is ending by itself: let its status say how
+                    _wait(candidate, 1.0)
             finally:
-                for proc in procs:
-                    _kill(proc)
-                    with self.lock:
-                        self.live.discard(proc)
-            verdict = _read_verdict(verdict_r)
-            size = candidate_out.seek(0, os.SEEK_END)
-            candidate_out.seek(max(0, size - 1000))
-            tail = candidate_out.read().decode("utf-8", "replace")
-        candidate, tester = procs
+                if candidate is not None:
+                    self._retire(candidate)
+            if not verdict:  # the test's box hung or died: the next program gets a new one
+                self._retire(tester)
+                self.local.tester = None
+            size = output.seek(0, os.SEEK_END)
+            output.seek(max(0, size - 1000))
+            tail = output.read().decode("utf-8", "replace")
         passed, reason, detail = _judge(verdict, timed_out, candidate.returncode, tester.returncode,
                                         size >= limits.output_bytes, self.sandbox.contained)
         seconds = verdict.get("candidate_s", time.perf_counter() - start) if verdict else time.perf_counter() - start
         return ExecResult(passed, reason, detail, round(seconds, 4), f"{self.sandbox.isolation}; {VERDICT}",
                           tail, round(budget, 3))
 
-    def _start(self, source: str, fds: tuple[int, ...], child_limits: str, output) -> subprocess.Popen:
-        proc = self.sandbox.start(["-c", source, child_limits, *map(str, fds), MARK], fds, stdin=subprocess.PIPE,
-                                  stdout=output, stderr=subprocess.STDOUT, env={}, cwd="/", process_group=0)
-        with self.lock:  # after an interrupt's sweep (under this lock) no box may start
+    def _tester(self) -> tuple[subprocess.Popen, socket.socket]:
+        """This worker's test box, started on first use (and after one was lost)."""
+        if getattr(self.local, "tester", None) is None:
+            control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                proc = self._start(TESTER, (theirs.fileno(),), subprocess.DEVNULL, {})
+            finally:
+                theirs.close()
+            self.local.tester = (proc, control)
+        return self.local.tester
+
+    def _start(self, source: str, fds: tuple[int, ...], output, limits: dict) -> subprocess.Popen:
+        proc = self.sandbox.start(["-c", source, json.dumps(self.child_limits | limits), *map(str, fds), MARK], fds,
+                                  stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env={}, cwd="/",
+                                  process_group=0)
+        with self.lock:  # after the final sweep (under this lock) no box may start
             if self.stop.is_set():
                 _kill(proc)
                 raise KeyboardInterrupt
             self.live.add(proc)
         return proc
+
+    def _retire(self, proc: subprocess.Popen) -> None:
+        _kill(proc)
+        with self.lock:
+            self.live.discard(proc)
+
+
+def _receive(control: socket.socket, timeout_s: float) -> tuple[dict, bool]:
+    """(the test box's verdict or {}, whether it timed out)."""
+    if not select.select([control], [], [], timeout_s)[0]:
+        return {}, True
+    try:
+        verdict = json.loads(control.recv(1 << 16) or b"{}")
+    except (OSError, ValueError):
+        verdict = {}
+    return (verdict if isinstance(verdict, dict) else {}), False
 
 
 def _judge(verdict: dict, timed_out: bool, candidate_status: int, tester_status: int, output_full: bool,
@@ -241,40 +273,19 @@ def _status(returncode: int, contained: bool) -> str:
         return f"signal {number}"
 
 
+def _wait(proc: subprocess.Popen, timeout_s: float) -> None:
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def _feed(proc: subprocess.Popen, data: bytes) -> None:
     try:
         proc.stdin.write(data)
         proc.stdin.close()
     except BrokenPipeError:  # it died before reading its job: the verdict (or its absence) says so
         pass
-
-
-def _read_verdict(fd: int) -> dict:
-    """The test's one JSON line; anything else (nothing, a partial line) is no verdict."""
-    os.set_blocking(fd, False)
-    chunks = []
-    try:
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    except BlockingIOError:
-        pass
-    finally:
-        os.close(fd)
-    lines = b"".join(chunks).splitlines()
-    try:
-        verdict = json.loads(lines[0]) if len(lines) == 1 else {}
-    except ValueError:
-        verdict = {}
-    return verdict if isinstance(verdict, dict) else {}
-
-
-def _exits_within(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait for the process; a pidfd wakes us the moment it exits (Popen.wait polls with sleeps)."""
-    pidfd = os.pidfd_open(proc.pid)
-    try:
-        return bool(select.select([pidfd], [], [], timeout_s)[0])
-    finally:
-        os.close(pidfd)
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -77,10 +77,10 @@ class Sandbox:
     seccomp: bytes = b""           # a seccomp filter for bwrap --seccomp, or none
 
     def command(self, *python_args: str, seccomp_fd: int | None = None) -> list[str]:
-        """argv that runs this sandbox's Python with `python_args` inside a box (or bare, when unsafe);
+        """argv that runs this sandbox's Python (unbuffered) with `python_args` inside a box (or bare, when unsafe);
         `seccomp_fd` is a pipe holding `self.seccomp`, one per command (bwrap reads it to the end)."""
         filter_ = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
-        return [*self.prefix, *filter_, self.python, "-I", "-S", "-B", *python_args]
+        return [*self.prefix, *filter_, self.python, "-I", "-S", "-B", "-u", *python_args]
 
     def start(self, python_args: list[str], pass_fds: tuple[int, ...], **popen) -> subprocess.Popen:
         """Popen the command, handing bwrap its seccomp filter through a pipe of its own."""
