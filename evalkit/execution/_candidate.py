@@ -1,6 +1,6 @@
 """The candidate's box: runs the model's code, then answers the test's calls. Untrusted from line one.
 
-Run as `python -I -S -B -c <_wire.py + this> LIMITS REQUESTS_FD RESPONSES_FD evalkit-box`, never
+Run as `python -I -S -B -u -c <_wire.py + this> LIMITS REQUESTS_FD RESPONSES_FD MARK`, never
 imported. It reads the code on stdin, lowers its own resource limits, runs the code as __main__, says
 "ready" (or what the code raised), then for each call {"call": name, "args", "kwargs"} on REQUESTS_FD
 answers {"value": ...} or {"raised": [type name, message]} on RESPONSES_FD until the test hangs up.

@@ -1,6 +1,6 @@
 """The test's box: runs the benchmark's trusted tests against candidates it reaches only through pipes.
 
-Run as `python -I -S -B -c <_wire.py + this> LIMITS CONTROL_FD MARK`, never imported, and kept for
+Run as `python -I -S -B -u -c <_wire.py + this> LIMITS CONTROL_FD MARK`, never imported, and kept for
 one program after another. On CONTROL_FD (a SOCK_SEQPACKET socket only the harness holds the other
 end of) each job arrives as one message {"setup", "test", "entry_points", "budget_s"} carrying two
 file descriptors: the write end of the candidate's requests and the read end of its responses. It

@@ -1,6 +1,6 @@
 """Plain data between the candidate's box and the test's box: prepended to _candidate.py and _tester.py.
 
-Never imported: both run as `python -I -S -B -c <_wire.py + script>` under whatever interpreter the
+Never imported: both run as `python -I -S -B -u -c <_wire.py + script>` under whatever interpreter the
 box holds (standard library only). A message is one JSON line. Values cross as tagged JSON: None,
 bool, int, float (NaN and infinities included), str as themselves; lists, tuples, sets, frozensets,
 dicts, bytes and complex numbers as one-key objects. Nothing else crosses: no live object, no code.

@@ -1,19 +1,21 @@
 """Running untrusted programs in boxes the kernel keeps shut, with the verdict computed outside them.
 
 Each program is two boxed processes (see sandbox.py for the box): the candidate's (`_candidate.py`:
-the model's code, then it answers calls) and the test's (`_tester.py`: the benchmark's tests, which
-reach the candidate only through a pair of pipes carrying plain data). Only the test's process holds
-the verdict pipe, and the verdict is read from there alone; the candidate can neither see the tests
-nor reach the test's memory, so always-equal objects, forged output or exit codes and scavenged
-frames or memory cannot make a pass. Any exit status or signal is a failure of that program, never
-of the run. Neither process leaves anything on disk (their output goes to unlinked files), and a
-box dies with us: on SIGINT (KeyboardInterrupt) every running box is killed before we re-raise, and
-on any other death of the harness the kernel kills them (bwrap --die-with-parent).
+the model's code, then it answers calls), fresh for every program, and the test's (`_tester.py`: the
+benchmark's tests, which reach the candidate only through a pair of pipes carrying plain data), one
+per worker, kept for program after program and handed each job with its pipe ends over a socket
+only we hold the other end of. The verdict comes back on that socket alone; the candidate can neither
+see the tests nor reach the test's memory, so always-equal objects, forged output or exit codes and
+scavenged frames or memory cannot make a pass. Any exit status or signal is a failure of that
+program, never of the run. Nothing is left on disk (output goes to unlinked files), and no box
+outlives the run: at its end, on SIGINT, and on SIGTERM (raised as SystemExit while we run) every live
+box is killed whole; on any other death of the harness the kernel kills them (bwrap --die-with-parent).
 
 Time limits follow evalplus: a program whose problem has a reference solution may wait for its
 candidate max(Limits.timeout_s, Limits.factor x the reference's time), the reference being measured
-in the same box, on this machine, in this run, just before the candidates. Identical programs run
-once. The pool follows openai/human-eval's execution.py in spirit: a thread per concurrent program.
+in the same box, on this machine, in this run, just before the candidates (no cache: the measure is
+of this machine as loaded now). Identical programs run once. The pool follows openai/human-eval's
+execution.py in spirit: a thread per concurrent program.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ WIRE = (HERE / "_wire.py").read_text()
 CANDIDATE = WIRE + (HERE / "_candidate.py").read_text()
 TESTER = WIRE + (HERE / "_tester.py").read_text()
 MARK = f"evalkit-box-{os.getpid()}"  # the last argument of every boxed process: leftovers can be found
-GRACE_S = 10.0            # beyond the candidate's time: two interpreter starts and the tests themselves
+GRACE_S = 10.0            # beyond the candidate's time: a box's start and the tests themselves
 VERDICT = "rlimits, verdict outside the candidate"
 
 
@@ -54,7 +56,7 @@ class Limits:
     memory_bytes: int = 2 * 1024 ** 3   # address space, each process: enough for any reference solution
     output_bytes: int = 1024 ** 2       # the candidate's stdout + stderr, and each file it writes
     open_files: int = 64
-    processes: int = 1                  # per box user: the candidate itself (and bwrap's init), so no fork
+    processes: int = 1                  # RLIMIT_NPROC (void when we are root: seccomp refuses forks)
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,6 @@ def run_programs(programs: list[Program], limits: Limits = Limits(), workers: in
         todo = [p for p in distinct if p not in done]
         done |= dict(zip(todo, boxes.run([replace(p, timeout_s=limit[p]) for p in todo], bar)))
     return [done[p] for p in programs]
-
-
-def run_program(program: Program, limits: Limits = Limits(), sandbox: Sandbox | None = None) -> ExecResult:
-    """Run one program (its own limit, or limits.timeout_s; no reference is measured)."""
-    return _Boxes(sandbox or default_sandbox(), limits, 1).one(
-        replace(program, timeout_s=program.timeout_s or limits.timeout_s))
 
 
 def _reference(program: Program, limits: Limits) -> Program | None:
