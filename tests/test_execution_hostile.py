@@ -144,6 +144,9 @@ def hostile_programs(outside, sockets) -> dict[str, tuple[str, set[str]]]:
         "a real-time signal": ("import signal\nsignal.raise_signal(40)\n", {"killed"}),
         "SIGRTMAX inside the call": ("import signal\ndef f(x):\n    signal.raise_signal(signal.SIGRTMAX)\n", {"killed"}),
         "SIGSEGV": ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", {"killed"}),
+        "become root": (answer_if("import os\nos.setuid(0)"), denied),
+        "a user namespace of its own": (answer_if("import ctypes\nassert ctypes.CDLL(None).unshare(0x10000000) == 0"),
+                                        {"exception", "assertion"}),
         "kill the harness": (answer_if(f"import os\nos.kill({os.getpid()}, 9)"), denied),
         # limits and early exits
         "endless loop": ("def f(x):\n    while True:\n        pass\n", {"timeout"}),
