@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from evalkit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
 HEADLINE = "headline"  # a spec metric that means: the protocol's headline_metric for that task
@@ -87,8 +89,9 @@ def load_figure_panels(reports_dir: Path = REPORTS_DIR) -> list[FigurePanel]:
     return [FigurePanel(p["label"], p["prefix"]) for p in _read_json(reports_dir / "table_specs.json")["figure2"]]
 
 
-def paper_frame(tables: list[PaperTable]) -> pd.DataFrame:
+def paper_frame(tables: list[PaperTable]) -> "pd.DataFrame":
     """Every published cell, one row each: table, model, params, column, printed (as printed), value."""
+    import pandas as pd  # the task registry reads the specs here and has no need of pandas
     records = [{"table": t.number, "model": r.model, "params": r.params, "column": c.label,
                 "printed": cell, "value": None if cell is None else float(cell.removesuffix("*"))}
                for t in tables for r in t.rows for c, cell in zip(t.columns, r.cells)]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from evalkit.errors import UsageError
 from evalkit.report.cells import EvaluatedRow, evaluated_row, format_value
+from evalkit.report.isolation import isolation_notes
 from evalkit.report.notes import cell_notes, spread_notes, task_footnotes
 from evalkit.report.paper import PaperRow, PaperTable
 
@@ -28,12 +29,14 @@ class TableView:
     spreads: list[str]        # standard errors and document counts, per evaluated row
     deltas: list[str]         # what each delta row subtracts
     footnotes: list[str]      # per task: prompt hash and protocol settings that differ from the paper's
+    isolation: list[str]      # per run of executed code: the containment it ran under
 
     @property
     def notes(self) -> list[tuple[str, list[str]]]:
         """(heading, lines) in the order they are printed, empty ones left out."""
         named = [("Dashes and marks", self.dashes), ("Standard errors and documents", self.spreads),
-                 ("Deltas", self.deltas), ("Protocol", self.footnotes)]
+                 ("Deltas", self.deltas), ("Protocol", self.footnotes),
+                 ("Code execution isolation", self.isolation)]
         return [(heading, lines) for heading, lines in named if lines]
 
 
@@ -77,7 +80,8 @@ def build_view(table: PaperTable, results: list[dict], compare_to: str | None = 
         header, label_columns, paper_rows = ["Model", "Params", *labels], 2, paper_count
     frame = pd.DataFrame(body, columns=range(len(header)), dtype=object)
     return TableView(table, frame, header, label_columns, paper_rows, cell_notes(table, rows),
-                     spread_notes(table, rows), list(dict.fromkeys(deltas)), task_footnotes(table, filled, rows))
+                     spread_notes(table, rows), list(dict.fromkeys(deltas)), task_footnotes(table, filled, rows),
+                     isolation_notes(table, filled))
 
 
 def reference_row(table: PaperTable, compare_to: str, params: int | None) -> PaperRow | None:
