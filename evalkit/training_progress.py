@@ -11,9 +11,10 @@ from evalkit.errors import CheckpointError
 TRAINER_STATE = "trainer_state.json"
 
 
-def training_progress(model: str, tokens: int | None = None) -> dict | None:
-    """{"tokens", "step", "source"}, or None when neither the flag nor the checkpoint says."""
-    recorded = _trainer_state(model)
+def training_progress(model: str | None, tokens: int | None = None) -> dict | None:
+    """{"tokens", "step", "source"}, or None when neither the flag nor the checkpoint says (`model`
+    is None when answers come from a generations file)."""
+    recorded = _trainer_state(model) if model else None
     if tokens is not None:
         return {"tokens": tokens, "step": (recorded or {}).get("step"), "source": "--training-tokens"}
     return recorded

@@ -122,3 +122,4 @@ def test_training_tokens_from_a_trainer_state(tmp_path):
     with pytest.raises(CheckpointError, match="trainer_state.json: not valid JSON"):
         training_progress(str(tmp_path))
     assert training_progress("tiny") is None
+    assert training_progress(None, tokens=7) == {"tokens": 7, "step": None, "source": "--training-tokens"}
