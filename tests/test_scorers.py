@@ -87,7 +87,7 @@ def test_cache_rows_are_per_scorer_version_and_input(tmp_path):
 
 
 def test_code_execution_key_covers_the_limits():
-    program = Program("x = 1", "assert x == 1")
+    program = Program("def f():\n    return 1\n", "assert f() == 1", entry_points=("f",))
     assert CodeExecution(Limits(timeout_s=3.0)).input_key(program) != CodeExecution(Limits(timeout_s=5.0)).input_key(program)
     judged = CodeExecution(Limits(), progress=False).judge([program])
     assert isinstance(judged[0], ExecResult) and judged[0].passed
