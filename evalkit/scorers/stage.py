@@ -15,6 +15,8 @@ from evalkit.scorers.judgement_cache import JudgementCache
 from evalkit.serving.distributed import shard_and_gather
 from evalkit.task import Answer, Task
 
+CHUNK = 256  # judgements per cache transaction
+
 
 @dataclass
 class Judged:
@@ -58,10 +60,14 @@ def _judge(scorer, items: list, cache: JudgementCache | None, counts: dict[str, 
     unique = dict(zip(keys, items))
     stored = cache.get(scorer, list(unique)) if cache is not None else {}
     todo = [key for key in unique if key not in stored]
-    new = shard_and_gather(todo, lambda mine: scorer.judge([unique[key] for key in mine]), cost=lambda _: 1.0)
-    made = dict(zip(todo, new))
-    if cache is not None:
-        cache.put(scorer, [(key, j) for key, j in made.items() if not isinstance(j, Failed)])
+    made = {}
+    for start in range(0, len(todo), CHUNK):  # stored chunk by chunk: an interrupted run keeps what was judged
+        chunk = todo[start:start + CHUNK]
+        new = dict(zip(chunk, shard_and_gather(chunk, lambda mine: scorer.judge([unique[key] for key in mine]),
+                                               cost=lambda _: 1.0)))
+        if cache is not None:
+            cache.put(scorer, [(key, j) for key, j in new.items() if not isinstance(j, Failed)])
+        made.update(new)
     counts["judged"] += len(todo)
     counts["from_cache"] += len(unique) - len(todo)
     return [stored[key] if key in stored else made[key] for key in keys]
