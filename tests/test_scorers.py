@@ -148,7 +148,7 @@ class Interrupted(Keyword):
 
 def test_an_interrupted_stage_keeps_the_chunks_it_judged(tmp_path, monkeypatch):
     from evalkit.scorers import stage
-    monkeypatch.setattr(stage, "CHUNK", 3)
+    monkeypatch.setattr(stage, "BATCH", 3)
     Keyword.calls = []
     cache = JudgementCache(tmp_path / "judgements.sqlite")
     items = [f"text {i}" for i in range(7)]
