@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from evalkit.errors import UsageError
 from evalkit.requests import Request, Result
 
 
@@ -91,7 +92,7 @@ class Task:
         """Change protocol settings (e.g. num_fewshot=5, n=16): the registry's parameters and the
         command line's overrides both come through here."""
         if settings:
-            raise ValueError(f"{self.name}: takes no settings, got {sorted(settings)}")
+            raise UsageError(f"{self.name}: takes no settings, got {', '.join(sorted(settings))}")
 
     def settings(self) -> set[str]:
         """Names `configure` accepts."""

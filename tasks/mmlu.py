@@ -15,10 +15,10 @@ from pathlib import Path
 
 from evalkit.data import label_index, read_csv
 from evalkit.errors import DataError
-from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 from evalkit.requests import LoglikelihoodRequest
 from evalkit.task import Answer, RunContext, SampleResult
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LETTERS = ["A", "B", "C", "D"]
 # hendrycks/test categories.py (MIT), as JSON; category names -> metric suffixes.

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from evalkit.data import field, label_index, read_jsonl
 from evalkit.errors import DataError
-from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 from evalkit.requests import LoglikelihoodRequest
 from evalkit.task import RunContext
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LABELS = ["1", "2"]
 

@@ -5,10 +5,10 @@ import dataclasses
 
 import pytest
 
-from evalkit.serving.dispatch import chunks, dispatch, group
-from evalkit.serving.response_cache import ResponseCache, request_key
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+from evalkit.serving.dispatch import chunks, dispatch, group
+from evalkit.serving.response_cache import ResponseCache, request_key
 
 LL = LoglikelihoodRequest("The cat", " sat")
 ROLL = RollingLoglikelihoodRequest("Once upon a time.")

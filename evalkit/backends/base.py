@@ -48,6 +48,7 @@ class Backend(Protocol):
     name: str
     max_length: int | None
     fingerprint: str
+    stats: Any
 
     def count_tokens(self, text: str) -> int:
         """Tokens of BOS + text as this backend's model sees them (raise NotImplementedError where

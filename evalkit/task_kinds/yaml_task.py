@@ -28,11 +28,11 @@ import yaml
 from evalkit.data import read_jsonl
 from evalkit.errors import DataError, UsageError
 from evalkit.fewshot import sample_fewshot
-from evalkit.task_kinds.multiple_choice import FEWSHOT_DELIMITER, MultipleChoiceTask, mc_doc
 from evalkit.prompts import Prompt
 from evalkit.protocol import RULE_METRICS, HubSource, ProtocolTask, TaskProtocol
 from evalkit.requests import GenerateRequest, RollingLoglikelihoodRequest
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
+from evalkit.task_kinds.multiple_choice import FEWSHOT_DELIMITER, MultipleChoiceTask, mc_doc
 
 OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
 
