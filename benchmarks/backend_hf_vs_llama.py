@@ -5,7 +5,8 @@ hf backend through transformers' LlamaForCausalLM holding the same tensors and a
 reads the same space-separated ids. Scoring is HellaSwag-shaped (a ~150-token context, 4 choices of
 ~20 tokens) and MMLU-shaped (~600-token 5-shot prompts, 3 questions per subject sharing the shots,
 4 one-token answers); generation is greedy, 32 new tokens after a ~100-token prompt. Printed: each
-backend's throughput, the ratio llama/hf, and whether the answers agree (log-likelihoods, same text).
+backend's throughput (by wall time), the ratio llama/hf by wall and by CPU time (steadier on a shared
+machine), and whether the answers agree.
 
     .venv/bin/python benchmarks/backend_hf_vs_llama.py --questions 16 --mmlu 6 --prompts 8
 """
@@ -42,9 +43,10 @@ def id_tokenizer(vocab_size: int) -> transformers.PreTrainedTokenizerFast:
 
 
 def timed(fn):
-    start = time.perf_counter()
+    """(result, wall seconds, CPU seconds): on a shared machine CPU time is the steadier measure of work."""
+    wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -78,18 +80,19 @@ def main() -> None:
             runs[shape, name] = timed(lambda: backend.loglikelihood(requests))
         runs["greedy", name] = timed(lambda: backend.generate(prompts))
     print(f"small preset (dim 512, 8 layers, vocab 32000), random weights, {torch.get_num_threads()} thread(s)")
-    counts = {shape: (sum(len(engine.tokenizer.encode(r.context + r.continuation)) for r in requests), "request tokens/s")
-              for shape, requests in workloads.items()}
+    counts = {shape: (sum(len(engine.tokenizer.encode(r.context + r.continuation)) for r in requests),
+                      "request tokens/s") for shape, requests in workloads.items()}
     counts["greedy"] = (sum(len(t.split()) for r in runs["greedy", "llama"][0] for t in r.texts), "new tokens/s")
     for shape, (count, unit) in counts.items():
         llama, hf_rate = count / runs[shape, "llama"][1], count / runs[shape, "hf"][1]
+        cpu_ratio = runs[shape, "hf"][2] / runs[shape, "llama"][2]
         if shape == "greedy":
             agree = f"identical text {runs[shape, 'llama'][0] == runs[shape, 'hf'][0]}"
         else:
             agree = "max |loglik diff| {:.1e}".format(max(abs(a.loglikelihood - b.loglikelihood) for a, b in
                                                         zip(runs[shape, "llama"][0], runs[shape, "hf"][0])))
         print(f"  {shape:<10} llama {llama:>7,.0f}  hf {hf_rate:>7,.0f} {unit:<17} ratio llama/hf "
-              f"{llama / hf_rate:5.2f}x   {agree}")
+              f"{llama / hf_rate:5.2f}x (CPU time {cpu_ratio:5.2f}x)   {agree}")
 
 
 if __name__ == "__main__":

@@ -271,7 +271,8 @@ def test_missing_transformers_names_the_extra(tmp_path, random_folder):
     done = cli("run", "--backend", "hf", "--model", str(random_folder), "--tasks", "boolq", "--examples",
                "--output-dir", str(tmp_path), hide_transformers=True)
     assert done.returncode == 2
-    assert done.stderr == "error: the hf backend needs transformers, which is not installed: pip install 'evalkit[hf]'\n"
+    assert done.stderr == ("error: the hf backend needs transformers, which is not installed: "
+                           "pip install 'evalkit[hf]'\n")
 
 
 def test_run_command_with_hf_backend_matches_llama(tmp_path, stories_folder):

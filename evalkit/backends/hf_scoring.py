@@ -51,8 +51,8 @@ def score(lm: CausalLM, requests: list[TokenRequest], policy: BatchPolicy, stats
     else:
         rows = sorted(((c, k) for c, ks in by_context.items() for k in ks), key=lambda r: len(r[0]) + len(r[1]),
                       reverse=True)
-        run_batched(rows, lambda r: (1, len(r[0]) + len(r[1]) - 1), lambda batch: scores.update(_whole(lm, batch, stats)),
-                    policy, retry)
+        run_batched(rows, lambda r: (1, len(r[0]) + len(r[1]) - 1),
+                    lambda batch: scores.update(_whole(lm, batch, stats)), policy, retry)
     return scores
 
 
