@@ -13,14 +13,14 @@ from pathlib import Path
 
 from evalkit.data import field, read_jsonl
 from evalkit.errors import DataError
-from evalkit.generation_task import GenerationProtocol
-from evalkit.math_reasoning import ExemplarTask, maj_protocol
 from evalkit.metrics.math_answer import is_equivalent, last_boxed, model_answer, normalize_final_answer
 from evalkit.metrics.verifier import verified
 from evalkit.protocol import HubSource
+from evalkit.task_kinds.exemplars import ExemplarTask, majority_protocol
+from evalkit.task_kinds.generation import GenerationProtocol
 
 HUB = HubSource("DigitalLearningGmbH/MATH-lighteval", None, "test")  # a maintained copy of hendrycks/competition_math
-GREEDY = GenerationProtocol(
+PROTOCOL = GenerationProtocol(
     hub=HUB, local=("math/test.jsonl.gz",), template="minerva_math.jinja",
     answer="the 'final answer is' span, else the last \\boxed{}; Minerva's normalization; equal to the gold "
            "as strings or by sympy.simplify(a - b) == 0 within 5 s (a timeout is not equal, and is counted)",
@@ -43,8 +43,12 @@ def math_doc(where: str, record: dict) -> dict:
 
 class MATH(ExemplarTask):
     name = "math"
-    protocol = GREEDY
+    protocol = PROTOCOL
     exemplar_file = "minerva_math_exemplars.json"
+    shot_marker = "Solution:\n"  # each exemplar's solution; the problem's own "Solution:" ends the prompt
+
+    def doc_key(self, doc: dict, doc_id: int) -> str:
+        return doc.get("id", str(doc_id))
 
     def read_local(self, paths: list[Path]) -> list[dict]:
         return [math_doc(where, record) for where, record in read_jsonl(paths[0])]
@@ -66,4 +70,4 @@ class MATH(ExemplarTask):
 
 class MATHMaj(MATH):
     name = "math_maj1@k"
-    protocol = maj_protocol(GREEDY, k=256, column="+maj1@k")
+    protocol = majority_protocol(PROTOCOL, k=256)

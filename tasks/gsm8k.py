@@ -11,13 +11,13 @@ from pathlib import Path
 
 from evalkit.data import field, read_jsonl
 from evalkit.errors import DataError
-from evalkit.generation_task import GenerationProtocol
-from evalkit.math_reasoning import ExemplarTask, maj_protocol
 from evalkit.metrics.numeric_answer import extract_answer, gold_answer
 from evalkit.protocol import HubSource
+from evalkit.task_kinds.exemplars import ExemplarTask, majority_protocol
+from evalkit.task_kinds.generation import GenerationProtocol
 
 HUB = HubSource("openai/gsm8k", "main", "test")
-GREEDY = GenerationProtocol(
+PROTOCOL = GenerationProtocol(
     hub=HUB, local=("gsm8k/test.jsonl",), template="gsm8k.jinja",
     answer="the last number after the last 'The answer is' (commas, '$' and a final dot removed), "
            "numerically equal to the number after '####'",
@@ -36,8 +36,9 @@ def gsm8k_doc(where: str, record: dict) -> dict:
 
 class GSM8K(ExemplarTask):
     name = "gsm8k"
-    protocol = GREEDY
+    protocol = PROTOCOL
     exemplar_file = "gsm8k_exemplars.json"
+    shot_marker = "\nA: "  # each exemplar's answer line; the problem's own "A:" ends the prompt
 
     def read_local(self, paths: list[Path]) -> list[dict]:
         return [gsm8k_doc(where, record) for where, record in read_jsonl(paths[0])]
@@ -57,4 +58,4 @@ class GSM8K(ExemplarTask):
 
 class GSM8KMaj(GSM8K):
     name = "gsm8k_maj1@k"
-    protocol = maj_protocol(GREEDY, k=100, column="+maj1@k")
+    protocol = majority_protocol(PROTOCOL, k=100)

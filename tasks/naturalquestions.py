@@ -4,16 +4,16 @@ The 3,610-question dev file is the split the open-domain literature (and LLaMA) 
 test set. Records are {"question", "answer": [acceptable strings]}; questions are lower case
 without a final "?", which the prompt adds (as lm-eval does). Shots come from NQ-open train (Hub
 google-research-datasets/nq_open "train"; with --data-dir, naturalquestions/NQ-open.train.jsonl);
-a shot's answer is its first acceptable answer.
+a shot's answer is its first acceptable answer. Registered as naturalquestions_{0,1,5,64}shot.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.closed_book_qa import ClosedBookQA, qa_protocol
 from evalkit.data import field, read_jsonl
 from evalkit.errors import DataError
 from evalkit.protocol import HubSource
+from evalkit.task_kinds.closed_book_qa import ClosedBookQA, qa_protocol
 
 HUB = "google-research-datasets/nq_open"
 
@@ -27,16 +27,11 @@ def nq_doc(where: str, record: dict) -> dict:
 
 class NaturalQuestions(ClosedBookQA):
     name = "naturalquestions"
-
-    def __init__(self, num_fewshot: int = 0):
-        self.name = f"naturalquestions_{num_fewshot}shot"
-        self.protocol = qa_protocol(
-            num_fewshot, hub=HubSource(HUB, None, "validation"), local=("naturalquestions/NQ-open.dev.jsonl",),
-            fewshot_hub=HubSource(HUB, None, "train") if num_fewshot else None,
-            fewshot_local=("naturalquestions/NQ-open.train.jsonl",) if num_fewshot else (),
-            paper_table="Table 4",
-            notes="NQ-open dev (3,610 questions), reported as the test set; '?' appended to each question.")
-        super().__init__()
+    protocol = qa_protocol(
+        hub=HubSource(HUB, None, "validation"), local=("naturalquestions/NQ-open.dev.jsonl",),
+        fewshot_hub=HubSource(HUB, None, "train"), fewshot_local=("naturalquestions/NQ-open.train.jsonl",),
+        paper_table="Table 4",
+        notes="NQ-open dev (3,610 questions), reported as the test set; '?' appended to each question.")
 
     def question(self, doc: dict) -> str:
         question = doc["question"].strip()

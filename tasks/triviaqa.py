@@ -7,16 +7,17 @@ in name order; the small verified-*.json subsets are not part of it). Records ar
 each {"Question", "QuestionId", "Answer": {"Value", "Aliases", "NormalizedAliases", ...}}; a
 question may appear in both files (once per evidence domain), as on the Hub. A prediction is
 correct if it matches any alias or normalized alias; a shot's answer is the answer's "Value".
-Shots come from the rc train split (qa/web-train.json, qa/wikipedia-train.json).
+Shots come from the rc train split (qa/web-train.json, qa/wikipedia-train.json). Registered as
+triviaqa_{0,1,5,64}shot.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.closed_book_qa import ClosedBookQA, qa_protocol
 from evalkit.data import field, read_json
 from evalkit.errors import DataError
 from evalkit.protocol import HubSource
+from evalkit.task_kinds.closed_book_qa import ClosedBookQA, qa_protocol
 
 HUB = "mandarjoshi/trivia_qa"
 
@@ -35,17 +36,13 @@ def trivia_doc(question: str, value: str, aliases: list[str], normalized: list[s
 
 class TriviaQA(ClosedBookQA):
     name = "triviaqa"
-
-    def __init__(self, num_fewshot: int = 0):
-        self.name = f"triviaqa_{num_fewshot}shot"
-        self.protocol = qa_protocol(
-            num_fewshot, hub=HubSource(HUB, "rc.nocontext", "validation"),
-            local=("triviaqa/qa/web-dev.json", "triviaqa/qa/wikipedia-dev.json"),
-            fewshot_hub=HubSource(HUB, "rc.nocontext", "train") if num_fewshot else None,
-            fewshot_local=("triviaqa/qa/web-train.json", "triviaqa/qa/wikipedia-train.json") if num_fewshot else (),
-            paper_table="Table 5",
-            notes="filtered (rc) dev set without evidence, 17,944 questions; correct if any alias matches.")
-        super().__init__()
+    protocol = qa_protocol(
+        hub=HubSource(HUB, "rc.nocontext", "validation"),
+        local=("triviaqa/qa/web-dev.json", "triviaqa/qa/wikipedia-dev.json"),
+        fewshot_hub=HubSource(HUB, "rc.nocontext", "train"),
+        fewshot_local=("triviaqa/qa/web-train.json", "triviaqa/qa/wikipedia-train.json"),
+        paper_table="Table 5",
+        notes="filtered (rc) dev set without evidence, 17,944 questions; correct if any alias matches.")
 
     def read_local(self, paths: list[Path]) -> list[dict]:
         docs = []

@@ -13,23 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA_DIR, REPO, STORIES_BIN
+from conftest import REPO, STORIES_BIN
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "ci"
-RACE_FIXTURE = Path(__file__).parent / "fixtures" / "race"  # RACE is not in ../shared/data
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"
 LIMIT = 6
 MODELS = {"stories260K": str(STORIES_BIN), "tiny": "tiny"}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """../shared/data plus the RACE fixture, as one --data-dir."""
-    root = tmp_path_factory.mktemp("data")
-    for entry in DATA_DIR.iterdir():
-        (root / entry.name).symlink_to(entry)
-    (root / "race").symlink_to(RACE_FIXTURE)
-    return root
 
 
 def summarize(out: Path) -> dict:

@@ -92,6 +92,8 @@ def handle(args) -> int:
     check_settings(args, tasks)
     configure(args, tasks)
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
+    for task in tasks:
+        task.check_source(source)
     progress = not args.no_progress
 
     backend = load_backend(args)

@@ -90,7 +90,7 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     uniform = torch.stack([torch.rand(steps, generator=sample_generator(r.context, r.seed, k)) if r.temperature > 0
                            else torch.zeros(steps) for _, r, k in samples]).to(device)  # (R, steps): draw per step
     budget = torch.tensor([r.max_new_tokens for r in requests], device=device)    # (R,)
-    watch = _StopWatch(tokenizer, requests, device)
+    watch = _StopWatch(tokenizer, requests, logits.shape[-1], device)
     generated = torch.zeros(R, steps, dtype=torch.long, device=device)  # (R, steps)
     length = torch.zeros(R, dtype=torch.long, device=device)            # tokens kept, EOS excluded
     done = torch.zeros(R, dtype=torch.bool, device=device)
@@ -135,12 +135,12 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
 class _StopWatch:
     """Which rows' new token may complete a stop string, and whether it did (on a tail window)."""
 
-    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], device: torch.device):
+    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], vocab: int, device: torch.device):
         self.tokenizer, self.requests = tokenizer, requests
         stop_sets = list(dict.fromkeys(tuple(s for s in r.until if s) for r in requests))
         self.group = torch.tensor([stop_sets.index(tuple(s for s in r.until if s)) for r in requests],
                                   device=device)  # (R,)
-        self.mask = torch.stack([stop_candidates(tokenizer, stops) for stops in stop_sets]).to(device)  # (G, V)
+        self.mask = torch.stack([stop_candidates(tokenizer, stops, vocab) for stops in stop_sets]).to(device)  # (G, V)
         self.window = [max((len(s) for s in r.until), default=0) + TAIL_SLACK for r in requests]
 
     def candidates(self, live: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
@@ -158,19 +158,25 @@ class _StopWatch:
 
 
 @functools.lru_cache(maxsize=64)
-def stop_candidates(tokenizer: Tokenizer, stops: tuple[str, ...]) -> torch.Tensor:
-    """(V,) bool: tokens whose text, read after other text, holds the last character of a stop string, or
-    is not whole characters (a byte of a multi-byte character, shown as U+FFFD)."""
-    ends = {stop[-1] for stop in stops}
-    flags = [bool(text == "" or "\ufffd" in text or ends & set(text)) if ends else False
-             for text in token_texts(tokenizer)]
-    return torch.tensor(flags, dtype=torch.bool)
+def stop_candidates(tokenizer: Tokenizer, stops: tuple[str, ...], vocab: int) -> torch.Tensor:
+    """(vocab,) bool: tokens whose text, read after other text, holds the last character of a stop string,
+    or is not whole characters (a byte of a multi-byte character, shown as U+FFFD); ids the tokenizer
+    does not know are candidates too."""
+    flags = torch.zeros(vocab, dtype=torch.bool)
+    if stops:
+        ends = {stop[-1] for stop in stops}
+        texts = token_texts(tokenizer)
+        flags[len(texts):] = True
+        flags[:len(texts)] = torch.tensor([text == "" or "\ufffd" in text or bool(ends & set(text))
+                                           for text in texts[:vocab]], dtype=torch.bool)
+    return flags
 
 
 @functools.lru_cache(maxsize=8)
 def token_texts(tokenizer: Tokenizer) -> tuple[str, ...]:
     """Each token's text as it reads after another token (a leading space kept, unlike a lone decode)."""
-    anchor = tokenizer.encode("a")[-1]
+    anchor = next(t for t in range(tokenizer.vocab_size) if t not in (tokenizer.bos_id, tokenizer.eos_id)
+                  and tokenizer.decode([t]).strip())
     lead = tokenizer.decode([anchor])
     return tuple(tokenizer.decode([anchor, t])[len(lead):] for t in range(tokenizer.vocab_size))
 
