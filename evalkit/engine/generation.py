@@ -107,10 +107,12 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
         maybe_stop = active & ~ended & watch.candidates(live, chosen)
         done[live] = done[live] | ended
         flags = torch.stack([maybe_stop, ~done[live]]).cpu().numpy()  # the step's one read-back: (2, L)
-        for i in np.flatnonzero(flags[0]):
-            if watch.stopped(int(live[i]), generated, step, prompts[samples[int(live[i])][0]].ids):
-                done[live[i]] = True
-                flags[1, i] = False
+        if flags[0].any():  # rows whose new token may end a stop string: decode their tails
+            rows = live.cpu().numpy()
+            for i in np.flatnonzero(flags[0]):
+                if watch.stopped(int(rows[i]), generated, step, prompts[samples[rows[i]][0]].ids):
+                    done[rows[i]] = True
+                    flags[1, i] = False
         still = flags[1]
         if not still.any():
             break
