@@ -168,7 +168,8 @@ def test_loaded_generations_reproduce_the_scores_of_the_run_that_saved_them(tmp_
     math_ids = [json.loads(line)["task_id"] for line in (first / "generations" / "math.jsonl").read_text().splitlines()]
     assert math_ids == ["0", "1", "2"]  # MATH keeps the source's idx
     for name in tasks.split(","):
-        proc = run("--tasks", name, "--data-dir", str(data_dir), "--limit", "3", "--n-samples", "3",
+        samples_flag = ["--n-samples", "3"] if name.endswith("maj1@k") else []  # as the file was written
+        proc = run("--tasks", name, "--data-dir", str(data_dir), "--limit", "3", *samples_flag,
                    "--load-generations", str(first / "generations" / f"{name}.jsonl"), "--output-dir", str(second / name))
         assert proc.returncode == 0, proc.stderr[-2000:]
         (results, samples), (saved_results, saved_samples) = outputs(second / name), outputs(first)
