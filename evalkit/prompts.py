@@ -1,12 +1,15 @@
-"""Prompt templates: one Jinja file per prompt under prompts/, rendered strictly.
+"""Prompt templates: one Jinja file per prompt under prompts/, rendered strictly; and fixed few-shot
+exemplars published with a benchmark's protocol (prompts/<name>_exemplars.json).
 
 StrictUndefined turns a missing document field into an error instead of an empty string, and the
-sha256 of the template text is recorded with every result (`prompt_hash`).
+sha256 of the template text is recorded with every result (`prompt_hash`), as is the sha256 of an
+exemplar file (`exemplars_hash`).
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +48,24 @@ def _template(text: str) -> jinja2.Template:
 def load_prompt(name: str) -> Prompt:
     """The template prompts/<name>."""
     return Prompt(name, (PROMPTS_DIR / name).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Exemplars:
+    """Fixed shots from the literature: {"source": citation, "exemplars": [{field: text}]}."""
+    name: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def shots(self) -> list[dict]:
+        return json.loads(self.text)["exemplars"]
+
+
+@functools.lru_cache(maxsize=None)
+def load_exemplars(name: str) -> Exemplars:
+    """The exemplar file prompts/<name>."""
+    return Exemplars(name, (PROMPTS_DIR / name).read_text(encoding="utf-8"))

@@ -91,11 +91,15 @@ class ProtocolTask(Task):
         if unknown := set(settings) - self.settings():
             raise UsageError(f"{self.name}: no protocol setting {', '.join(sorted(unknown))}")
         changed = dataclasses.replace(self.protocol, **settings)
-        if changed.num_fewshot < 0:
-            raise UsageError(f"{self.name}: num_fewshot must be 0 or more, got {changed.num_fewshot}")
-        if changed.num_fewshot > 0 and changed.fewshot_hub is None:
-            raise UsageError(f"{self.name}: {changed.num_fewshot} shots asked, but the task declares no few-shot split")
+        self.check(changed)
         self.protocol = changed
+
+    def check(self, protocol: TaskProtocol) -> None:
+        """Refuse impossible protocol settings with a UsageError (task kinds add their own rules)."""
+        if protocol.num_fewshot < 0:
+            raise UsageError(f"{self.name}: num_fewshot must be 0 or more, got {protocol.num_fewshot}")
+        if protocol.num_fewshot > 0 and protocol.fewshot_hub is None:
+            raise UsageError(f"{self.name}: {protocol.num_fewshot} shots asked, but the task declares no few-shot split")
 
     def docs(self, source: DataSource, limit: int | None = None) -> list[dict]:
         self._source, self._pool = source, None

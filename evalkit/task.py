@@ -58,6 +58,10 @@ class Task:
         """The evaluation documents, in their canonical order (first `limit` of them)."""
         raise NotImplementedError
 
+    def check_source(self, source: DataSource) -> None:
+        """Refuse, before any model is loaded, a source that cannot serve this task's protocol (e.g. a
+        few-shot run without the train file); raise DataError. Default: nothing to check."""
+
     def doc_key(self, doc: dict, doc_id: int) -> str:
         """The id that names the document in generations files (default: its index)."""
         return str(doc_id)

@@ -19,6 +19,7 @@ from typing import Any
 from evalkit.errors import UsageError
 from evalkit.task import Task
 
+SHOTS = (0, 1, 5, 64)  # the columns of Tables 4 and 5
 TASKS: dict[str, str | tuple[str, dict[str, Any]]] = {
     "boolq": "tasks.boolq:BoolQ",
     "piqa": "tasks.piqa:PIQA",
@@ -33,6 +34,12 @@ TASKS: dict[str, str | tuple[str, dict[str, Any]]] = {
     "mmlu": "tasks.mmlu:MMLU",
     "humaneval": "tasks.humaneval:HumanEval",
     "mbpp": "tasks.mbpp:MBPP",
+    **{f"naturalquestions_{k}shot": ("tasks.naturalquestions:NaturalQuestions", {"num_fewshot": k}) for k in SHOTS},
+    **{f"triviaqa_{k}shot": ("tasks.triviaqa:TriviaQA", {"num_fewshot": k}) for k in SHOTS},
+    "math": "tasks.competition_math:MATH",
+    "math_maj1@k": "tasks.competition_math:MATHMaj",
+    "gsm8k": "tasks.gsm8k:GSM8K",
+    "gsm8k_maj1@k": "tasks.gsm8k:GSM8KMaj",
 }
 TASK_NAMES = list(TASKS)
 

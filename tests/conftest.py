@@ -10,6 +10,26 @@ SHARED = REPO.parent / "shared"
 DATA_DIR = SHARED / "data"
 STORIES_DIR = SHARED / "models" / "stories260K"
 STORIES_BIN = STORIES_DIR / "stories260K.bin"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # benchmarks or splits not in ../shared/data
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """../shared/data completed with the fixtures, as one --data-dir: RACE and TriviaQA (not in ../shared/data)
+    in the authors' layouts, and beside NQ-open's real dev file a small train file for few-shot runs."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"{DATA_DIR} is not present")
+    root = tmp_path_factory.mktemp("data")
+    for entry in DATA_DIR.iterdir():
+        if entry.name != "naturalquestions":
+            (root / entry.name).symlink_to(entry)
+    for name in ("race", "triviaqa"):
+        (root / name).symlink_to(FIXTURES / name)
+    (root / "naturalquestions").mkdir()
+    for folder in (DATA_DIR / "naturalquestions", FIXTURES / "naturalquestions"):
+        for entry in folder.iterdir():
+            (root / "naturalquestions" / entry.name).symlink_to(entry)
+    return root
 
 
 @pytest.fixture(scope="session")

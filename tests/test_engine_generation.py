@@ -70,3 +70,30 @@ def test_n_samples_prefill_once(stories):
     prompt_tokens = len(stories.tokenizer.encode(PROMPT, bos=True))
     assert engine.stats.samples_generated == 8
     assert engine.stats.tokens_forwarded <= prompt_tokens + 8 * 24  # one prefill, then one token per step
+
+
+@pytest.mark.parametrize("stop", [" ", "e", ", ", "girl named", "!", "é"])
+def test_stop_found_on_the_tail_window_as_on_the_whole_text(stories, greedy, stop):
+    """Stop strings are checked only on rows whose new token could end one, on a tail window: decoding
+    must still stop at exactly the token where a search of the whole text would first find it."""
+    prompt_ids = REFERENCE["prompt_ids_with_bos"]
+    ids = REFERENCE["greedy_ids_with_bos"][len(prompt_ids):]
+    engine = Engine(stories)
+    text = engine.generate([GenerateRequest(PROMPT, until=("Zq", stop), max_new_tokens=NEW_TOKENS)])[0].texts[0]
+    if stop not in greedy:
+        assert text == greedy and engine.stats.tokens_generated == NEW_TOKENS
+        return
+    first = next(k for k in range(1, len(ids) + 1) if stop in continuation_text(stories.tokenizer, prompt_ids, ids[:k]))
+    assert text == greedy[:greedy.index(stop)]
+    assert engine.stats.tokens_generated == first
+
+
+def test_many_samples_stop_independently(stories):
+    """64 samples with a stop string: each equals the same sample generated alone."""
+    request = GenerateRequest(PROMPT, until=(".",), max_new_tokens=40, temperature=1.0, n=64, seed=3)
+    together = Engine(stories).generate([request])[0].texts
+    assert len(together) == 64 and all("." not in t for t in together)
+    alone = Engine(stories, batch_size=1).generate([GenerateRequest(PROMPT, until=(".",), max_new_tokens=40,
+                                                                    temperature=1.0, n=5, seed=3)])[0].texts
+    assert together[:5] == alone
+    assert len(set(together)) > 10

@@ -15,18 +15,16 @@ from evalkit.requests import GenerateRequest
 from evalkit.task import DataSource
 from tasks import TASK_NAMES, get_task
 
-from conftest import DATA_DIR
-
 GOLDEN_DIR = Path(__file__).parent / "golden" / "prompts"
-FIXTURES = Path(__file__).parent / "fixtures"  # RACE is not in ../shared/data
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"
+# Shot counts other than the registered ones: the fixed-exemplar tasks at 0 and 5 shots (MATH has 4 exemplars).
+OTHER_SHOTS = [("gsm8k", 0), ("gsm8k", 5), ("math", 0)]
 
 
-def rendered(name: str) -> dict:
+def rendered(name: str, data_dir: Path, num_fewshot: int | None = None) -> dict:
     task = get_task(name)
-    data_dir = FIXTURES if name.startswith("race") else DATA_DIR
-    if not data_dir.is_dir():
-        pytest.skip(f"{data_dir} is not present")
+    if num_fewshot is not None:
+        task.configure(num_fewshot=num_fewshot)
     docs = task.docs(DataSource(data_dir=data_dir), limit=3)
     return {"task": name, "prompt_hash": task.protocol_dict()["prompt_hash"],
             "documents": [{"doc_id": i, "requests": [as_json(r) for r in task.requests(doc, i, seed=1234)]}
@@ -40,10 +38,10 @@ def as_json(request):
     return [request.context, request.continuation]
 
 
-@pytest.mark.parametrize("name", TASK_NAMES)
-def test_requests_match_golden(name):
-    path = GOLDEN_DIR / f"{name}.json"
-    actual = rendered(name)
+@pytest.mark.parametrize("name, num_fewshot", [(name, None) for name in TASK_NAMES] + OTHER_SHOTS)
+def test_requests_match_golden(name, num_fewshot, data_dir):
+    path = GOLDEN_DIR / (f"{name}.json" if num_fewshot is None else f"{name}_{num_fewshot}shot.json")
+    actual = rendered(name, data_dir, num_fewshot)
     if UPDATE:
         path.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert path.is_file(), f"no golden file {path}; set EVALKIT_UPDATE_GOLDEN=1 to write it"

@@ -7,6 +7,7 @@ from evalkit.errors import UsageError
 from evalkit.prompts import PROMPTS_DIR
 from evalkit.scorers import runs_untrusted_code
 from evalkit.task import DataSource
+from evalkit.task_kinds.generation import GenerationTask
 from tasks import TASK_NAMES, get_task, resolve_tasks, suites
 
 
@@ -32,7 +33,8 @@ def test_protocol_dict_is_json_and_hashes_the_template(name):
     assert record["prompt_hash"] == hashlib.sha256(template_text.encode()).hexdigest()
     assert record["task"] == name and record["paper_table"] and record["paper_column"]
     assert record["headline_metric"] in record["metrics"]
-    assert task.output_type == ("generate_until" if runs_untrusted_code(task) else "multiple_choice")
+    generates = runs_untrusted_code(task) or isinstance(task, GenerationTask)
+    assert task.output_type == ("generate_until" if generates else "multiple_choice")
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -44,6 +46,8 @@ def test_examples_load_offline_and_build_requests(name):
         requests = task.requests(doc, doc_id, seed=0)
         if runs_untrusted_code(task):  # n samples at each of the two temperatures
             assert [r.temperature for r in requests] == [0.1, 0.8]
+        elif isinstance(task, GenerationTask):  # one request: greedy, or the k samples of maj1@k
+            assert [(r.n, r.temperature) for r in requests] == [(task.protocol.n, task.protocol.temperature)]
         else:
             assert len(requests) >= len(doc["choices"])
 

@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--unsafe-execution", action="store_true",
                         help="where bubblewrap cannot contain generated code, run it anyway, uncontained")
     parser.add_argument("--n-samples", type=int, help="samples per request of tasks that draw n (code tasks: per "
-                                                      "problem and temperature, protocol default 200)")
+                                                      "problem and temperature, protocol default 200; maj1@k "
+                                                      "tasks: k, protocol 256 MATH, 100 GSM8K)")
     parser.add_argument("--save-generations", action="store_true",
                         help="generation tasks: write OUT/generations/<task>.jsonl (task_id, completions)")
     add_backend_arguments(parser, generations=True)
@@ -76,8 +77,8 @@ def check_settings(args, tasks) -> None:
     if args.num_fewshot is not None and args.num_fewshot < 0:
         raise UsageError(f"--num-fewshot: expected 0 or more, got {args.num_fewshot}")
     if args.n_samples is not None and not any("n" in t.settings() for t in tasks):
-        raise UsageError("--n-samples applies to tasks that draw n samples per request (humaneval, mbpp), "
-                         "and none was asked for")
+        raise UsageError("--n-samples applies to tasks that draw n samples per request (humaneval, mbpp, "
+                         "math_maj1@k, gsm8k_maj1@k), and none was asked for")
 
 
 def configure(args, tasks) -> None:
@@ -110,6 +111,8 @@ def handle(args) -> int:
     configure(args, tasks)
     args.training = training_progress(args.model, args.training_tokens)  # read before any work is spent
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
+    for task in tasks:
+        task.check_source(source)
     progress = not args.no_progress
 
     backend = load_backend(args)

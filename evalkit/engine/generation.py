@@ -1,14 +1,22 @@
 """Generation: one prefill per distinct prompt, its KV cache forked into a row per sample, then all rows
 decoded together, one token per step, until each stops (stop string, EOS or max_new_tokens).
 
-Stop strings are searched in the decoded text, not in token ids, because one may span two tokens
-(or end inside one); the returned text is cut before the first stop string. Finished rows are dropped
-from the cache once a quarter of the rows have finished, so long tails do not pay for short ones.
+A step costs the same whatever the number of samples or the length of their texts: tokens, lengths
+and stop flags stay on the device, each sample's random draws for all its steps are made at the start
+(one uniform per step from its own generator, as evalkit.engine.sampling prescribes), and the host
+reads back one small flag vector per step. Stop strings are searched in decoded text, not in token
+ids, because one may span two tokens (or end inside one); only a row whose new token could complete
+a stop string (its text holds a stop string's last character, or is a partial UTF-8 byte) is decoded,
+and only a tail window of its tokens. The returned text is cut before the first stop string. Finished
+rows are dropped from the cache once a quarter of the rows have finished, so long tails do not pay
+for short ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
@@ -20,6 +28,7 @@ from evalkit.requests import GenerateRequest
 from evalkit.tokenizer import Tokenizer
 
 CACHE_SCALE = 8  # a decoding row holds its whole KV cache but forwards one token: allow 8x the token budget
+TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
 
 
 @dataclass
@@ -33,15 +42,6 @@ class _Prompt:
     def cost(self) -> tuple[int, int]:  # (decoding rows, cache slots per row)
         return sum(r.n - self.first[r] for r in self.requests), \
             len(self.ids) + max(r.max_new_tokens for r in self.requests)
-
-
-@dataclass
-class _Sample:
-    prompt: int                         # index of its prompt in the batch
-    request: GenerateRequest
-    generator: torch.Generator | None  # None when greedy
-    tokens: list[int] = field(default_factory=list)
-    done: bool = False
 
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, list[int]],
@@ -73,58 +73,114 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
 def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt],
                     stats: EngineStats) -> dict[GenerateRequest, tuple[str, ...]]:
     device = model.device
-    samples = [_Sample(p, r, sample_generator(r.context, r.seed, k) if r.temperature > 0 else None)
-               for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(prompt.first[r], r.n)]
+    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(prompt.first[r], r.n)]
+    requests = [r for _, r, _ in samples]
+    steps = max(r.max_new_tokens for r in requests)
     tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
-    cache = model.new_cache(len(prompts), tokens.shape[1] + max(s.request.max_new_tokens for s in samples))
+    cache = model.new_cache(len(prompts), tokens.shape[1] + steps)
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
     stats.count_forward(mask)
-    rows = torch.tensor([s.prompt for s in samples], device=device)
+    rows = torch.tensor([p for p, _, _ in samples], device=device)
     cache, logits = cache.select(rows), model.logits(last)[rows]  # (R, ...), (R, vocab)
-    temperature = torch.tensor([s.request.temperature for s in samples], device=device)
-    top_p = torch.tensor([s.request.top_p for s in samples], device=device)
-    live = torch.arange(len(samples), device=device)  # sample index of each cache row
 
-    while True:
-        uniform = torch.tensor([0.0 if s.generator is None or s.done else float(torch.rand((), generator=s.generator))
-                                for s in (samples[i] for i in live.tolist())], device=device)
-        chosen = next_tokens(logits, temperature[live], top_p[live], uniform)  # (R,)
-        going = []
-        for i, token in zip(live.tolist(), chosen.tolist()):
-            sample = samples[i]
-            if not sample.done:
-                _append(sample, token, prompts[sample.prompt].ids, tokenizer)
-                going.append(not sample.done)
-            else:
-                going.append(False)
-        keep = torch.tensor(going, device=device)
-        if not keep.any():
+    R = len(samples)
+    sampling = any(r.temperature > 0 for r in requests)
+    temperature = torch.tensor([r.temperature for r in requests], device=device)  # (R,)
+    top_p = torch.tensor([r.top_p for r in requests], device=device)              # (R,)
+    uniform = torch.stack([torch.rand(steps, generator=sample_generator(r.context, r.seed, k)) if r.temperature > 0
+                           else torch.zeros(steps) for _, r, k in samples]).to(device)  # (R, steps): draw per step
+    budget = torch.tensor([r.max_new_tokens for r in requests], device=device)    # (R,)
+    watch = _StopWatch(tokenizer, requests, logits.shape[-1], device)
+    generated = torch.zeros(R, steps, dtype=torch.long, device=device)  # (R, steps)
+    length = torch.zeros(R, dtype=torch.long, device=device)            # tokens kept, EOS excluded
+    done = torch.zeros(R, dtype=torch.bool, device=device)
+    live = torch.arange(R, device=device)  # sample index of each cache row
+
+    for step in range(steps):
+        active = ~done[live]  # (L,)
+        chosen = next_tokens(logits, temperature[live], top_p[live], uniform[live, step]) if sampling \
+            else logits.argmax(-1)  # (L,)
+        generated[live, step] = torch.where(active, chosen, generated[live, step])
+        is_eos = chosen == tokenizer.eos_id
+        length[live] = torch.where(active & ~is_eos, step + 1, length[live])
+        ended = active & (is_eos | (step + 1 >= budget[live]))
+        maybe_stop = active & ~ended & watch.candidates(live, chosen)
+        done[live] = done[live] | ended
+        flags = torch.stack([maybe_stop, ~done[live]]).cpu().numpy()  # the step's one read-back: (2, L)
+        if flags[0].any():  # rows whose new token may end a stop string: decode their tails
+            rows = live.cpu().numpy()
+            for i in np.flatnonzero(flags[0]):
+                if watch.stopped(int(rows[i]), generated, step, prompts[samples[rows[i]][0]].ids):
+                    done[rows[i]] = True
+                    flags[1, i] = False
+        still = flags[1]
+        if not still.any():
             break
-        if (~keep).sum() * 4 >= len(going):  # drop finished rows
-            cache, live, chosen, keep = cache.select(keep.nonzero()[:, 0]), live[keep], chosen[keep], keep[keep]
-        step_mask = keep[:, None]  # (R, 1): finished rows still present forward padding
+        if (~still).sum() * 4 >= len(still):  # drop finished rows
+            keep = torch.from_numpy(np.flatnonzero(still)).to(device)
+            cache, live, chosen = cache.select(keep), live[keep], chosen[keep]
+            still = still[still]
+        step_mask = torch.from_numpy(still).to(device)[:, None]  # (L, 1): finished rows forward padding
         logits = model.logits(model.hidden_states(chosen[:, None], step_mask, cache)[:, -1])
-        stats.count_forward(step_mask)
+        stats.count_step(int(still.sum()), len(still))
 
-    stats.samples_generated += len(samples)
-    stats.tokens_generated += sum(len(s.tokens) for s in samples)
+    stats.samples_generated += R
+    lengths = length.tolist()
+    stats.tokens_generated += sum(lengths)
     texts: dict[GenerateRequest, list[str]] = {}
-    for s in samples:
-        text = continuation_text(tokenizer, list(prompts[s.prompt].ids), s.tokens)
-        texts.setdefault(s.request, []).append(cut_at_stop(text, s.request.until))
+    for (p, request, _), ids, n in zip(samples, generated.tolist(), lengths):
+        text = continuation_text(tokenizer, list(prompts[p].ids), ids[:n])
+        texts.setdefault(request, []).append(cut_at_stop(text, request.until))
     return {r: tuple(t) for r, t in texts.items()}
 
 
-def _append(sample: _Sample, token: int, prompt: tuple[int, ...], tokenizer: Tokenizer) -> None:
-    if token == tokenizer.eos_id:
-        sample.done = True
-        return
-    sample.tokens.append(token)
-    if len(sample.tokens) >= sample.request.max_new_tokens:
-        sample.done = True
-    elif any(sample.request.until):
-        text = continuation_text(tokenizer, list(prompt), sample.tokens)
-        sample.done = any(stop and stop in text for stop in sample.request.until)
+class _StopWatch:
+    """Which rows' new token may complete a stop string, and whether it did (on a tail window)."""
+
+    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], vocab: int, device: torch.device):
+        self.tokenizer, self.requests = tokenizer, requests
+        stop_sets = list(dict.fromkeys(tuple(s for s in r.until if s) for r in requests))
+        self.group = torch.tensor([stop_sets.index(tuple(s for s in r.until if s)) for r in requests],
+                                  device=device)  # (R,)
+        self.mask = torch.stack([stop_candidates(tokenizer, stops, vocab) for stops in stop_sets]).to(device)  # (G, V)
+        self.window = [max((len(s) for s in r.until), default=0) + TAIL_SLACK for r in requests]
+
+    def candidates(self, live: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """(L,) bool: the new token's text could end a stop string of its row's request."""
+        return self.mask[self.group[live], chosen]
+
+    def stopped(self, row: int, generated: torch.Tensor, step: int, prompt: tuple[int, ...]) -> bool:
+        """Whether a stop string occurs in the last tokens of `row` (tokens 0..step), decoded in context."""
+        start = max(0, step + 1 - self.window[row])
+        before = max(0, start - 4)
+        ids = generated[row, before:step + 1].tolist()
+        lead = (list(prompt[-4:]) + ids[:start - before])[-4:]  # what precedes the window, for its leading space
+        text = continuation_text(self.tokenizer, lead, ids[start - before:])
+        return any(stop in text for stop in self.requests[row].until if stop)
+
+
+@functools.lru_cache(maxsize=64)
+def stop_candidates(tokenizer: Tokenizer, stops: tuple[str, ...], vocab: int) -> torch.Tensor:
+    """(vocab,) bool: tokens whose text, read after other text, holds the last character of a stop string,
+    or is not whole characters (a byte of a multi-byte character, shown as U+FFFD); ids the tokenizer
+    does not know are candidates too."""
+    flags = torch.zeros(vocab, dtype=torch.bool)
+    if stops:
+        ends = {stop[-1] for stop in stops}
+        texts = token_texts(tokenizer)
+        flags[len(texts):] = True
+        flags[:len(texts)] = torch.tensor([text == "" or "\ufffd" in text or bool(ends & set(text))
+                                           for text in texts[:vocab]], dtype=torch.bool)
+    return flags
+
+
+@functools.lru_cache(maxsize=8)
+def token_texts(tokenizer: Tokenizer) -> tuple[str, ...]:
+    """Each token's text as it reads after another token (a leading space kept, unlike a lone decode)."""
+    anchor = next(t for t in range(tokenizer.vocab_size) if t not in (tokenizer.bos_id, tokenizer.eos_id)
+                  and tokenizer.decode([t]).strip())
+    lead = tokenizer.decode([anchor])
+    return tuple(tokenizer.decode([anchor, t])[len(lead):] for t in range(tokenizer.vocab_size))
 
 
 def cut_at_stop(text: str, until: tuple[str, ...]) -> str:

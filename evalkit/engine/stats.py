@@ -22,7 +22,10 @@ class EngineStats:
 
     def count_forward(self, mask) -> None:
         """Count one forward of a (B, T) real-token mask."""
-        real = int(mask.sum())
+        self.count_step(int(mask.sum()), mask.numel())
+
+    def count_step(self, real: int, slots: int) -> None:
+        """Count one forward of `slots` token slots of which `real` hold real tokens."""
         self.forward_calls += 1
         self.tokens_forwarded += real
-        self.padding_tokens += mask.numel() - real
+        self.padding_tokens += slots - real
