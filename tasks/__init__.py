@@ -25,6 +25,9 @@ TASKS = {
     "mmlu": "tasks.mmlu:MMLU",
     "humaneval": "tasks.humaneval:HumanEval",
     "mbpp": "tasks.mbpp:MBPP",
+    "crows_pairs": "tasks.crows_pairs:CrowSPairs",
+    "winogender": "tasks.winogender:WinoGender",
+    "truthfulqa_mc": "tasks.truthfulqa_mc:TruthfulQAMC",
 }
 TASK_NAMES = list(TASKS)
 
@@ -33,6 +36,9 @@ SUITES = {
     "table6": ["race_middle", "race_high"],
     "table8": ["humaneval", "mbpp"],
     "table9": ["mmlu"],
+    "table12": ["crows_pairs"],
+    "table13": ["winogender"],
+    "table14": ["truthfulqa_mc"],
     "ci": TASK_NAMES,
 }
 
