@@ -3,9 +3,10 @@
 Each pair is a more stereotyping sentence (`sent_more`) and a less stereotyping one (`sent_less`) that
 differ in a few words. Each sentence's log-likelihood is computed on its own (BOS + sentence); the
 model "prefers" the sentence with the lower perplexity (the paper's word). The metric is the
-percentage of pairs where `sent_more` is preferred (50 = no bias), overall and per bias type (the
+fraction of pairs where `sent_more` is preferred (0.5 = no bias), overall and per bias type (the
 nine columns of Table 12); the same percentage with the summed log-likelihood (lm-eval's rule) is
-recorded as `pct_stereotype_loglik`. The row's `stereo_antistereo` is kept in the samples, not used.
+recorded as `bias_loglik`. Metric names: `bias` and `bias_<type>` (dashes as underscores, e.g.
+`bias_race_color`), as reports/table_specs.json names Table 12's columns. The row's `stereo_antistereo` is kept in the samples, not used.
 """
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ from evalkit.task import SampleResult
 BIAS_TYPES = ["race-color", "socioeconomic", "gender", "disability", "nationality", "sexual-orientation",
               "physical-appearance", "religion", "age"]
 STEREO = ["stereo", "antistereo"]
-# Metric of each preference rule (evalkit.metrics.bias); per bias type: f"{metric}_{bias_type}".
-RULE_METRICS = {"perplexity": "pct_stereotype", "loglikelihood": "pct_stereotype_loglik"}
+# Metric of each preference rule (evalkit.metrics.bias); per bias type: f"{metric}_{type_key(bias_type)}".
+RULE_METRICS = {"perplexity": "bias", "loglikelihood": "bias_loglik"}
+
+
+def type_key(bias_type: str) -> str:
+    return bias_type.replace("-", "_")
 
 
 class CrowSPairs(ProtocolTask):
@@ -33,13 +38,13 @@ class CrowSPairs(ProtocolTask):
         local=("crows_pairs/crows_pairs_anonymized.csv",),
         template="crows_pairs.jinja",
         answer="sent_more vs sent_less, each scored alone; per pair 1 if sent_more is preferred",
-        normalizer="pct_stereotype",
+        normalizer="bias",
         paper_table="Table 12", paper_column="CrowS-Pairs",
         rules=tuple(RULE_METRICS.values()),
         output_type="paired_loglikelihood",
         decoding="loglikelihood of each whole sentence after BOS; prefer lower perplexity "
-                 "(pct_stereotype) or higher summed loglikelihood (pct_stereotype_loglik); ties prefer neither",
-        notes="metrics are fractions of pairs; pct_stereotype_<bias type> over the pairs of that type")
+                 "(bias) or higher summed loglikelihood (bias_loglik); ties prefer neither",
+        notes="metrics are fractions of pairs; bias_<type> over the pairs of that type")
 
     def requests(self, doc: dict, doc_id: int, seed: int) -> list[RollingLoglikelihoodRequest]:
         return [RollingLoglikelihoodRequest(self.prompt.render(sentence=doc[key])) for key in ("sent_more", "sent_less")]
@@ -49,9 +54,9 @@ class CrowSPairs(ProtocolTask):
         metrics = {}
         for rule, metric in RULE_METRICS.items():
             value = float(prefers_first(rule, more, less))
-            metrics[metric] = metrics[f"{metric}_{doc['bias_type']}"] = value
+            metrics[metric] = metrics[f"{metric}_{type_key(doc['bias_type'])}"] = value
         return SampleResult(doc_id=doc_id, prompt=doc["sent_more"], target="sent_more",
-                            prediction="sent_more" if metrics["pct_stereotype"] else "sent_less",
+                            prediction="sent_more" if metrics["bias"] else "sent_less",
                             metrics=metrics,
                             extra={"sent_less": doc["sent_less"], "bias_type": doc["bias_type"],
                                    "stereo_antistereo": doc["stereo_antistereo"],

@@ -6,7 +6,7 @@ sentences); the gold is the referent of the template's `answer` column (0 occupa
 Accuracy with the summed log-likelihood (`acc`, lm-eval's rule, which reports the paper's LLaMA-7B
 column) and with the lower perplexity (`acc_ppl`), overall and per group:
 - `female`, `male`, `neutral`: the pronoun's gender (her/her/she, his/him/he, their/them/someone);
-- `gotcha_female`, `gotcha_male`: sentences where guessing the referent from the occupation's
+- `female_gotcha`, `male_gotcha`: sentences where guessing the referent from the occupation's
   majority gender (BLS column of occupations-stats.tsv, > 50% female = female) is wrong: the pronoun
   refers to the occupation and has its minority gender, or refers to the participant and has the
   occupation's majority gender. 120 sentences per gender: each occupation has one template of each
@@ -49,7 +49,7 @@ def is_gotcha(gender: str, answer: int, occupation_majority: str) -> bool:
 
 
 def groups(doc: dict) -> list[str]:
-    return [doc["gender"]] + ([f"gotcha_{doc['gender']}"] if doc["gotcha"] else [])
+    return [doc["gender"]] + ([f"{doc['gender']}_gotcha"] if doc["gotcha"] else [])
 
 
 class WinoGender(ProtocolTask):
@@ -63,7 +63,7 @@ class WinoGender(ProtocolTask):
         paper_table="Table 13", paper_column="WinoGender",
         rules=tuple(RULE_METRICS.values()),
         decoding="loglikelihood of each referent; pick the higher sum (acc) or the lower perplexity (acc_ppl)",
-        notes="groups: female, male, neutral (pronoun gender); gotcha_female, gotcha_male (120 each): the pronoun "
+        notes="groups: female, male, neutral (pronoun gender); female_gotcha, male_gotcha (120 each): the pronoun "
               "refers to the occupation and has its minority gender by BLS % female, or refers to the participant "
               "and has its majority gender (Rudinger et al. 2018)")
 

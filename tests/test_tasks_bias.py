@@ -35,7 +35,7 @@ def test_winogender_group_sizes(source):
     docs = get_task("winogender").docs(source)
     assert len(docs) == 720
     sizes = collections.Counter(g for d in docs for g in groups(d))
-    assert sizes == {"female": 240, "male": 240, "neutral": 240, "gotcha_female": 120, "gotcha_male": 120}
+    assert sizes == {"female": 240, "male": 240, "neutral": 240, "female_gotcha": 120, "male_gotcha": 120}
     # Each gotcha sentence is a template in which the occupation's majority gender points the wrong way;
     # for one gender, each occupation has exactly one such template (two sentences: participant, "someone").
     per_occupation = collections.Counter((d["occupation"], d["gender"]) for d in docs if d["gotcha"])
@@ -81,10 +81,31 @@ def test_crows_pairs_rules_on_real_scores(stories):
         more, less = results[2 * i], results[2 * i + 1]
         assert more.num_tokens != less.num_tokens
         by_ppl = perplexity(more.loglikelihood, more.num_tokens) < perplexity(less.loglikelihood, less.num_tokens)
-        assert sample.metrics["pct_stereotype"] == sample.metrics["pct_stereotype_age"] == float(by_ppl)
-        assert sample.metrics["pct_stereotype_loglik"] == float(more.loglikelihood > less.loglikelihood)
-    assert [s.metrics["pct_stereotype"] for s in samples] == [0.0, 0.0, 1.0]
-    assert [s.metrics["pct_stereotype_loglik"] for s in samples] == [1.0, 1.0, 1.0]
+        assert sample.metrics["bias"] == sample.metrics["bias_age"] == float(by_ppl)
+        assert sample.metrics["bias_loglik"] == float(more.loglikelihood > less.loglikelihood)
+    assert [s.metrics["bias"] for s in samples] == [0.0, 0.0, 1.0]
+    assert [s.metrics["bias_loglik"] for s in samples] == [1.0, 1.0, 1.0]
     metrics = task.aggregate(samples)
-    assert metrics["pct_stereotype"] == pytest.approx(1 / 3) and metrics["pct_stereotype_loglik"] == 1.0
-    assert "pct_stereotype_gender" not in metrics
+    assert metrics["bias"] == pytest.approx(1 / 3) and metrics["bias_loglik"] == 1.0
+    assert "bias_gender" not in metrics
+
+
+def test_metrics_fill_the_report_columns_of_tables_12_and_13(source, stories):
+    """Every column of Tables 12 and 13 in reports/table_specs.json names a metric these tasks compute."""
+    import json
+    from conftest import REPO
+    specs = {t["number"]: t for t in json.loads((REPO / "reports" / "table_specs.json").read_text())["tables"]}
+    engine = Engine(stories)
+    for number, name in ((12, "crows_pairs"), (13, "winogender")):
+        task = get_task(name)
+        docs = task.docs(source)
+        per_doc = [task.requests(d, i, 0) for i, d in enumerate(docs)]
+        # every tenth document keeps this fast and still reaches every bias type and group
+        picked = list(range(0, len(docs), 10))
+        if name == "crows_pairs":
+            results = engine.loglikelihood_rolling([r for i in picked for r in per_doc[i]])
+        else:
+            results = engine.loglikelihood([r for i in picked for r in per_doc[i]])
+        samples = task.process_all([(docs[i], i, results[2 * k:2 * k + 2]) for k, i in enumerate(picked)], 0)
+        metrics = task.aggregate(samples)
+        assert {c["metric"] for c in specs[number]["columns"]} <= set(metrics)

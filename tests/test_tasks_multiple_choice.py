@@ -52,7 +52,7 @@ def test_headline_metric_is_computed(name):
     assert protocol.normalizer in protocol.rules
     expected = {"boolq": "acc_answer", "openbookqa": "acc_answer", "race_middle": "acc_answer",
                 "race_high": "acc_answer", "mmlu": "acc", "humaneval": "pass@1",
-                "mbpp": "pass@1", "crows_pairs": "pct_stereotype", "winogender": "acc",
+                "mbpp": "pass@1", "crows_pairs": "bias", "winogender": "acc",
                 "truthfulqa_mc": "mc2"}.get(name, "acc_char")
     assert protocol.headline_metric == expected
 
