@@ -15,3 +15,7 @@ class DataError(EvalkitError):
 
 class UsageError(EvalkitError):
     """Unknown task, model, suite or a bad flag value."""
+
+
+class ScorerError(EvalkitError):
+    """A scorer could not judge at all (a service unreachable after its retries, a box that cannot start)."""
