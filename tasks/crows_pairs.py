@@ -16,8 +16,8 @@ from evalkit.data import read_table
 from evalkit.errors import DataError
 from evalkit.metrics.bias import prefers_first
 from evalkit.protocol import HubSource, ProtocolTask, TaskProtocol
-from evalkit.requests import RollingLoglikelihoodRequest, RollingLoglikelihoodResult
-from evalkit.task import SampleResult
+from evalkit.requests import RollingLoglikelihoodRequest
+from evalkit.task import Answer, RunContext, SampleResult
 
 # The nine bias types of the authors' file, in the order of the Hub dataset's class labels.
 BIAS_TYPES = ["race-color", "socioeconomic", "gender", "disability", "nationality", "sexual-orientation",
@@ -41,16 +41,17 @@ class CrowSPairs(ProtocolTask):
         normalizer="bias",
         paper_table="Table 12", paper_column="CrowS-Pairs",
         rules=tuple(RULE_METRICS.values()),
-        output_type="paired_loglikelihood",
+        output_type="loglikelihood_rolling",
         decoding="loglikelihood of each whole sentence after BOS; prefer lower perplexity "
                  "(bias) or higher summed loglikelihood (bias_loglik); ties prefer neither",
         notes="metrics are fractions of pairs; bias_<type> over the pairs of that type")
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[RollingLoglikelihoodRequest]:
+    def requests(self, doc: dict, doc_id: int, seed: int,
+                 context: RunContext = RunContext()) -> list[RollingLoglikelihoodRequest]:
         return [RollingLoglikelihoodRequest(self.prompt.render(sentence=doc[key])) for key in ("sent_more", "sent_less")]
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list[RollingLoglikelihoodResult]) -> SampleResult:
-        more, less = ((r.loglikelihood, r.num_tokens) for r in results)
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        more, less = ((a.result.loglikelihood, a.result.num_tokens) for a in answers)
         metrics = {}
         for rule, metric in RULE_METRICS.items():
             value = float(prefers_first(rule, more, less))

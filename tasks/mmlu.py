@@ -3,27 +3,28 @@
 The original hendrycks/test protocol: a header naming the subject, the first k questions of the
 subject's dev split as shots (not a random draw), the question with "A. .." to "D. .." and
 "Answer:"; the model's log-probabilities of " A" .. " D" are compared. Shots are dropped, last
-first, until the prompt fits the model's window (the runner calls `set_context_limit`).
+first, until the prompt fits the model's window (given in the run context).
 Average and category accuracies are over questions (micro), as the original code computes them.
 """
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable
 
 from evalkit.data import label_index, read_csv
 from evalkit.errors import DataError
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 from evalkit.requests import LoglikelihoodRequest
-from evalkit.task import SampleResult
+from evalkit.task import Answer, RunContext, SampleResult
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LETTERS = ["A", "B", "C", "D"]
 # hendrycks/test categories.py (MIT), as JSON; category names -> metric suffixes.
 CATEGORY_MAP = json.loads((Path(__file__).resolve().parents[1] / "evalkit" / "assets" / "mmlu_categories.json")
                           .read_text(encoding="utf-8"))["subject_to_category"]
+SHOT_END = re.compile(r"\nAnswer: [ABCD]\n\n")
 CATEGORY_METRIC = {"humanities": "acc_humanities", "STEM": "acc_stem",
                    "social sciences": "acc_social_sciences", "other (business, health, misc.)": "acc_other"}
 
@@ -44,28 +45,22 @@ class MMLU(MultipleChoiceTask):
                "(hendrycks/test evaluate.py). acc = over all questions (micro, the original code's "
                "'Average accuracy'); acc_<category> over the category's questions; acc_<subject> per subject."))
 
-    max_tokens: int | None = None
-    count_tokens: Callable[[str], int] | None = None
-
-    def set_context_limit(self, max_tokens: int, count_tokens: Callable[[str], int]) -> None:
-        """The model's window and token counter, so that shots can be dropped until the prompt fits."""
-        self.max_tokens, self.count_tokens = max_tokens, count_tokens
-
-    def prompt_and_shots(self, doc: dict) -> tuple[str, int]:
+    def prompt_and_shots(self, doc: dict, context: RunContext = RunContext()) -> tuple[str, int]:
         shots = [ex for ex in self.fewshot_pool() if ex["subject"] == doc["subject"]][:self.protocol.num_fewshot]
         while True:
-            context = self.prompt.render(shots=shots, **doc)
-            if not shots or self.max_tokens is None or self.count_tokens(context + " A") <= self.max_tokens:
-                return context, len(shots)
+            prompt = self.prompt.render(shots=shots, **doc)
+            if not shots or context.max_length is None or context.count_tokens(prompt + " A") <= context.max_length:
+                return prompt, len(shots)
             shots = shots[:-1]
 
-    def choice_requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
-        context, _ = self.prompt_and_shots(doc)
-        return [LoglikelihoodRequest(context, self.protocol.target_delimiter + letter) for letter in LETTERS]
+    def choice_requests(self, doc: dict, doc_id: int, seed: int, context: RunContext) -> list[LoglikelihoodRequest]:
+        prompt, _ = self.prompt_and_shots(doc, context)
+        return [LoglikelihoodRequest(prompt, self.protocol.target_delimiter + letter) for letter in LETTERS]
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list) -> SampleResult:
-        sample = super().process(doc, doc_id, seed, results)
-        sample.extra.update(subject=doc["subject"], num_fewshot=self.prompt_and_shots(doc)[1])
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        sample = super().process(doc, doc_id, seed, answers)
+        # every shot the template rendered ends with its answer line and a blank line (prompts/mmlu.jinja)
+        sample.extra.update(subject=doc["subject"], num_fewshot=len(SHOT_END.findall(sample.prompt)))
         return sample
 
     def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:

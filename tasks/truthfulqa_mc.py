@@ -13,8 +13,8 @@ from evalkit.data import field, read_json
 from evalkit.errors import DataError
 from evalkit.metrics.truthfulqa import mc1, mc2
 from evalkit.protocol import HubSource, ProtocolTask, TaskProtocol
-from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
-from evalkit.task import SampleResult
+from evalkit.requests import LoglikelihoodRequest
+from evalkit.task import Answer, RunContext, SampleResult
 
 TARGETS = ("mc1", "mc2")
 
@@ -39,16 +39,17 @@ class TruthfulQAMC(ProtocolTask):
                  "MC2 = normalised probability of the true answers",
         notes="not in the LLaMA paper (which reports the generation task); lm-eval's truthfulqa_mc1/mc2 protocol")
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
-        context = self.prompt.render(question=doc["question"])
-        return [LoglikelihoodRequest(context, self.protocol.target_delimiter + a) for a in answers(doc)]
+    def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[LoglikelihoodRequest]:
+        prompt = self.prompt.render(question=doc["question"])
+        return [LoglikelihoodRequest(prompt, self.protocol.target_delimiter + a) for a in answers(doc)]
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list[LoglikelihoodResult]) -> SampleResult:
-        by_answer = {a: r.loglikelihood for a, r in zip(answers(doc), results)}
+    def process(self, doc: dict, doc_id: int, seed: int, answered: list[Answer]) -> SampleResult:
+        delimiter = self.protocol.target_delimiter
+        by_answer = {a.request.continuation[len(delimiter):]: a.result.loglikelihood for a in answered}
         lls = {t: [by_answer[a] for a in doc[t]] for t in TARGETS}
         metrics = {"mc1": mc1(lls["mc1"], doc["mc1_labels"]), "mc2": mc2(lls["mc2"], doc["mc2_labels"])}
         best = max(range(len(lls["mc1"])), key=lls["mc1"].__getitem__)
-        return SampleResult(doc_id=doc_id, prompt=self.prompt.render(question=doc["question"]),
+        return SampleResult(doc_id=doc_id, prompt=answered[0].request.context,
                             target=doc["mc1"][doc["mc1_labels"].index(1)], prediction=doc["mc1"][best],
                             metrics=metrics,
                             extra={"choices": answers(doc), "loglikelihoods": [by_answer[a] for a in answers(doc)]})

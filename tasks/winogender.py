@@ -25,8 +25,8 @@ from evalkit.data import field, read_table
 from evalkit.errors import DataError
 from evalkit.metrics.bias import pick
 from evalkit.protocol import HubSource, ProtocolTask, TaskProtocol
-from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
-from evalkit.task import DataSource, SampleResult
+from evalkit.requests import LoglikelihoodRequest
+from evalkit.task import Answer, DataSource, RunContext, SampleResult
 
 PRONOUNS = {"female": {"NOM": "she", "POSS": "her", "ACC": "her"},
             "male": {"NOM": "he", "POSS": "his", "ACC": "him"},
@@ -67,20 +67,20 @@ class WinoGender(ProtocolTask):
               "refers to the occupation and has its minority gender by BLS % female, or refers to the participant "
               "and has its majority gender (Rudinger et al. 2018)")
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
-        context = self.prompt.render(sentence=doc["sentence"], pronoun=doc["pronoun"])
-        return [LoglikelihoodRequest(context, self.protocol.target_delimiter + c)
+    def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[LoglikelihoodRequest]:
+        prompt = self.prompt.render(sentence=doc["sentence"], pronoun=doc["pronoun"])
+        return [LoglikelihoodRequest(prompt, self.protocol.target_delimiter + c)
                 for c in (doc["occupation"], doc["participant"])]
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list[LoglikelihoodResult]) -> SampleResult:
-        scored = [(r.loglikelihood, r.num_tokens) for r in results]
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        scored = [(a.result.loglikelihood, a.result.num_tokens) for a in answers]
         metrics = {}
         for rule, metric in RULE_METRICS.items():
             correct = float(pick(rule, scored) == doc["label"])
             metrics[metric] = correct
             for group in groups(doc):
                 metrics[f"{metric}_{group}"] = correct
-        return SampleResult(doc_id=doc_id, prompt=self.requests(doc, doc_id, seed)[0].context, target=doc["label"],
+        return SampleResult(doc_id=doc_id, prompt=answers[0].request.context, target=doc["label"],
                             prediction=pick("loglikelihood", scored), metrics=metrics,
                             extra={"sentid": doc["sentid"], "choices": [doc["occupation"], doc["participant"]],
                                    "groups": groups(doc), "loglikelihoods": [s[0] for s in scored],

@@ -6,7 +6,7 @@ import pytest
 
 from evalkit.engine import Engine
 from evalkit.metrics.bias import perplexity, pick, prefers_first
-from evalkit.task import DataSource
+from evalkit.task import Answer, DataSource
 from tasks import get_task
 from tasks.winogender import groups, is_gotcha
 
@@ -74,9 +74,10 @@ PAIRS = [("Tom ran.", "Tom ran to the park with his mom and they played with a b
 def test_crows_pairs_rules_on_real_scores(stories):
     task = get_task("crows_pairs")
     docs = [{"sent_more": a, "sent_less": b, "bias_type": "age", "stereo_antistereo": "stereo"} for a, b in PAIRS]
-    requests = [task.requests(d, i, 0) for i, d in enumerate(docs)]
-    results = Engine(stories).loglikelihood_rolling([r for pair in requests for r in pair])
-    samples = task.process_all([(d, i, results[2 * i:2 * i + 2]) for i, d in enumerate(docs)], 0)
+    requests = [r for i, d in enumerate(docs) for r in task.requests(d, i, 0)]
+    results = Engine(stories).loglikelihood_rolling(requests)
+    samples = [task.process(d, i, 0, [Answer(r, x) for r, x in zip(requests[2 * i:2 * i + 2], results[2 * i:2 * i + 2])])
+               for i, d in enumerate(docs)]
     for sample, (i, (a, b)) in zip(samples, enumerate(PAIRS)):
         more, less = results[2 * i], results[2 * i + 1]
         assert more.num_tokens != less.num_tokens
@@ -102,10 +103,11 @@ def test_metrics_fill_the_report_columns_of_tables_12_and_13(source, stories):
         per_doc = [task.requests(d, i, 0) for i, d in enumerate(docs)]
         # every tenth document keeps this fast and still reaches every bias type and group
         picked = list(range(0, len(docs), 10))
-        if name == "crows_pairs":
-            results = engine.loglikelihood_rolling([r for i in picked for r in per_doc[i]])
-        else:
-            results = engine.loglikelihood([r for i in picked for r in per_doc[i]])
-        samples = task.process_all([(docs[i], i, results[2 * k:2 * k + 2]) for k, i in enumerate(picked)], 0)
+        requests = [r for i in picked for r in per_doc[i]]
+        serve = engine.loglikelihood_rolling if name == "crows_pairs" else engine.loglikelihood
+        results = serve(requests)
+        samples = [task.process(docs[i], i, 0, [Answer(r, x) for r, x in zip(requests[2 * k:2 * k + 2],
+                                                                               results[2 * k:2 * k + 2])])
+                   for k, i in enumerate(picked)]
         metrics = task.aggregate(samples)
         assert {c["metric"] for c in specs[number]["columns"]} <= set(metrics)

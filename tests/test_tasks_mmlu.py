@@ -1,6 +1,6 @@
 """MMLU: hendrycks/test prompt, first-k dev shots dropped to fit the window, per-category accuracy."""
 from evalkit.requests import LoglikelihoodResult
-from evalkit.task import DataSource, SampleResult
+from evalkit.task import Answer, DataSource, RunContext, SampleResult
 from tasks import get_task
 
 EXPECTED_PROMPT = """The following are multiple choice questions (with answers) about high school geography.
@@ -44,15 +44,14 @@ def test_shots_are_dropped_until_the_prompt_fits():
     task, docs = example_task()
     words = lambda text: len(text.split())  # noqa: E731 - a stand-in token counter
     full = words(EXPECTED_PROMPT + " A")
-    task.set_context_limit(full, words)
-    assert task.prompt_and_shots(docs[3])[1] == 2
-    task.set_context_limit(full - 1, words)
-    context, k = task.prompt_and_shots(docs[3])
+    assert task.prompt_and_shots(docs[3], RunContext(full, words))[1] == 2
+    context, k = task.prompt_and_shots(docs[3], RunContext(full - 1, words))
     assert k == 1 and "topographic" not in context and "Prime Meridian" in context
-    task.set_context_limit(1, words)
-    assert task.prompt_and_shots(docs[3])[1] == 0
-    sample = task.process(docs[3], 3, 0, [LoglikelihoodResult(v, 1, True) for v in (-1.0, -2.0, -3.0, -4.0)])
-    assert sample.extra["num_fewshot"] == 0 and sample.prediction == 0 and sample.metrics == {"acc": 1.0}
+    for window, shots in ((full - 1, 1), (1, 0)):
+        requests = task.requests(docs[3], 3, 0, RunContext(window, words))
+        answers = [Answer(r, LoglikelihoodResult(v, 1, True)) for r, v in zip(requests, (-1.0, -2.0, -3.0, -4.0))]
+        sample = task.process(docs[3], 3, 0, answers)
+        assert sample.extra["num_fewshot"] == shots and sample.prediction == 0 and sample.metrics == {"acc": 1.0}
 
 
 def test_aggregate_is_micro_over_questions_with_categories():

@@ -1,34 +1,14 @@
 """The `generate` command: continue one prompt (greedy unless --temperature), print the continuation."""
 from __future__ import annotations
 
+from evalkit.backends import add_backend_arguments, load_backend
 from evalkit.errors import UsageError
 from evalkit.requests import GenerateRequest
 
 
-def add_model_arguments(parser) -> None:
-    """Flags shared by the commands that run the engine directly."""
-    parser.add_argument("--model", default="tiny", help="tiny, a llama2.c .bin, a Meta or HF folder, or a Hub id")
-    parser.add_argument("--batch-size", default="auto", help="sequences per forward, or 'auto'")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: as stored)")
-
-
-def load_engine(args):
-    from evalkit.engine import Engine
-    from evalkit.model.loaders import load_model
-
-    batch_size = args.batch_size
-    if batch_size != "auto":
-        try:
-            batch_size = int(batch_size)
-        except ValueError:
-            raise UsageError(f"--batch-size must be a positive integer or 'auto', not {batch_size!r}") from None
-    return Engine(load_model(args.model, args.device, args.dtype), batch_size=batch_size)
-
-
 def add_parser(sub):
     parser = sub.add_parser("generate", help="continue a prompt with the model")
-    add_model_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
@@ -43,4 +23,4 @@ def _handler(args):
         raise UsageError("need --max-new-tokens >= 0, --temperature >= 0 and 0 < --top-p <= 1")
     request = GenerateRequest(args.prompt, tuple(args.until), args.max_new_tokens, args.temperature,
                               args.top_p, 1, args.seed)
-    print(load_engine(args).generate([request])[0].texts[0])
+    print(load_backend(args).generate([request])[0].texts[0])
