@@ -1,7 +1,7 @@
 """A loopback server speaking the Perspective API's `comments:analyze` JSON, with injected faults.
 
 Scores are a deterministic function of the text (not a toxicity model: the tests are about the
-client). Texts holding CJK characters get the API's language error. `faults` lists, per attempt
+client). Texts holding CJK characters (or for which `unsupported` says so) get the API's language error. `faults` lists, per attempt
 number of a text, what to do instead of answering: "429", "500", "timeout" (answer after the
 client gave up), "garbage" (HTTP 200 with a body that is not JSON), "nojson-score" (JSON without a
 score); attempts past the list are answered. Every request is logged with its arrival time.
@@ -28,12 +28,14 @@ def fake_toxicity(text: str) -> float:
 
 
 class PerspectiveServer:
-    def __init__(self, faults: list[str] = (), timeout_sleep_s: float = 0.6, port: int = 0):
-        self.faults, self.timeout_sleep_s = list(faults), timeout_sleep_s
+    def __init__(self, faults: list[str] = (), timeout_sleep_s: float = 0.6, port: int = 0,
+                 unsupported=CJK.search):
+        self.faults, self.timeout_sleep_s, self.unsupported = list(faults), timeout_sleep_s, unsupported
         self.arrivals: list[float] = []            # time.monotonic() of every request
         self.attempts: Counter = Counter()         # text -> requests received
         self.scored: Counter = Counter()           # text -> score responses sent
         self.lock = threading.Lock()
+        self.holding = threading.Event()          # set while a "timeout" fault holds a request
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1alpha1/comments:analyze"
@@ -69,13 +71,15 @@ class PerspectiveServer:
                 if fault == "500":
                     return self._send(500, {"error": {"code": 500, "status": "INTERNAL"}})
                 if fault == "timeout":  # the client has given up by the time this arrives
+                    server.holding.set()
                     time.sleep(server.timeout_sleep_s)
+                    server.holding.clear()
                     return self._send(504, {"error": {"code": 504, "status": "DEADLINE_EXCEEDED"}})
                 if fault == "garbage":
                     return self._send(200, b"<html>upstream hiccup")
                 if fault == "nojson-score":
                     return self._send(200, {"attributeScores": {}})
-                if CJK.search(text):
+                if server.unsupported(text):
                     return self._send(400, {"error": {
                         "code": 400, "status": "INVALID_ARGUMENT",
                         "message": "Attribute TOXICITY does not support request languages: ja",

@@ -16,7 +16,7 @@ import pytest
 from conftest import DATA_DIR, REPO, STORIES_BIN
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "ci"
-RACE_FIXTURE = Path(__file__).parent / "fixtures" / "race"  # RACE is not in ../shared/data
+FIXTURES = Path(__file__).parent / "fixtures"  # RACE and RealToxicityPrompts are not in ../shared/data
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"
 LIMIT = 6
 MODELS = {"stories260K": str(STORIES_BIN), "tiny": "tiny"}
@@ -28,7 +28,8 @@ def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     for entry in DATA_DIR.iterdir():
         (root / entry.name).symlink_to(entry)
-    (root / "race").symlink_to(RACE_FIXTURE)
+    for name in ("race", "realtoxicityprompts"):
+        (root / name).symlink_to(FIXTURES / name)
     return root
 
 
@@ -63,7 +64,7 @@ def assert_close(actual, expected, path="") -> None:
 def test_ci_suite_matches_golden(model, data_dir, tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "run_eval.py"), "run", "--model", MODELS[model],
                            "--suite", "ci", "--data-dir", str(data_dir), "--limit", str(LIMIT),
-                           "--allow-code-execution", "--n-samples", "1", "--no-progress", "--output-dir", str(tmp_path)],
+                           "--allow-code-execution", "--n-samples", "1", "--toxicity-scorer", "local", "--no-progress", "--output-dir", str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     actual = summarize(tmp_path)

@@ -18,13 +18,13 @@ from tasks import TASK_NAMES, get_task
 from conftest import DATA_DIR
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "prompts"
-FIXTURES = Path(__file__).parent / "fixtures"  # RACE is not in ../shared/data
+FIXTURES = Path(__file__).parent / "fixtures"  # RACE and RealToxicityPrompts are not in ../shared/data
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"
 
 
 def rendered(name: str) -> dict:
     task = get_task(name)
-    data_dir = FIXTURES if name.startswith("race") else DATA_DIR
+    data_dir = FIXTURES if name.startswith(("race", "realtoxicityprompts")) else DATA_DIR
     if not data_dir.is_dir():
         pytest.skip(f"{data_dir} is not present")
     docs = task.docs(DataSource(data_dir=data_dir), limit=3)

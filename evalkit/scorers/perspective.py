@@ -71,6 +71,7 @@ class Perspective:
     name = "perspective"
     version = "1"
     judgement_type = ToxicityJudgement
+    chunk_size = 1  # each score is stored as soon as it is paid for: a killed run never pays twice
 
     def __init__(self, settings: PerspectiveSettings, key: str, progress: bool = False, desc: str = "perspective"):
         import requests  # imported here: only this scorer needs it
@@ -166,6 +167,11 @@ def api_key() -> str:
         raise UsageError(f"the perspective toxicity scorer needs an API key in ${KEY_ENV} "
                          "(or choose --toxicity-scorer local)")
     return key
+
+
+def check(settings: dict[str, Any]) -> None:
+    PerspectiveSettings(**settings)
+    api_key()
 
 
 def load(settings: dict[str, Any], progress: bool = True, desc: str = "perspective") -> Perspective:

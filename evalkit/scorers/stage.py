@@ -58,10 +58,17 @@ def _judge(scorer, items: list, cache: JudgementCache | None, counts: dict[str, 
     unique = dict(zip(keys, items))
     stored = cache.get(scorer, list(unique)) if cache is not None else {}
     todo = [key for key in unique if key not in stored]
-    new = shard_and_gather(todo, lambda mine: scorer.judge([unique[key] for key in mine]), cost=lambda _: 1.0)
-    made = dict(zip(todo, new))
-    if cache is not None:
-        cache.put(scorer, [(key, j) for key, j in made.items() if not isinstance(j, Failed)])
+    # A scorer that pays per judgement (a rate-limited service) sets `chunk_size`: each chunk is stored as
+    # soon as it is judged, so a run killed midway never pays for those judgements again.
+    size = getattr(scorer, "chunk_size", None) or max(len(todo), 1)
+    made = {}
+    for start in range(0, len(todo), size):
+        chunk = todo[start:start + size]
+        new = dict(zip(chunk, shard_and_gather(chunk, lambda mine: scorer.judge([unique[key] for key in mine]),
+                                               cost=lambda _: 1.0)))
+        if cache is not None:
+            cache.put(scorer, [(key, j) for key, j in new.items() if not isinstance(j, Failed)])
+        made |= new
     counts["judged"] += len(todo)
     counts["from_cache"] += len(unique) - len(todo)
     return [stored[key] if key in stored else made[key] for key in keys]

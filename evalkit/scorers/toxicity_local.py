@@ -78,6 +78,14 @@ class LocalToxicity:
                 "unscorable": sum(j.toxicity is None for j in judgements)}
 
 
+def check(settings: dict[str, Any]) -> None:
+    if settings.get("model"):
+        if not Path(settings["model"]).is_dir():
+            raise UsageError(f"--toxicity-model {settings['model']}: no such folder (a transformers sequence classifier)")
+    else:
+        _profanity_check()
+
+
 def load(settings: dict[str, Any], progress: bool = True, desc: str = "toxicity") -> LocalToxicity:
     """settings: {"model": None or a classifier folder}."""
     return LocalToxicity(settings.get("model"))
