@@ -1,8 +1,11 @@
 """Programs executed per second: the box's pool vs a plain one-process-per-sample loop without limits.
 
-Both run HumanEval's 164 canonical solutions (prompt + solution + tests + check). The plain loop is
-`python -c program` one after another with no isolation at all, the floor a harness could reach
-without a box or a pool. Usage: python benchmarks/execution_throughput.py [--data-dir ../shared/data]
+Both run HumanEval's 164 canonical solutions. The box runs each as two contained processes (bwrap:
+the candidate, and the tests calling it through a pipe), `--workers` pairs at a time, after measuring
+each problem's reference (here the same code, so that run is the result). The plain loop is
+`python -c prompt+solution+tests` one after another with no containment and no limits at all, the
+floor a harness could reach without a box or a pool.
+Usage: python benchmarks/execution_throughput.py [--data-dir ../shared/data] [--workers N]
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: one per core)")
     args = parser.parse_args()
     task = HumanEval()
-    programs = [task.program(d, d["canonical_solution"]) for d in task.docs(DataSource(data_dir=Path(args.data_dir)))]
+    docs = task.docs(DataSource(data_dir=Path(args.data_dir)))
+    programs = [task.program(d, d["canonical_solution"]) for d in docs]
 
     start = time.perf_counter()
     boxed = run_programs(programs, workers=args.workers, progress=False)

@@ -1,11 +1,11 @@
 """HumanEval (Chen et al. 2021): LLaMA Table 8, zero-shot code generation scored by execution.
 
 The prompt is the problem's own prompt (signature and docstring); generation stops where a new
-top-level statement would begin, as in Chen et al. The program run in the box is prompt +
-completion, then the problem's tests and `check(entry_point)`.
+top-level statement would begin, as in Chen et al. The candidate's box runs prompt + completion; the
+test's box runs the prompt (for helpers such as HumanEval/38's encode_cyclic), the problem's tests and
+`check(entry_point)`, the entry point being a stub that calls the candidate with plain data.
 """
 from __future__ import annotations
-
 
 from evalkit.data import field
 from evalkit.execution.box import Program
@@ -33,7 +33,9 @@ class HumanEval(CodeTask):
         return self.prompt.render(prompt=doc["prompt"])
 
     def program(self, doc: dict, completion: str) -> Program:
-        return Program(code=doc["prompt"] + completion, test=f"{doc['test']}\ncheck({doc['entry_point']})\n")
+        return Program(code=doc["prompt"] + completion, test=f"{doc['test']}\ncheck({doc['entry_point']})\n",
+                       entry_points=(doc["entry_point"],), setup=doc["prompt"],
+                       reference=doc["prompt"] + doc["canonical_solution"])
 
     def reference(self, doc: dict) -> str:
         return doc["canonical_solution"]

@@ -3,11 +3,14 @@
 As in the MBPP README: the test split is task ids 11-510 and the shots are the prompts of task ids
 2, 3 and 4, each "You are an expert Python programmer, and here is your task: {text} Your code
 should pass these tests:\\n\\n{tests}\\n[BEGIN]\\n{code}\\n[DONE]". Generation stops at "[DONE]".
-The program run in the box is the completion, then `test_setup_code` and the three asserts.
+The candidate's box runs the completion; the test's box runs `test_setup_code` and the three asserts,
+calling the functions the reference solution defines (and the asserts name) with plain data.
 The authors' file has CRLF line endings and CRLF inside `code`; both become LF.
 """
 from __future__ import annotations
 
+import ast
+import warnings
 
 from evalkit.data import field
 from evalkit.errors import DataError
@@ -17,6 +20,16 @@ from evalkit.task_kinds.code import CodeProtocol, CodeTask
 
 TEST_IDS = range(11, 511)
 SHOT_IDS = (2, 3, 4)
+
+
+def called_names(reference: str, test: str) -> tuple[str, ...]:
+    """The top-level functions and classes of the reference solution that the test names."""
+    with warnings.catch_warnings():  # some references have invalid escapes ("\w") in plain strings
+        warnings.simplefilter("ignore")
+        tree = ast.parse(reference)
+    defined = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    named = {node.id for node in ast.walk(ast.parse(test)) if isinstance(node, ast.Name)}
+    return tuple(name for name in defined if name in named)
 
 
 class MBPP(CodeTask):
@@ -55,7 +68,8 @@ class MBPP(CodeTask):
         return self.prompt.render(shots=shots, text=doc["text"], tests="\n".join(doc["test_list"]))
 
     def program(self, doc: dict, completion: str) -> Program:
-        return Program(code=completion, test=doc["test_setup_code"] + "\n" + "\n".join(doc["test_list"]) + "\n")
+        test = doc["test_setup_code"] + "\n" + "\n".join(doc["test_list"]) + "\n"
+        return Program(code=completion, test=test, entry_points=called_names(doc["code"], test), reference=doc["code"])
 
     def reference(self, doc: dict) -> str:
         return doc["code"]

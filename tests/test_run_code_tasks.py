@@ -1,6 +1,7 @@
 """The run command with code tasks: opt-in execution, and scoring saved or foreign generations without a model."""
 import gzip
 import json
+import os
 import subprocess
 import sys
 
@@ -9,8 +10,9 @@ from conftest import DATA_DIR, REPO
 RUN = [sys.executable, str(REPO / "run_eval.py"), "run", "--no-progress"]
 
 
-def run(*args):
-    return subprocess.run([*RUN, *args], capture_output=True, text=True, cwd=REPO, timeout=600)
+def run(*args, env=None):
+    return subprocess.run([*RUN, *args], capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env=None if env is None else os.environ | env)
 
 
 def humaneval_problems(count):
@@ -40,9 +42,12 @@ def test_loaded_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
     assert results["results"]["humaneval"]["pass@1"] == 0.75
     assert results["protocol"]["humaneval"]["n"] == 1
     execution = results["scorers"]["humaneval"]["code_execution"]
-    assert execution["isolation"] and "rlimits" in execution["isolation"][0]
+    isolation = execution["isolation"]
+    assert len(isolation) == 1 and "namespaces" in isolation[0] and "verdict outside the candidate" in isolation[0]
     # 8 completions, 5 distinct programs (a repeated program is executed once)
     assert (execution["judged"], execution["failed"], results["scorers"]["humaneval"]["excluded_documents"]) == (5, 0, 0)
+    assert "isolation: bubblewrap" in proc.stderr
+    assert f"humaneval: {isolation[0]}" in (out / "report.md").read_text()
     samples = [json.loads(line) for line in (out / "samples" / "humaneval.jsonl").read_text().splitlines()]
     assert samples[0]["passed"] == [False, True] and samples[0]["reasons"][0].startswith("assertion")
     assert all(s["passed"] == [True, True] for s in samples[1:])
@@ -70,3 +75,23 @@ def test_saved_generations_score_the_same_without_the_model(tmp_path):
     a, b = (json.loads((d / "samples" / "humaneval.jsonl").read_text().splitlines()[0]) for d in (first, second))
     assert a["completions"] == b["completions"] and a["passed"] == b["passed"]
     assert json.loads((second / "results.json").read_text())["model"]["format"] == "generations"
+
+
+def test_without_containment_nothing_runs_unless_unsafe_execution_is_passed(tmp_path):
+    problems = humaneval_problems(1)
+    generations = tmp_path / "gen.jsonl"
+    generations.write_text(json.dumps({"task_id": problems[0]["task_id"],
+                                       "completions": [problems[0]["canonical_solution"]] * 2}) + "\n")
+    args = ["--tasks", "humaneval", "--data-dir", str(DATA_DIR), "--limit", "1", "--allow-code-execution",
+            "--load-generations", str(generations)]
+    missing = {"EVALKIT_BWRAP": "/nonexistent/bwrap"}
+    refused = run(*args, "--output-dir", str(tmp_path / "refused"), env=missing)
+    assert refused.returncode == 2 and "--unsafe-execution" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and not (tmp_path / "refused").exists()
+    unsafe = run(*args, "--unsafe-execution", "--output-dir", str(tmp_path / "unsafe"), env=missing)
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "isolation: UNSAFE: no containment" in unsafe.stderr
+    results = json.loads((tmp_path / "unsafe" / "results.json").read_text())
+    assert results["results"]["humaneval"]["pass@1"] == 1.0
+    assert results["protocol"]["humaneval"]["isolation"][0].startswith("UNSAFE")
+    assert "UNSAFE: no containment" in (tmp_path / "unsafe" / "report.md").read_text()

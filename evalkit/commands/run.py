@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--allow-code-execution", action="store_true",
                         help="allow running model-generated code (HumanEval, MBPP) in the sandbox")
+    parser.add_argument("--unsafe-execution", action="store_true",
+                        help="where bubblewrap cannot contain generated code, run it anyway, uncontained")
     parser.add_argument("--n-samples", type=int, help="samples per request of tasks that draw n (code tasks: per "
                                                       "problem and temperature, protocol default 200)")
     parser.add_argument("--save-generations", action="store_true",
@@ -76,6 +78,11 @@ def check_settings(args, tasks) -> None:
     if risky and not args.allow_code_execution:
         raise UsageError(f"{', '.join(risky)} run model-generated code; pass --allow-code-execution to "
                          "allow it (each program runs in a separate, limited process without network)")
+    if risky:  # fail closed before any work: without containment only --unsafe-execution runs code
+        from evalkit.execution import allow_unsafe_execution, find_sandbox
+        find_sandbox(allow_unsafe=args.unsafe_execution)  # ContainmentMissing unless bwrap works or it is allowed
+        if args.unsafe_execution:
+            allow_unsafe_execution()
     if args.n_samples is not None and args.n_samples < 1:
         raise UsageError(f"--n-samples: expected a positive integer, got {args.n_samples}")
     if args.num_fewshot is not None and args.num_fewshot < 0:

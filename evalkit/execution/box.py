@@ -1,235 +1,334 @@
-"""Running untrusted programs, each in its own limited child process, and saying how each ended.
+"""Running untrusted programs in boxes the kernel keeps shut, with the verdict computed outside them.
 
-Every program gets a fresh working directory (removed afterwards), an empty environment, its own
-process group (killed whole on time-out) and resource limits (CPU, address space, output size, open
-files, processes). When we are root the child also runs under an unprivileged uid of its own, so
-it can neither touch our files nor signal our processes, and a limit of one process per uid means
-it cannot fork at all. Where the kernel allows, `unshare` puts it in fresh user and network
-namespaces (no network devices but a loopback that is down). Inside, `_child.py` arms an audit
-hook (see there). A pass is recorded only when the child reports the secret token, which it
-does only after the test code has run to its end.
+Each program is two boxed processes (see sandbox.py for the box): the candidate's (`_candidate.py`:
+the model's code, then it answers calls), fresh for every program, and the test's (`_tester.py`: the
+benchmark's tests, which reach the candidate only through a pair of pipes carrying plain data), one
+per worker, kept for program after program and handed each job with its pipe ends over a socket
+only we hold the other end of. The verdict comes back on that socket alone; the candidate can neither
+see the tests nor reach the test's memory, so always-equal objects, forged output or exit codes and
+scavenged frames or memory cannot make a pass. Any exit status or signal is a failure of that
+program, never of the run. Nothing is left on disk (output goes to unlinked files), and no box
+outlives the run: at its end, on SIGINT, and on SIGTERM (raised as SystemExit while we run) every live
+box is killed whole; on any other death of the harness the kernel kills them (bwrap --die-with-parent).
 
-The pool follows openai/human-eval's execution.py in spirit (a thread per concurrent program, each
-waiting on a subprocess) but never executes anything in our own process.
+Time limits follow evalplus: a program whose problem has a reference solution may wait for its
+candidate max(Limits.timeout_s, Limits.factor x the reference's time), the reference being measured
+in the same box, on this machine, in this run, just before the candidates (no cache: the measure is
+of this machine as loaded now). Identical programs run once. The pool follows openai/human-eval's
+execution.py in spirit: a thread per concurrent program.
 """
 from __future__ import annotations
 
-import functools
-import marshal
+import contextlib
+import json
+import math
 import os
-import queue
-import secrets
 import select
-import shutil
 import signal
-import stat
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-CHILD_SOURCE = (Path(__file__).parent / "_child.py").read_text()
-FALLBACK_INTERPRETERS = ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3")
-UID_BASE = 1_000_000  # sandbox uids: UID_BASE + 64 * our pid + worker slot, unused by any account
+from evalkit.execution.sandbox import Sandbox, find_sandbox
+
+HERE = Path(__file__).parent
+WIRE = (HERE / "_wire.py").read_text()
+CANDIDATE = WIRE + (HERE / "_candidate.py").read_text()
+TESTER = WIRE + (HERE / "_tester.py").read_text()
+MARK = f"evalkit-box-{os.getpid()}"  # the last argument of every boxed process: leftovers can be found
+GRACE_S = 10.0            # beyond the candidate's time: a box's start and the tests themselves
+VERDICT = "rlimits, verdict outside the candidate"
 
 
 @dataclass(frozen=True)
 class Limits:
-    timeout_s: float = 3.0              # wall time per program; the CPU limit is the same, rounded up
-    memory_bytes: int = 2 * 1024 ** 3   # address space: enough for any reference solution
-    output_bytes: int = 1024 ** 2       # stdout + stderr + files written
+    timeout_s: float = 3.0              # a program's time limit: the floor, or all of it without a reference
+    factor: float = 4.0                 # times the reference's time (evalplus's gt_time_limit_factor)
+    reference_timeout_s: float = 60.0   # what a reference itself may take while it is measured
+    memory_bytes: int = 2 * 1024 ** 3   # address space, each process: enough for any reference solution
+    output_bytes: int = 1024 ** 2       # the candidate's stdout + stderr, and each file it writes
     open_files: int = 64
-    processes: int = 1                  # per sandbox uid: the program itself, so no fork succeeds
+    processes: int = 1                  # RLIMIT_NPROC (void when we are root: seccomp refuses forks)
 
 
 @dataclass(frozen=True)
 class Program:
-    code: str  # untrusted: the prompt and the model's completion
-    test: str  # trusted: the benchmark's tests, run after `code` in the same namespace
+    code: str                            # untrusted: the prompt and the completion, run in the candidate's box
+    test: str                            # trusted: the benchmark's tests, run in the test's box
+    entry_points: tuple[str, ...] = ()   # the candidate's names the test calls (through the pipe)
+    setup: str = ""                      # trusted code run in the test's box first (helpers the test uses)
+    reference: str | None = None         # the benchmark's solution (a `code`): its time scales the limit
+    timeout_s: float | None = None       # a fixed time limit instead
 
 
 @dataclass(frozen=True)
 class ExecResult:
     passed: bool
-    reason: str        # passed, assertion, exception, syntax, exit, timeout, memory, killed, output-limit
+    reason: str        # passed, assertion, exception, syntax, exit, killed, timeout, memory, output-limit, not-data
     detail: str        # exception type, signal name or exit status
-    seconds: float
-    isolation: str     # e.g. "uid+netns+audit+rlimits": which barriers were in force for this program
-    output: str = ""   # the last 1,000 characters of stdout and stderr
+    seconds: float     # the time the test waited for the candidate
+    isolation: str     # the containment in force, as the sandbox describes it, and the verdict's design
+    output: str = ""   # the last 1,000 characters of the candidate's stdout and stderr
+    limit_s: float = 0.0  # the time limit this program had
+
+
+def default_sandbox() -> Sandbox:
+    """bwrap, or the bare interpreter when `allow_unsafe_execution()` was called; else ContainmentMissing."""
+    return find_sandbox(allow_unsafe=_unsafe.is_set())
+
+
+def allow_unsafe_execution() -> None:
+    """The user passed --unsafe-execution: where bwrap cannot start a box, run programs without one."""
+    _unsafe.set()
+
+
+_unsafe = threading.Event()
 
 
 def run_programs(programs: list[Program], limits: Limits = Limits(), workers: int | None = None,
-                 progress: bool = True, desc: str = "executing") -> list[ExecResult]:
-    """Run every program in the box, `workers` at a time (default: one per core); results in input order."""
-    workers = max(1, min(workers or os.cpu_count() or 1, 64))
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(workers):
-        slots.put(slot)
+                 progress: bool = True, desc: str = "executing", sandbox: Sandbox | None = None) -> list[ExecResult]:
+    """Run every program, `workers` at a time (default: one per core); results in input order."""
+    sandbox = sandbox or default_sandbox()
+    print(f"{desc}: {len(programs)} programs; isolation: {sandbox.isolation}; {VERDICT}", file=sys.stderr)
+    distinct = list(dict.fromkeys(programs))
+    references = list(dict.fromkeys(r for r in map(_reference, distinct, [limits] * len(distinct)) if r))
+    boxes = _Boxes(sandbox, limits, max(1, min(workers or os.cpu_count() or 1, 64)))
+    with _sigterm_as_interrupt(), tqdm(total=len(references) + len(distinct), desc=desc, disable=not progress) as bar:
+        measured = dict(zip(references, boxes.run(references, bar)))
+        limit = {p: _limit(p, limits, measured) for p in distinct}
+        done = {}
+        for p in distinct:  # a reference run that is this very program, within its limit, is its result
+            reference = _reference(p, limits)
+            if reference is not None and p.code == p.reference and measured[reference].seconds <= limit[p]:
+                done[p] = replace(measured[reference], limit_s=round(limit[p], 3))
+        bar.update(len(done))
+        todo = [p for p in distinct if p not in done]
+        done |= dict(zip(todo, boxes.run([replace(p, timeout_s=limit[p]) for p in todo], bar)))
+    return [done[p] for p in programs]
 
-    def one(program: Program) -> ExecResult:
-        slot = slots.get()
+
+def _reference(program: Program, limits: Limits) -> Program | None:
+    """The program that measures this one's reference, or None when its limit is fixed or unknown."""
+    if program.timeout_s is not None or program.reference is None:
+        return None
+    return replace(program, code=program.reference, timeout_s=limits.reference_timeout_s)
+
+
+def _limit(program: Program, limits: Limits, measured: dict[Program, ExecResult]) -> float:
+    reference = _reference(program, limits)
+    if reference is None:
+        return program.timeout_s or limits.timeout_s
+    return max(limits.timeout_s, limits.factor * measured[reference].seconds)
+
+
+class _Boxes:
+    """A pool of workers, each with a test box kept for one program after another and a fresh
+    candidate box per program; the live ones are known, so an interrupt can kill them all."""
+
+    def __init__(self, sandbox: Sandbox, limits: Limits, workers: int):
+        self.sandbox, self.limits, self.workers = sandbox, limits, workers
+        self.child_limits = {"memory_bytes": limits.memory_bytes, "output_bytes": limits.output_bytes,
+                             "open_files": limits.open_files, "processes": limits.processes}
+        self.live: set[subprocess.Popen] = set()
+        self.lock, self.stop, self.local = threading.Lock(), threading.Event(), threading.local()
+
+    def run(self, programs: list[Program], bar) -> list[ExecResult]:
+        if not programs:
+            return []
+        pool = ThreadPoolExecutor(self.workers)
         try:
-            return run_program(program, limits, slot)
+            futures = [pool.submit(self.one, program) for program in programs]
+            for future in futures:
+                future.add_done_callback(lambda _: bar.update())
+            return [future.result() for future in futures]
+        except BaseException:  # KeyboardInterrupt above all: no box may outlive the run
+            with self.lock:
+                self.stop.set()
+                for proc in self.live:
+                    _kill(proc)
+            raise
         finally:
-            slots.put(slot)
+            pool.shutdown(wait=True, cancel_futures=True)
+            with self.lock:  # the test boxes of the pool's threads
+                for proc in self.live:
+                    _kill(proc)
+                self.live.clear()
 
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(programs), desc=desc, disable=not progress) as bar:
-        futures = [pool.submit(one, program) for program in programs]
-        for future in futures:
-            future.add_done_callback(lambda _: bar.update())
-        return [future.result() for future in futures]
+    def one(self, program: Program) -> ExecResult:
+        limits, budget = self.limits, program.timeout_s
+        tester, control = self._tester()
+        job = json.dumps({"setup": program.setup, "test": program.test, "entry_points": list(program.entry_points),
+                          "budget_s": budget}).encode()
+        requests_r, requests_w = os.pipe()
+        responses_r, responses_w = os.pipe()
+        start = time.perf_counter()
+        with tempfile.TemporaryFile() as output:
+            candidate = None
+            try:
+                try:
+                    candidate = self._start(CANDIDATE, (requests_r, responses_w), output,
+                                            {"cpu_s": math.ceil(budget) + 1})
+                    socket.send_fds(control, [job], [requests_w, responses_r])
+                finally:  # the boxes hold their ends now
+                    for fd in (requests_r, responses_w, requests_w, responses_r):
+                        os.close(fd)
+                _feed(candidate, program.code.encode())
+                verdict, timed_out = _receive(control, budget + GRACE_S)
+                if verdict.get("reason") == "gone":  # it is ending by itself: let its status say how
+                    _wait(candidate, 1.0)
+            finally:
+                if candidate is not None:
+                    self._retire(candidate)
+            if not verdict:  # the test's box hung or died: the next program gets a new one
+                self._retire(tester)
+                self.local.tester = None
+            size = output.seek(0, os.SEEK_END)
+            output.seek(max(0, size - 1000))
+            tail = output.read().decode("utf-8", "replace")
+        passed, reason, detail = _judge(verdict, timed_out, candidate.returncode, tester.returncode,
+                                        size >= limits.output_bytes, self.sandbox.contained)
+        seconds = verdict.get("candidate_s", time.perf_counter() - start) if verdict else time.perf_counter() - start
+        return ExecResult(passed, reason, detail, round(seconds, 4), f"{self.sandbox.isolation}; {VERDICT}",
+                          tail, round(budget, 3))
+
+    def _tester(self) -> tuple[subprocess.Popen, socket.socket]:
+        """This worker's test box, started on first use (and after one was lost)."""
+        if getattr(self.local, "tester", None) is None:
+            control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                proc = self._start(TESTER, (theirs.fileno(),), subprocess.DEVNULL, {})
+            finally:
+                theirs.close()
+            self.local.tester = (proc, control)
+        return self.local.tester
+
+    def _start(self, source: str, fds: tuple[int, ...], output, limits: dict) -> subprocess.Popen:
+        proc = self.sandbox.start(["-c", source, json.dumps(self.child_limits | limits), *map(str, fds), MARK], fds,
+                                  stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env={}, cwd="/",
+                                  process_group=0)
+        with self.lock:  # after the final sweep (under this lock) no box may start
+            if self.stop.is_set():
+                _kill(proc)
+                raise KeyboardInterrupt
+            self.live.add(proc)
+        return proc
+
+    def _retire(self, proc: subprocess.Popen) -> None:
+        _kill(proc)
+        with self.lock:
+            self.live.discard(proc)
 
 
-def run_program(program: Program, limits: Limits = Limits(), slot: int = 0) -> ExecResult:
-    """Run one program in the box; `slot` picks the sandbox uid, so concurrent calls need distinct slots."""
-    uid = UID_BASE + 64 * os.getpid() + slot if os.geteuid() == 0 else None
-    interpreter = _interpreter(uid)
-    if interpreter is None:  # no Python the sandbox uid may execute: keep our uid, say so
-        uid, interpreter = None, sys.executable
-    box = Path(tempfile.mkdtemp(prefix="evalkit-box-"))
+def _receive(control: socket.socket, timeout_s: float) -> tuple[dict, bool]:
+    """(the test box's verdict or {}, whether it timed out)."""
+    if not select.select([control], [], [], timeout_s)[0]:
+        return {}, True
     try:
-        return _run_in(box, program, limits, uid, interpreter)
-    finally:
-        shutil.rmtree(box, onerror=_force_remove)
+        verdict = json.loads(control.recv(1 << 16) or b"{}")
+    except (OSError, ValueError):
+        verdict = {}
+    return (verdict if isinstance(verdict, dict) else {}), False
 
 
-def _run_in(box: Path, program: Program, limits: Limits, uid: int | None, interpreter: str) -> ExecResult:
-    work = box / "work"
-    work.mkdir()
-    if uid is not None:
-        os.chmod(box, 0o711)
-        os.chown(work, uid, uid)
-    token = secrets.token_hex(16)
-    job = {"token": token, "code": program.code, "test": program.test,
-           "limits": {"cpu_s": max(1, round(limits.timeout_s + 0.5)), "memory_bytes": limits.memory_bytes,
-                      "output_bytes": limits.output_bytes, "open_files": limits.open_files,
-                      "processes": limits.processes}}
-    report_r, report_w = os.pipe()
-    os.set_blocking(report_r, False)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8"}
-    owner = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-    start = time.perf_counter()
-    with open(box / "output", "wb+") as output:
-        try:
-            netns = _unshare_works(uid)
-            prefix = ["unshare", "--user", "--net", "--"] if netns else []
-            proc = subprocess.Popen([*prefix, interpreter, "-I", "-S", "-c", CHILD_SOURCE, str(report_w)],
-                                    stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, cwd=work,
-                                    env=env, pass_fds=(report_w,), process_group=0, **owner)
-        finally:
-            os.close(report_w)
-        try:
-            proc.stdin.write(marshal.dumps(job))
-            proc.stdin.close()
-        except BrokenPipeError:  # the child died before reading its job; its status says why
-            pass
-        timed_out = not _exited_within(proc, limits.timeout_s)
-        _kill_group(proc)
-        seconds = time.perf_counter() - start
-        size = output.seek(0, os.SEEK_END)
-        output.seek(max(0, size - 1000))
-        tail = output.read().decode("utf-8", "replace")
-    report = _read_report(report_r)
-    isolation = "+".join(part for part in ("uid" if uid is not None else "", "netns" if netns else "",
-                                           "audit", "rlimits") if part)
-    passed, reason, detail = _verdict(proc.returncode, timed_out, report, token, size >= limits.output_bytes)
-    return ExecResult(passed, reason, detail, round(seconds, 4), isolation, tail)
-
-
-def _verdict(returncode: int, timed_out: bool, report: list[str], token: str, output_full: bool) -> tuple[bool, str, str]:
+def _judge(verdict: dict, timed_out: bool, candidate_status: int, tester_status: int, output_full: bool,
+           contained: bool) -> tuple[bool, str, str]:
+    """(passed, reason, detail) from the test's verdict; the candidate's status only explains a failure."""
     if output_full:
         return False, "output-limit", ""
-    if timed_out:
-        return False, "timeout", f"over {returncode}"
-    if returncode == 0 and len(report) == 2 and report[0] == "passed" and secrets.compare_digest(report[1], token):
+    if not verdict:
+        if timed_out:
+            return False, "timeout", "the tests did not finish"
+        return False, "exception", f"the test process ended without a verdict ({_status(tester_status, contained)})"
+    if verdict.get("passed") is True:
         return True, "passed", ""
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        reason = {"SIGXCPU": "timeout", "SIGXFSZ": "output-limit"}.get(name, "killed")
-        return False, reason, name
-    if len(report) == 3 and report[0] == "failed":
-        return False, report[1], report[2]
-    return False, "exit", f"status {returncode}"
+    reason, detail = str(verdict.get("reason")), str(verdict.get("detail"))
+    if reason == "gone":  # the candidate's process ended while the test waited: its status says how
+        status = _status(candidate_status, contained)
+        reason = {"SIGXCPU": "timeout", "SIGXFSZ": "output-limit"}.get(status, "killed" if status.startswith("SIG")
+                                                                       or status.startswith("signal") else "exit")
+        detail = status
+    return False, reason, detail
 
 
-def _read_report(fd: int) -> list[str]:
-    """The child's verdict line, split in words. The program can write to this pipe too; anything
-    but exactly one line reads as no verdict, so extra writes can only turn a pass into a failure."""
-    chunks = []
+def _status(returncode: int, contained: bool) -> str:
+    """A signal's name or "status N"; bwrap reports a child killed by signal N as 128 + N."""
+    number = -returncode if returncode < 0 else returncode - 128 if contained and returncode > 128 else 0
+    if not number:
+        return f"status {returncode}"
     try:
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    except BlockingIOError:  # something in the box still holds the write end; what is there is enough
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name
+        return f"signal {number}"
+
+
+def _wait(proc: subprocess.Popen, timeout_s: float) -> None:
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
         pass
-    finally:
-        os.close(fd)
-    lines = b"".join(chunks).decode("utf-8", "replace").splitlines()
-    return lines[0].split() if len(lines) == 1 else []
 
 
-@functools.lru_cache(maxsize=None)
-def _unshare_works(uid: int | None) -> bool:
-    """Whether `unshare --user --net` succeeds for the sandbox uid here (kernels and containers differ)."""
-    owner = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+def _feed(proc: subprocess.Popen, data: bytes) -> None:
     try:
-        return subprocess.run(["unshare", "--user", "--net", "--", "true"], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", env={},
-                              timeout=10, **owner).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except BrokenPipeError:  # it died before reading its job: the verdict (or its absence) says so
+        pass
 
 
-def _exited_within(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait for the child; a pidfd wakes us the moment it exits (Popen.wait polls with sleeps)."""
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill a box whole and reap it. bwrap arms --die-with-parent only once the box exists, so rather
+    than count on it: stop bwrap (no new child can appear), SIGKILL its children (the box's init: the
+    kernel then kills everything in that PID namespace), then bwrap's whole process group."""
+    if proc.poll() is None:
         try:
-            proc.wait(timeout=timeout_s)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-    try:
-        return bool(select.select([pidfd], [], [], timeout_s)[0])
-    finally:
-        os.close(pidfd)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the program's whole process group (whatever it left behind) and reap the child."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.kill()
+            os.kill(proc.pid, signal.SIGSTOP)
+            _wait_stopped(proc.pid)
+            for child in _children(proc.pid):
+                os.kill(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     proc.wait()
 
 
-def _interpreter(uid: int | None) -> str | None:
-    """A Python the sandbox uid can execute: ours if its path is open to others, else a system one."""
-    if uid is None:
-        return sys.executable
-    for candidate in (sys.executable, *FALLBACK_INTERPRETERS):
-        if _others_can_execute(Path(candidate)):
-            return candidate
-    return None
+def _wait_stopped(pid: int, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] in "TtZX":
+                return
+        time.sleep(0.001)
 
 
-def _others_can_execute(path: Path) -> bool:
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """In the main thread, SIGTERM raises (as SIGINT does) so the boxes are killed before we exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        real = path.resolve(strict=True)
-        dirs_ok = all(os.stat(parent).st_mode & stat.S_IXOTH for parent in real.parents)
-        return dirs_ok and real.stat().st_mode & stat.S_IXOTH != 0
-    except OSError:
-        return False
-
-
-def _force_remove(function, path, _excinfo) -> None:
-    """rmtree's error handler: a program may have left read-only directories behind."""
-    os.chmod(os.path.dirname(path), 0o700)
-    function(path)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

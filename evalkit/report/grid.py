@@ -1,7 +1,7 @@
 """A paper table plus evaluated rows as a grid of strings, in the orientation the paper prints it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from evalkit.report.cells import EvaluatedRow
 from evalkit.report.paper import PaperTable
@@ -14,6 +14,7 @@ class Grid:
     label_columns: int            # leading text columns (model and size, or the row label)
     paper_rows: int | None        # body rows from the paper, evaluated rows after; None if transposed
     stderr_notes: list[str]       # one line per evaluated model that reports standard errors
+    notes: list[str] = field(default_factory=list)  # further lines under the table (the code box's isolation)
 
 
 def build_grid(table: PaperTable, evaluated: list[EvaluatedRow]) -> Grid:

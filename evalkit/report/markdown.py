@@ -28,4 +28,6 @@ def markdown_table(table: PaperTable, grid: Grid) -> str:
     lines.append(tabulate(body, grid.header, tablefmt="pipe", disable_numparse=True, colalign=align))
     if grid.stderr_notes:
         lines += ["", "Standard errors: " + "; ".join(grid.stderr_notes) + "."]
+    if grid.notes:
+        lines += ["", "Code execution isolation:", *(f"- {note}" for note in grid.notes)]
     return "\n".join(lines)

@@ -1,10 +1,12 @@
 """Render and write the reports: the paper tables any of the given results fill, with their rows."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from evalkit.report.cells import evaluated_row
 from evalkit.report.grid import build_grid
+from evalkit.report.isolation import isolation_notes
 from evalkit.report.latex import latex_document
 from evalkit.report.markdown import markdown_document
 from evalkit.report.paper import load_tables
@@ -19,7 +21,8 @@ def render_reports(result_dicts: list[dict]) -> tuple[str, str]:
     for table in load_tables():
         rows = [row for result in result_dicts if (row := evaluated_row(table, result)) is not None]
         if rows:
-            sections.append((table, build_grid(table, rows)))
+            sections.append((table, dataclasses.replace(build_grid(table, rows),
+                                                        notes=isolation_notes(table, result_dicts))))
     return markdown_document(sections), latex_document(sections)
 
 

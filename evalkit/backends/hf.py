@@ -1,0 +1,122 @@
+"""The `hf` backend: any transformers causal LM, by folder or Hub id (`pip install 'evalkit[hf]'`).
+
+Requests become tokens by the bundled engine's rules (evalkit/engine/encoding.py) through the model's own
+tokenizer, so the same weights and tokenizer give the bundled model's log-likelihoods (to float noise)
+and its greedy text. Speed comes from length-sorted padded batches and, where the model takes a KV cache,
+each distinct context (and a few-shot preamble common to many) forwarded once for all its continuations
+(hf_scoring.py) and one prefill per prompt for all its samples (hf_generation.py).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from evalkit.backends import hf_generation, hf_scoring
+from evalkit.backends.base import BackendOptions
+from evalkit.backends.hf_model import CausalLM
+from evalkit.backends.hf_tokenizer import HFTokenizer
+from evalkit.backends.llama import rank_device
+from evalkit.engine.batching import BatchPolicy
+from evalkit.engine.encoding import encode_pair, generation_prompt, rolling_windows, windows
+from evalkit.engine.stats import EngineStats
+from evalkit.errors import UsageError
+from evalkit.model.loaders.common import file_fingerprint
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
+                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+
+MIN_TRANSFORMERS = (4, 40)
+INSTALL_HINT = "pip install 'evalkit[hf]'"
+
+
+def require_transformers():
+    """The transformers module, or one line saying how to install the extra."""
+    try:
+        import transformers
+    except ImportError:
+        raise UsageError(f"the hf backend needs transformers, which is not installed: {INSTALL_HINT}") from None
+    found = tuple(int(p) for p in transformers.__version__.split(".")[:2])
+    if found < MIN_TRANSFORMERS:
+        raise UsageError(f"the hf backend needs transformers>={'.'.join(map(str, MIN_TRANSFORMERS))}, found "
+                         f"{transformers.__version__}: {INSTALL_HINT}")
+    return transformers
+
+
+def load(options: BackendOptions) -> "HFBackend":
+    transformers = require_transformers()
+    if not options.model:
+        raise UsageError("the hf backend needs --model: a transformers model folder or a Hugging Face Hub id")
+    from evalkit.backends import hf_loading  # imports transformers
+
+    folder = hf_loading.resolve(options.model)
+    tokenizer, lm = hf_loading.load_pretrained(folder, options.model, options.dtype, rank_device(options.device))
+    weights = file_fingerprint(hf_loading.fingerprinted_files(folder))
+    return HFBackend(lm, HFTokenizer(tokenizer, options.model), options, weights, hf_loading.max_length(lm.model),
+                     transformers.__version__)
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, weights: str, max_length: int,
+                 transformers_version: str):
+        """weights: a fingerprint of the folder's config, tokenizer and weight files."""
+        self.lm = lm
+        self.tokenizer = tokenizer
+        self.options = options
+        self.max_length = max_length
+        # the dtype changes answers; batched (shared) and deterministic (one row) scoring differ in the last bits
+        self.fingerprint = "hf:" + hashlib.sha256(f"{weights}:{lm.model.dtype}".encode()).hexdigest()[:16] + \
+            f":max_length={max_length}:deterministic={options.deterministic}"
+        self.transformers_version = transformers_version
+        self.deterministic = options.deterministic
+        self.policy = BatchPolicy.from_setting(options.batch_size, options.deterministic, lm.device)
+        self.stats = EngineStats()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, bos=True))
+
+    def describe(self) -> dict[str, Any]:
+        model = self.lm.model
+        name = self.options.model
+        return {"name": name, "label": Path(name.rstrip("/")).name, "format": "hf", "backend": self.name,
+                "fingerprint": self.fingerprint, "dtype": str(model.dtype).replace("torch.", ""),
+                "device": self.options.device, "params": sum(p.numel() for p in model.parameters()),
+                "model_type": model.config.model_type, "max_length": self.max_length,
+                "transformers": self.transformers_version, "shared_contexts": self.lm.cache_arg is not None}
+
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
+        pass  # answers are computed, whatever document asks
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        totals = self._score_windows({r: windows(*encode_pair(self.tokenizer, r.context, r.continuation),
+                                                 self.max_length) for r in dict.fromkeys(requests)})
+        self.stats.requests_served += len(requests)
+        return [LoglikelihoodResult(*totals[r]) for r in requests]
+
+    @torch.inference_mode()
+    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
+        totals = self._score_windows({r: rolling_windows(self.tokenizer.encode(r.text), self.tokenizer.bos_id,
+                                                         self.max_length) for r in dict.fromkeys(requests)})
+        self.stats.requests_served += len(requests)
+        return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
+
+    def _score_windows(self, by_request: dict) -> dict:
+        """request -> (summed log-likelihood, tokens, all greedy) over its windows, all scored in one pass."""
+        scores = hf_scoring.score(self.lm, [w for ws in by_request.values() for w in ws], self.policy, self.stats,
+                                  share_contexts=not self.deterministic)
+        return {r: (sum(scores[w].loglikelihood for w in ws), sum(len(w.continuation) for w in ws),
+                    all(scores[w].is_greedy for w in ws)) for r, ws in by_request.items()}
+
+    @torch.inference_mode()
+    def generate(self, requests: list[GenerateRequest],
+                 first_sample: dict[GenerateRequest, int] | None = None) -> list[GenerateResult]:
+        """n samples per request; with first_sample[r] = k, only samples k..n-1 (the first k are known)."""
+        prompts = {r: generation_prompt(self.tokenizer, r.context, self.max_length, r.max_new_tokens)
+                   for r in dict.fromkeys(requests)}
+        texts = hf_generation.generate(self.lm, self.tokenizer, prompts, self.policy, self.stats, first_sample or {})
+        self.stats.requests_served += len(requests)
+        return [GenerateResult(texts[r]) for r in requests]

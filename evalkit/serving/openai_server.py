@@ -1,0 +1,152 @@
+"""evalkit's engine as an OpenAI-compatible completions server (an ASGI app on Starlette; `serve` runs it).
+
+Endpoints: POST /v1/completions, GET /v1/models (with vLLM's `max_model_len`), POST /tokenize (vLLM's
+shape: the token counter of a client without a tokenizer), GET /health, GET /stats (the engine's
+counters and how many batches the worker ran).
+
+- Scoring: `echo` + `logprobs` + `max_tokens: 0` returns every prompt token's log-probability given the
+  tokens before it (the first, BOS, has none: null), its top alternatives and its `text_offset`.
+- Generation: `n` samples of up to `max_tokens` tokens, cut before the first `stop` string. Sample j of
+  (prompt, seed) is the engine's sample j, reproducible whatever else is in the batch. A prompt is cut
+  from the left to leave room for `max_tokens`, as the engine does in process. `finish_reason` is
+  "length" when the text re-encodes to `max_tokens` tokens or more, else "stop" (stop string or EOS).
+- Windows: a prompt longer than the model's window is refused (400) unless `truncate_prompt_tokens`
+  asks to keep only its last tokens.
+- Every field is checked before work is queued (completions.py); bad input gets HTTP 400 naming the
+  field, and an engine failure fails only its own batch (500). Concurrent requests are computed
+  together by one worker thread (batcher.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from evalkit.engine import Engine
+from evalkit.requests import GenerateRequest
+from evalkit.serving.batcher import Batcher, GenerateJob, ScoreJob
+from evalkit.serving.completions import (BadRequest, CompletionParams, choice, completion_response, logprobs_block,
+                                         parse_completion)
+from evalkit.serving.prompt_tokens import PromptTokens, prompt_tokens, token_text
+
+
+def create_app(engine: Engine, name: str) -> Starlette:
+    """The server for `engine`, answering to model name `name`."""
+    window = engine.max_length
+    tokenizer = engine.tokenizer
+    started = int(time.time())
+    batcher: Batcher | None = None
+
+    @asynccontextmanager
+    async def lifespan(app):
+        nonlocal batcher
+        batcher = Batcher(engine)
+        yield
+        batcher.close()
+
+    async def completions(request: Request) -> JSONResponse:
+        params = parse_completion(await _json_body(request), window)
+        if params.model != name:
+            raise BadRequest("model", f"model {params.model!r} is not served here; this server serves {name!r}", 404)
+        prompts = [_fit(prompt_tokens(tokenizer, text), params, window, i) for i, text in enumerate(params.prompts)]
+        jobs = _jobs(params, prompts)
+        answers = await asyncio.gather(*(asyncio.wrap_future(f) for f in batcher.submit(list(jobs.values()))))
+        found = dict(zip(jobs, answers))
+        choices, completion_tokens = [], 0
+        for i, (text, tokens) in enumerate(zip(params.prompts, prompts)):
+            for j in range(params.n):
+                index = i * params.n + j
+                if params.max_tokens > 0:
+                    generated = found[i][j]
+                    used = len(tokenizer.encode(generated))
+                    completion_tokens += used
+                    finish = "length" if used >= params.max_tokens else "stop"
+                    choices.append(choice(index, (text if params.echo else "") + generated, finish))
+                else:
+                    choices.append(choice(index, text if params.echo else "", "length",
+                                          _logprobs(params, tokens, found.get(i), tokenizer)))
+        return JSONResponse(completion_response(f"cmpl-{uuid.uuid4().hex}", int(time.time()), name, choices,
+                                                sum(len(t.ids) for t in prompts), completion_tokens))
+
+    async def models(request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{
+            "id": name, "object": "model", "created": started, "owned_by": "evalkit", "root": engine.loaded.name,
+            "max_model_len": window}]})
+
+    async def tokenize(request: Request) -> JSONResponse:
+        body = await _json_body(request)
+        text = body.get("prompt") if isinstance(body, dict) else None
+        special = body.get("add_special_tokens", True) if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            raise BadRequest("prompt", "prompt: expected a string")
+        if not isinstance(special, bool):
+            raise BadRequest("add_special_tokens", "add_special_tokens: expected true or false")
+        ids = tokenizer.encode(text, bos=special)
+        return JSONResponse({"tokens": ids, "count": len(ids), "max_model_len": window})
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def stats(request: Request) -> JSONResponse:
+        return JSONResponse({"batches": batcher.batches, **engine.stats.as_dict()})
+
+    async def bad_request(request: Request, error: BadRequest) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status)
+
+    async def server_error(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(BadRequest(None, f"{type(error).__name__}: {error}", 500).body(), status_code=500)
+
+    return Starlette(routes=[Route("/v1/completions", completions, methods=["POST"]),
+                             Route("/v1/models", models, methods=["GET"]),
+                             Route("/tokenize", tokenize, methods=["POST"]),
+                             Route("/health", health, methods=["GET"]),
+                             Route("/stats", stats, methods=["GET"])],
+                     exception_handlers={BadRequest: bad_request, Exception: server_error}, lifespan=lifespan)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadRequest("body", f"body: not valid JSON ({error})") from None
+
+
+def _fit(tokens: PromptTokens, params: CompletionParams, window: int, index: int) -> PromptTokens:
+    """Cut as asked (truncate_prompt_tokens), refuse what still exceeds the window, and leave room for
+    max_tokens as the engine does in process (the last max(1, window - max_tokens) tokens)."""
+    if params.truncate_prompt_tokens is not None:
+        tokens = tokens.last(params.truncate_prompt_tokens)
+    if len(tokens.ids) > window:
+        raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the window of {window} tokens "
+                                   "(truncate_prompt_tokens keeps the last ones)")
+    if params.max_tokens > 0:
+        tokens = tokens.last(max(1, window - params.max_tokens))
+    return tokens
+
+
+def _jobs(params: CompletionParams, prompts: list[PromptTokens]) -> dict[int, ScoreJob | GenerateJob]:
+    """The engine work of each prompt (by prompt index); none for echo without scoring or generating."""
+    if params.max_tokens > 0:
+        return {i: GenerateJob(GenerateRequest(text, params.stop, params.max_tokens, params.temperature, params.top_p,
+                                               params.n, params.seed), tokens.ids)
+                for i, (text, tokens) in enumerate(zip(params.prompts, prompts))}
+    if params.scores_prompt:
+        return {i: ScoreJob(tokens.ids, params.logprobs) for i, tokens in enumerate(prompts)}
+    return {}
+
+
+def _logprobs(params: CompletionParams, tokens: PromptTokens, found, tokenizer) -> dict[str, Any] | None:
+    if params.logprobs is None:
+        return None
+    if not params.echo:  # nothing generated and the prompt not echoed: no tokens to describe
+        return {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+    top = tuple(tuple((token_text(tokenizer, t), v) for t, v in alternatives) for alternatives in found.top)
+    return logprobs_block(tokens, found.logprobs, top)
