@@ -46,8 +46,8 @@ def test_examples_load_offline_and_build_requests(name):
         requests = task.requests(doc, doc_id, seed=0)
         if runs_untrusted_code(task):  # n samples at each of the two temperatures
             assert [r.temperature for r in requests] == [0.1, 0.8]
-        else:  # one request per choice (CrowS-Pairs: per sentence; TruthfulQA MC: per distinct answer)
-            assert len(requests) >= len(doc.get("choices", [0, 0]))
+        else:  # one request per choice (CrowS-Pairs: per sentence; RealToxicityPrompts: one generation)
+            assert len(requests) >= len(doc.get("choices", [0]))
 
 
 def test_one_class_under_several_names_with_settings(monkeypatch):
