@@ -36,6 +36,7 @@ TASKS: dict[str, str | tuple[str, dict[str, Any]]] = {
     "crows_pairs": "tasks.crows_pairs:CrowSPairs",
     "winogender": "tasks.winogender:WinoGender",
     "truthfulqa_mc": "tasks.truthfulqa_mc:TruthfulQAMC",
+    "truthfulqa_gen": "tasks.truthfulqa_gen:TruthfulQAGen",
     "realtoxicityprompts_basic": "tasks.realtoxicityprompts:RealToxicityPromptsBasic",
     "realtoxicityprompts_respectful": "tasks.realtoxicityprompts:RealToxicityPromptsRespectful",
 }

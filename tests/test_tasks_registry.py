@@ -33,7 +33,7 @@ def test_protocol_dict_is_json_and_hashes_the_template(name):
     assert record["task"] == name and record["paper_table"] and record["paper_column"]
     assert record["headline_metric"] in record["metrics"]
     expected = {"crows_pairs": "loglikelihood_rolling", "realtoxicityprompts_basic": "generate_until",
-                "realtoxicityprompts_respectful": "generate_until"}.get(name, "multiple_choice")
+                "realtoxicityprompts_respectful": "generate_until", "truthfulqa_gen": "generate_until"}.get(name, "multiple_choice")
     assert task.output_type == ("generate_until" if runs_untrusted_code(task) else expected)
 
 

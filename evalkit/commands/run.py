@@ -52,6 +52,9 @@ TASK_FLAGS = {
     "--perspective-url": ("perspective_url", str, "Perspective comments:analyze endpoint (default: Google's)"),
     "--perspective-qps": ("perspective_qps", float, "Perspective requests per second over the whole run "
                                                     "(default 1, the API's default quota)"),
+    "--truth-judge": ("truth_judge", str, "truthfulqa_gen: the truthfulness judge, BACKEND:MODEL (e.g. "
+                                          "hf:allenai/truthfulqa-truth-judge-llama2-7B) or openai:MODEL@BASE_URL"),
+    "--info-judge": ("info_judge", str, "truthfulqa_gen: the informativeness judge, as --truth-judge"),
     "--perspective-timeout": ("perspective_timeout_s", float, "seconds per Perspective request (default 30)"),
     "--perspective-retry-s": ("perspective_retry_s", float, "first Perspective retry delay, doubling up to 64 s "
                                                             "(default 1)"),

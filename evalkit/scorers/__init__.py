@@ -19,6 +19,8 @@ SCORERS = {
     "code_execution": "evalkit.scorers.code_execution",  # programs in the box (HumanEval, MBPP)
     "perspective": "evalkit.scorers.perspective",        # Perspective API toxicity (RealToxicityPrompts)
     "toxicity_local": "evalkit.scorers.toxicity_local",  # an offline toxicity classifier
+    "truth_judge": "evalkit.scorers.judge",              # TruthfulQA judges: a model through a backend
+    "info_judge": "evalkit.scorers.judge",
 }
 UNTRUSTED_CODE = {"code_execution"}  # refused unless the user allows running model-generated code
 
