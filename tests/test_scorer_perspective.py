@@ -51,13 +51,12 @@ def test_missing_key_is_a_usage_error(monkeypatch):
 
 
 def test_qps_limit_holds_across_scorers_and_retries():
-    qps, jitter = 5.0, 0.05  # jitter: how much later one request may arrive than the next, on a busy machine
+    qps = 5.0
     with PerspectiveServer(faults=["429"]) as server:
         texts = [f"Sentence number {i}." for i in range(6)]
         score(server, texts[:3], qps=qps)  # two scorers of one run share the endpoint's limit
         score(server, texts[3:], qps=qps)
-    arrivals = server.arrivals
+    arrivals = server.arrivals  # as the server saw them, however loaded the machine
     assert len(arrivals) == 12  # each text: one 429, one score
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 1 / qps - jitter
-    assert all(sum(1 for t in arrivals if start <= t < start + 1 - jitter) <= qps for start in arrivals)
-    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0] + jitter) <= qps
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 1 / qps
+    assert all(sum(1 for t in arrivals if start <= t < start + 1) <= qps for start in arrivals)

@@ -3,7 +3,8 @@
 One POST per text through `requests`, key from PERSPECTIVE_API_KEY, to a configurable endpoint (tests
 and private deployments point elsewhere). Rules:
 - a QPS limit shared by every scorer talking to the same endpoint in this process, so it holds over the
-  whole run (default 1, the API's default quota); every attempt, retries included, waits its turn;
+  whole run (default 1, the API's default quota); every attempt, retries included, waits its turn, and
+  the next starts no sooner than 1/qps after the previous answer arrived (RateLimiter);
 - 429, 5xx, timeouts, connection errors and bodies that are not a score are retried with capped
   exponential backoff (a Retry-After header is honoured, within the cap); after the last retry the text
   is `Failed` (not cached, its document left out and counted), never a score;
@@ -40,7 +41,10 @@ class PerspectiveSettings:
 
 
 class RateLimiter:
-    """Spaces request starts at least 1/qps apart (thread-safe)."""
+    """At most `qps` requests per second as the service counts them: a request starts 1/qps after the
+    previous one started and 1/qps after its answer arrived (thread-safe). Spacing starts alone would let
+    network and scheduling delays bunch arrivals at the service; this never can, at the price of one
+    round trip per request."""
 
     def __init__(self, qps: float):
         self.interval = 1.0 / qps
@@ -49,10 +53,14 @@ class RateLimiter:
 
     def wait(self) -> None:
         with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_start)
+            start = max(time.monotonic(), self.next_start)
             self.next_start = start + self.interval
         time.sleep(max(0.0, start - time.monotonic()))
+
+    def done(self) -> None:
+        """The answer (or the failure) of the request is in."""
+        with self.lock:
+            self.next_start = max(self.next_start, time.monotonic() + self.interval)
 
 
 _LIMITERS: dict[tuple[str, float], RateLimiter] = {}
@@ -64,7 +72,11 @@ def limiter(url: str, qps: float) -> RateLimiter:
 
 
 class _Retry(Exception):
-    """A transient failure: worth another attempt."""
+    """A transient failure: worth another attempt (not before `after` seconds, when the server says so)."""
+
+    def __init__(self, reason: str, after: float = 0.0):
+        super().__init__(reason)
+        self.after = after
 
 
 class Perspective:
@@ -73,9 +85,9 @@ class Perspective:
     judgement_type = ToxicityJudgement
     chunk_size = 1  # each score is stored as soon as it is paid for: a killed run never pays twice
 
-    def __init__(self, settings: PerspectiveSettings, key: str, progress: bool = False, desc: str = "perspective"):
+    def __init__(self, settings: PerspectiveSettings, key: str):
         import requests  # imported here: only this scorer needs it
-        self.settings, self.key, self.progress, self.desc = settings, key, progress, desc
+        self.settings, self.key = settings, key
         self.http = requests.Session()
         self.limiter = limiter(settings.url, settings.qps)
         self.label = f"perspective TOXICITY {settings.url}"
@@ -85,8 +97,7 @@ class Perspective:
         return f"{self.settings.url}\n{text}"
 
     def judge(self, texts: list[str]) -> list[ToxicityJudgement | Failed]:
-        from tqdm import tqdm
-        return [self._score(text) for text in tqdm(texts, desc=self.desc, disable=not self.progress)]
+        return [self._score(text) for text in texts]
 
     def summary(self, judgements: list[ToxicityJudgement]) -> dict[str, Any]:
         return {"endpoint": self.settings.url, "qps": self.settings.qps,
@@ -95,20 +106,18 @@ class Perspective:
     def _score(self, text: str) -> ToxicityJudgement | Failed:
         if not text.strip():
             return ToxicityJudgement.cannot_score("empty text", self.label)
-        reason = ""
+        reason, after = "", 0.0
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
-                time.sleep(min(self.settings.backoff_cap_s, max(self.settings.backoff_s * 2 ** (attempt - 1),
-                                                                 self._retry_after)))
+                time.sleep(min(self.settings.backoff_cap_s, max(self.settings.backoff_s * 2 ** (attempt - 1), after)))
             try:
                 return self._attempt(text)
             except _Retry as err:
-                reason = str(err)
+                reason, after = str(err), err.after
         return Failed(f"Perspective gave no score after {self.settings.max_retries + 1} attempts (last: {reason})")
 
     def _attempt(self, text: str) -> ToxicityJudgement:
         import requests
-        self._retry_after = 0.0
         self.limiter.wait()
         body = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}, "doNotStore": True}
         try:
@@ -116,9 +125,10 @@ class Perspective:
                                       timeout=self.settings.timeout_s)
         except requests.RequestException as err:  # timeouts, refused or reset connections
             raise _Retry(f"{type(err).__name__}") from err
+        finally:
+            self.limiter.done()
         if response.status_code == 429 or response.status_code >= 500:
-            self._retry_after = _seconds(response.headers.get("Retry-After"))
-            raise _Retry(f"HTTP {response.status_code}")
+            raise _Retry(f"HTTP {response.status_code}", _seconds(response.headers.get("Retry-After")))
         try:
             payload = response.json()
         except ValueError as err:
@@ -136,8 +146,6 @@ class Perspective:
         if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise _Retry(f"a TOXICITY score {value!r} outside [0, 1]")
         return ToxicityJudgement.scored(value, self.label)
-
-    _retry_after = 0.0
 
 
 def _seconds(header: str | None) -> float:
@@ -176,4 +184,4 @@ def check(settings: dict[str, Any]) -> None:
 
 def load(settings: dict[str, Any], progress: bool = True, desc: str = "perspective") -> Perspective:
     """settings: PerspectiveSettings fields (url, qps, ...)."""
-    return Perspective(PerspectiveSettings(**settings), api_key(), progress=progress, desc=desc)
+    return Perspective(PerspectiveSettings(**settings), api_key())
