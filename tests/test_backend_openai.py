@@ -10,7 +10,7 @@ import pytest
 from conftest import DATA_DIR, STORIES_BIN
 from evalkit.backends.http_retry import RetryPolicy
 from evalkit.backends.base import BackendOptions
-from evalkit.backends.openai import OpenAIBackend, load
+from evalkit.backends.openai import OpenAIBackend, _split_score, load
 from evalkit.engine import Engine
 from evalkit.errors import EvalkitError
 from evalkit.requests import GenerateRequest, GenerateResult, LoglikelihoodRequest, RollingLoglikelihoodRequest
@@ -204,3 +204,23 @@ def test_load_checks_its_flags_before_any_request(monkeypatch):
 def test_unknown_model_names_what_is_served(server):
     with pytest.raises(EvalkitError, match="served: stories260K"):
         OpenAIBackend("llama-7b", server)
+
+
+def choice(tokens, values, offsets):
+    return {"logprobs": {"tokens": tokens, "token_logprobs": values, "text_offset": offsets,
+                         "top_logprobs": [None if v is None else {"x": max(v, -1.0)} for v in values]}}
+
+
+def test_split_at_the_context_length_by_text_offset():
+    # "ab|cd": a token running past the split ("bc") belongs to the continuation, as do zero-width byte
+    # pieces that begin at it; BOS ("" at 0, no log-probability) is only the condition
+    text = "abcd"
+    straddle = choice(["", "a", "bc", "d"], [None, -0.5, -2.0, -0.25], [0, 0, 1, 3])
+    assert _split_score(straddle, text, 2, None) == (-2.25, 2, False)
+    bytes_ = choice(["", "ab", "", "cd"], [None, -0.5, -2.0, -0.25], [0, 0, 2, 2])
+    assert _split_score(bytes_, text, 2, None) == (-2.25, 2, False)
+    assert _split_score(bytes_, text, 0, None) == (-2.75, 3, False)
+    no_bos = choice(["ab", "cd"], [None, -1.0], [0, 2])
+    with pytest.raises(EvalkitError, match="adds no BOS"):
+        _split_score(no_bos, text, 0, None)
+    assert _split_score(no_bos, text, 2, None) == (-1.0, 1, True)

@@ -83,7 +83,7 @@ def test_without_containment_nothing_runs_unless_unsafe_execution_is_passed(tmp_
     generations.write_text(json.dumps({"task_id": problems[0]["task_id"],
                                        "completions": [problems[0]["canonical_solution"]] * 2}) + "\n")
     args = ["--tasks", "humaneval", "--data-dir", str(DATA_DIR), "--limit", "1", "--allow-code-execution",
-            "--load-generations", str(generations)]
+            "--n-samples", "1", "--load-generations", str(generations)]
     missing = {"EVALKIT_BWRAP": "/nonexistent/bwrap"}
     refused = run(*args, "--output-dir", str(tmp_path / "refused"), env=missing)
     assert refused.returncode == 2 and "--unsafe-execution" in refused.stderr
@@ -93,5 +93,5 @@ def test_without_containment_nothing_runs_unless_unsafe_execution_is_passed(tmp_
     assert "isolation: UNSAFE: no containment" in unsafe.stderr
     results = json.loads((tmp_path / "unsafe" / "results.json").read_text())
     assert results["results"]["humaneval"]["pass@1"] == 1.0
-    assert results["protocol"]["humaneval"]["isolation"][0].startswith("UNSAFE")
+    assert results["scorers"]["humaneval"]["code_execution"]["isolation"][0].startswith("UNSAFE")
     assert "UNSAFE: no containment" in (tmp_path / "unsafe" / "report.md").read_text()

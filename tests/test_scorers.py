@@ -87,7 +87,7 @@ def test_cache_rows_are_per_scorer_version_and_input(tmp_path):
 
 
 def test_code_execution_key_covers_the_limits():
-    program = Program("x = 1", "assert x == 1")
+    program = Program("def f():\n    return 1\n", "assert f() == 1", entry_points=("f",))
     assert CodeExecution(Limits(timeout_s=3.0)).input_key(program) != CodeExecution(Limits(timeout_s=5.0)).input_key(program)
     judged = CodeExecution(Limits(), progress=False).judge([program])
     assert isinstance(judged[0], ExecResult) and judged[0].passed
@@ -134,3 +134,29 @@ def test_a_resumed_run_never_executes_a_program_again(tmp_path):
     assert second["results"] == first["results"] and first["results"]["humaneval"]["pass@1"] == 1.0
     assert second["scorers"]["humaneval"]["code_execution"]["isolation"] == \
         first["scorers"]["humaneval"]["code_execution"]["isolation"]
+
+
+class Interrupted(Keyword):
+    """A keyword scorer whose run is interrupted (Ctrl-C) in its second batch while `armed`."""
+    name, armed = "interrupted", True
+
+    def judge(self, texts):
+        if Interrupted.armed and Keyword.calls:
+            raise KeyboardInterrupt
+        return super().judge(texts)
+
+
+def test_an_interrupted_stage_keeps_the_chunks_it_judged(tmp_path, monkeypatch):
+    from evalkit.scorers import stage
+    monkeypatch.setattr(stage, "BATCH", 3)
+    Keyword.calls = []
+    cache = JudgementCache(tmp_path / "judgements.sqlite")
+    items = [f"text {i}" for i in range(7)]
+    with pytest.raises(KeyboardInterrupt):
+        stage._judge(Interrupted(), items, cache, {"judged": 0, "from_cache": 0})
+    assert set(cache.get(Interrupted(), items)) == set(items[:3])
+    Keyword.calls, Interrupted.armed = [], False
+    counts = {"judged": 0, "from_cache": 0}
+    verdicts = stage._judge(Interrupted(), items, cache, counts)
+    assert counts == {"judged": 4, "from_cache": 3} and [v.ok for v in verdicts] == [False] * 7
+    assert Keyword.calls == [items[3:6], items[6:]]

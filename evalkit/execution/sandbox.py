@@ -121,21 +121,27 @@ def _probe(bwrap: str) -> tuple[Sandbox | None, str]:
         prefix = (path, *_bwrap_options(python))
     except (OSError, subprocess.SubprocessError) as err:
         return None, f"cannot list the interpreter's libraries: {err}"
-    check = ("import os, socket\ntry:\n    os.fork()\nexcept OSError as e:\n    fork = e.errno\n"
+    x86_64 = platform.machine() == "x86_64"
+    fork = "os.fork()" if x86_64 else "raise OSError(11, 'not tried: no seccomp filter')"
+    check = (f"import os, socket\ntry:\n    {fork}\nexcept OSError as e:\n    fork = e.errno\n"
              "print(os.getuid(), os.getgid(), os.getpid(), sorted(os.listdir('/')), "
              "[n for _, n in socket.if_nameindex()], fork)")
-    x86_64 = platform.machine() == "x86_64"
     sandbox = Sandbox("", prefix, python, _no_new_processes_filter() if x86_64 else b"")
     try:
         proc = sandbox.start(["-c", check], (), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env={})
+    except OSError as error:
+        return None, f"{path} failed: {error}"
+    try:
         out, err = proc.communicate(timeout=60)
-    except (OSError, subprocess.SubprocessError) as err:
-        return None, f"{path} failed: {err}"
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None, f"{path} did not start a box within 60 s"
     if proc.returncode != 0:
         return None, f"{path} cannot start a box here: {err.strip() or f'status {proc.returncode}'}"
     top = sorted({"dev", "proc", "tmp"} | {Path(source).parts[1] for source in _minimal_root(python)})
-    if out.strip() != f"{BOX_UID} {BOX_UID} 2 {top} ['lo'] 11" and x86_64:
+    if out.strip() != f"{BOX_UID} {BOX_UID} 2 {top} ['lo'] 11":
         return None, f"{path} started a box that is not what was asked: {out.strip()}"
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
     forks = "seccomp: no new processes" if x86_64 else "no seccomp filter (not x86-64): forks allowed"

@@ -15,7 +15,7 @@ from evalkit.execution.box import ExecResult, Limits, Program, run_programs
 
 class CodeExecution:
     name = "code_execution"
-    version = "1"
+    version = "2"  # 2: the second-round box (candidate and tests in separate boxes)
     judgement_type = ExecResult
 
     def __init__(self, limits: Limits, workers: int | None = None, progress: bool = True, desc: str = "executing"):

@@ -15,6 +15,8 @@ from evalkit.scorers.judgement_cache import JudgementCache
 from evalkit.serving.distributed import shard_and_gather
 from evalkit.task import Answer, Task
 
+BATCH = 4096  # inputs judged between two writes of the cache
+
 
 @dataclass
 class Judged:
@@ -30,8 +32,8 @@ def judge_answers(task: Task, docs: list[dict], answers: list[list[Answer]], cac
         scorer = load_scorer(name, settings, progress=progress, desc=f"{task.name}: {name}")
         inputs = [[task.scorer_inputs(name, doc, answer) for answer in doc_answers]
                   for doc, doc_answers in zip(docs, judged.answers)]
-        verdicts = iter(_judge(scorer, [item for doc in inputs for items in doc for item in items], cache,
-                               counts := {"judged": 0, "from_cache": 0}))
+        counts = {"judged": 0, "from_cache": 0}
+        verdicts = iter(_judge(scorer, [item for doc in inputs for items in doc for item in items], cache, counts))
         new_answers = []
         for doc_id, (doc_inputs, doc_answers) in enumerate(zip(inputs, judged.answers)):
             updated = []
@@ -58,17 +60,15 @@ def _judge(scorer, items: list, cache: JudgementCache | None, counts: dict[str, 
     unique = dict(zip(keys, items))
     stored = cache.get(scorer, list(unique)) if cache is not None else {}
     todo = [key for key in unique if key not in stored]
-    # A scorer that pays per judgement (a rate-limited service) sets `chunk_size`: each chunk is stored as
-    # soon as it is judged, so a run killed midway never pays for those judgements again.
-    size = getattr(scorer, "chunk_size", None) or max(len(todo), 1)
+    # A scorer that pays per judgement (a rate-limited service) sets a smaller `chunk_size`.
+    size = getattr(scorer, "chunk_size", None) or BATCH
     made = {}
-    for start in range(0, len(todo), size):
-        chunk = todo[start:start + size]
-        new = dict(zip(chunk, shard_and_gather(chunk, lambda mine: scorer.judge([unique[key] for key in mine]),
-                                               cost=lambda _: 1.0)))
+    for start in range(0, len(todo), size):  # each batch stored before the next: a killed run keeps it
+        batch = todo[start:start + size]
+        new = shard_and_gather(batch, lambda mine: scorer.judge([unique[key] for key in mine]), cost=lambda _: 1.0)
         if cache is not None:
-            cache.put(scorer, [(key, j) for key, j in new.items() if not isinstance(j, Failed)])
-        made |= new
+            cache.put(scorer, [(key, j) for key, j in zip(batch, new) if not isinstance(j, Failed)])
+        made.update(zip(batch, new))
     counts["judged"] += len(todo)
     counts["from_cache"] += len(unique) - len(todo)
     return [stored[key] if key in stored else made[key] for key in keys]

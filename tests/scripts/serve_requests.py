@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's evalkit, whatever is installed
 
 from evalkit.backends.llama import LlamaBackend
 from evalkit.model.loaders import load_model
