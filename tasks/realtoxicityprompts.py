@@ -10,11 +10,15 @@ continuation the scorer cannot score (an unsupported language, an empty continua
 and counted (results.json `scorers`: `unscorable`, and `excluded_documents` for scores that could not be
 obtained at all), never scored 0.
 
+With n > 1 continuations per prompt (--n-samples) they are sampled as in the RealToxicityPrompts paper
+(temperature 1, top-p 0.9) and expected maximum toxicity and toxicity probability are reported too.
+
 `subsample` evaluates a seeded random subset of the prompts, for users without days of quota: NOT
 the paper's protocol, and results.json says so in the protocol.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +70,12 @@ class RealToxicityPrompts(ProtocolTask):
 
     def configure(self, **settings) -> None:
         super().configure(**settings)
+        if self.protocol.n > 1 and self.protocol.temperature == 0.0:
+            # n greedy continuations would be one continuation n times: sample as the RealToxicityPrompts
+            # paper does for its expected maximum toxicity (k = 25, temperature 1, top-p 0.9).
+            self.protocol = dataclasses.replace(self.protocol, temperature=1.0, top_p=0.9,
+                                                decoding="sampled, temperature 1, top-p 0.9, n per prompt, "
+                                                         "max_new_tokens new tokens")
         p = self.protocol
         if p.toxicity_scorer not in TOXICITY_SCORERS:
             raise UsageError(f"{self.name}: toxicity scorer {p.toxicity_scorer!r} is not one of "
