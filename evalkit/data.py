@@ -1,6 +1,6 @@
 """Reading documents: the authors' original files, the shipped examples, or the Hugging Face Hub.
 
-Readers here are format-level (JSONL, line lists, headerless CSV, JSON files); each task maps the
+Readers here are format-level (JSONL, line lists, CSV/TSV with or without header, JSON files); each task maps the
 records to its documents. Every malformed input becomes a DataError of one line naming the file,
 the line or record, and the field.
 """
@@ -21,7 +21,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "examples"
 def _open_text(path: Path):
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        return opener(path, "rt", encoding="utf-8", newline="")
+        # utf-8-sig: a leading byte-order mark (TruthfulQA.csv has one) is not part of the first field.
+        return opener(path, "rt", encoding="utf-8-sig", newline="")
     except OSError as err:
         raise DataError(f"{path}: cannot open ({err.strerror or err})") from err
 
@@ -44,14 +45,15 @@ def read_jsonl(path: Path) -> list[tuple[str, dict]]:
     return rows
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: Path, kind: type = dict) -> Any:
+    """A whole JSON file whose top level must be a `kind` (an object, or a list such as TruthfulQA's mc_task.json)."""
     with _open_text(path) as f:
         try:
             record = json.load(f)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from err
-    if not isinstance(record, dict):
-        raise DataError(f"{path}: expected a JSON object")
+    if not isinstance(record, kind):
+        raise DataError(f"{path}: expected a JSON {'object' if kind is dict else kind.__name__}")
     return record
 
 
@@ -68,6 +70,22 @@ def read_csv(path: Path, columns: int) -> list[tuple[str, list[str]]]:
         for number, row in enumerate(csv.reader(f), 1):
             if len(row) != columns:
                 raise DataError(f"{path}: record {number}: expected {columns} fields, found {len(row)}")
+            rows.append((f"{path}: record {number}", row))
+    return rows
+
+
+def read_table(path: Path, columns: tuple[str, ...], delimiter: str = ",") -> list[tuple[str, dict]]:
+    """(where, row as dict) of a CSV or TSV file with a header line that must name every one of `columns`
+    (CrowS-Pairs' CSV, WinoGender's TSVs); fields may hold newlines."""
+    with _open_text(path) as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: header lacks column(s) {', '.join(missing)}")
+        rows = []
+        for number, row in enumerate(reader, 1):
+            if None in row or any(row[c] is None for c in columns):
+                raise DataError(f"{path}: record {number}: expected {len(reader.fieldnames)} fields")
             rows.append((f"{path}: record {number}", row))
     return rows
 

@@ -40,6 +40,12 @@ TASKS: dict[str, str | tuple[str, dict[str, Any]]] = {
     "math_maj1@k": "tasks.competition_math:MATHMaj",
     "gsm8k": "tasks.gsm8k:GSM8K",
     "gsm8k_maj1@k": "tasks.gsm8k:GSM8KMaj",
+    "crows_pairs": "tasks.crows_pairs:CrowSPairs",
+    "winogender": "tasks.winogender:WinoGender",
+    "truthfulqa_mc": "tasks.truthfulqa_mc:TruthfulQAMC",
+    "truthfulqa_gen": "tasks.truthfulqa_gen:TruthfulQAGen",
+    "realtoxicityprompts_basic": "tasks.realtoxicityprompts:RealToxicityPromptsBasic",
+    "realtoxicityprompts_respectful": "tasks.realtoxicityprompts:RealToxicityPromptsRespectful",
 }
 TASK_NAMES = list(TASKS)
 

@@ -15,15 +15,16 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"  # benchmarks or splits 
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
-    """../shared/data completed with the fixtures, as one --data-dir: RACE and TriviaQA (not in ../shared/data)
-    in the authors' layouts, and beside NQ-open's real dev file a small train file for few-shot runs."""
+    """../shared/data completed with the fixtures, as one --data-dir: RACE, TriviaQA and RealToxicityPrompts
+    (not in ../shared/data) in the authors' layouts, and beside NQ-open's real dev file a small train file
+    for few-shot runs."""
     if not DATA_DIR.is_dir():
         pytest.skip(f"{DATA_DIR} is not present")
     root = tmp_path_factory.mktemp("data")
     for entry in DATA_DIR.iterdir():
         if entry.name != "naturalquestions":
             (root / entry.name).symlink_to(entry)
-    for name in ("race", "triviaqa"):
+    for name in ("race", "triviaqa", "realtoxicityprompts"):
         (root / name).symlink_to(FIXTURES / name)
     (root / "naturalquestions").mkdir()
     for folder in (DATA_DIR / "naturalquestions", FIXTURES / "naturalquestions"):

@@ -52,7 +52,8 @@ def assert_close(actual, expected, path="") -> None:
 def test_ci_suite_matches_golden(model, data_dir, tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "run_eval.py"), "run", "--model", MODELS[model],
                            "--suite", "ci", "--data-dir", str(data_dir), "--limit", str(LIMIT),
-                           "--allow-code-execution", "--n-samples", "1", "--no-progress", "--output-dir", str(tmp_path)],
+                           "--allow-code-execution", "--n-samples", "1", "--toxicity-scorer", "local",
+                           "--truth-judge", "llama:tiny", "--info-judge", "llama:tiny", "--no-progress", "--output-dir", str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     actual = summarize(tmp_path)

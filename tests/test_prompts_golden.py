@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.requests import GenerateRequest
+from evalkit.requests import GenerateRequest, RollingLoglikelihoodRequest
 from evalkit.task import DataSource
 from tasks import TASK_NAMES, get_task
 
@@ -32,9 +32,11 @@ def rendered(name: str, data_dir: Path, num_fewshot: int | None = None) -> dict:
 
 
 def as_json(request):
-    """[context, continuation] for scoring; every field of a generation request."""
+    """[context, continuation] for scoring; [text] for a whole text; every field of a generation request."""
     if isinstance(request, GenerateRequest):
         return {**dataclasses.asdict(request), "until": list(request.until)}
+    if isinstance(request, RollingLoglikelihoodRequest):
+        return [request.text]
     return [request.context, request.continuation]
 
 

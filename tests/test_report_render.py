@@ -88,7 +88,7 @@ def test_a_non_numeric_metric_is_a_data_error():
 
 
 def test_fraction_tables_keep_the_papers_decimals():
-    result = {"results": {"truthfulqa": {"truthful": 0.3141, "truthful_informative": 0.2}},
+    result = {"results": {"truthfulqa_gen": {"truthful": 0.3141, "truthful_informative": 0.2}},
               "model": {"name": "tiny-7M", "params": 7_000_000}}
     assert row_of(render_reports([result])[0], "tiny-7M") == ["tiny-7M", "7M", "0.31", "0.20"]
 

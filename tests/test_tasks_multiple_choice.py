@@ -55,7 +55,9 @@ def test_headline_metric_is_computed(name):
     assert protocol.normalizer in protocol.rules
     expected = {"boolq": "acc_answer", "openbookqa": "acc_answer", "race_middle": "acc_answer",
                 "race_high": "acc_answer", "mmlu": "acc", "humaneval": "pass@1",
-                "mbpp": "pass@1"}.get(name, "acc_char")
+                "mbpp": "pass@1", "crows_pairs": "bias", "winogender": "acc",
+                "truthfulqa_mc": "mc2", "truthfulqa_gen": "truthful_informative",
+                "realtoxicityprompts_basic": "toxicity", "realtoxicityprompts_respectful": "toxicity"}.get(name, "acc_char")
     assert protocol.headline_metric == expected
 
 

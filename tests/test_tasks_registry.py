@@ -33,8 +33,10 @@ def test_protocol_dict_is_json_and_hashes_the_template(name):
     assert record["prompt_hash"] == hashlib.sha256(template_text.encode()).hexdigest()
     assert record["task"] == name and record["paper_table"] and record["paper_column"]
     assert record["headline_metric"] in record["metrics"]
-    generates = runs_untrusted_code(task) or isinstance(task, GenerationTask)
-    assert task.output_type == ("generate_until" if generates else "multiple_choice")
+    expected = {"crows_pairs": "loglikelihood_rolling"}.get(name, "multiple_choice")
+    generates = runs_untrusted_code(task) or isinstance(task, GenerationTask) or name.startswith(
+        ("realtoxicityprompts", "truthfulqa_gen"))
+    assert task.output_type == ("generate_until" if generates else expected)
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -48,8 +50,8 @@ def test_examples_load_offline_and_build_requests(name):
             assert [r.temperature for r in requests] == [0.1, 0.8]
         elif isinstance(task, GenerationTask):  # one request: greedy, or the k samples of maj1@k
             assert [(r.n, r.temperature) for r in requests] == [(task.protocol.n, task.protocol.temperature)]
-        else:
-            assert len(requests) >= len(doc["choices"])
+        else:  # one request per choice (CrowS-Pairs: per sentence; RealToxicityPrompts: one generation)
+            assert len(requests) >= len(doc.get("choices", [0]))
 
 
 def test_one_class_under_several_names_with_settings(monkeypatch):

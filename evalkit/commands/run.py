@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
                                                       "tasks: k, protocol 256 MATH, 100 GSM8K)")
     parser.add_argument("--save-generations", action="store_true",
                         help="generation tasks: write OUT/generations/<task>.jsonl (task_id, completions)")
+    for flag, (setting, kind, help_text) in TASK_FLAGS.items():
+        parser.add_argument(flag, type=kind, help=help_text, dest=setting)
     add_backend_arguments(parser, generations=True)
     parser.add_argument("--training-tokens", type=int, metavar="N",
                         help="tokens the checkpoint was trained on (for Figure 2; default: read from the "
@@ -41,6 +43,28 @@ def add_parser(sub) -> None:
     from evalkit.commands.report import add_compare_to
     add_compare_to(parser)
     parser.set_defaults(handler=handle)
+
+
+# Flags that set one protocol setting of the tasks that have it (task.settings()); refused when no task
+# asked for has it. flag -> (setting, type, help).
+TASK_FLAGS = {
+    "--max-new-tokens": ("max_new_tokens", int, "generation tasks: maximum new tokens per continuation"),
+    "--subsample": ("subsample", int, "realtoxicityprompts: a seeded random subset of N prompts (NOT the paper's "
+                                      "protocol; results and reports say so)"),
+    "--toxicity-scorer": ("toxicity_scorer", str, "realtoxicityprompts: perspective (the paper's; key in "
+                                                  "$PERSPECTIVE_API_KEY) or local (offline, not comparable)"),
+    "--toxicity-model": ("toxicity_model", str, "local toxicity scorer: a transformers classifier folder "
+                                                "instead of alt-profanity-check"),
+    "--perspective-url": ("perspective_url", str, "Perspective comments:analyze endpoint (default: Google's)"),
+    "--perspective-qps": ("perspective_qps", float, "Perspective requests per second over the whole run "
+                                                    "(default 1, the API's default quota)"),
+    "--truth-judge": ("truth_judge", str, "truthfulqa_gen: the truthfulness judge, BACKEND:MODEL (e.g. "
+                                          "hf:allenai/truthfulqa-truth-judge-llama2-7B) or openai:MODEL@BASE_URL"),
+    "--info-judge": ("info_judge", str, "truthfulqa_gen: the informativeness judge, as --truth-judge"),
+    "--perspective-timeout": ("perspective_timeout_s", float, "seconds per Perspective request (default 30)"),
+    "--perspective-retry-s": ("perspective_retry_s", float, "first Perspective retry delay, doubling up to 64 s "
+                                                            "(default 1)"),
+}
 
 
 def protocol_changes(args) -> dict[str, int]:
@@ -82,7 +106,22 @@ def check_settings(args, tasks) -> None:
 
 
 def configure(args, tasks) -> None:
-    """Apply --num-fewshot to every task and --n-samples to the tasks that draw n samples."""
+    """Apply --num-fewshot to every task, --n-samples to the tasks that draw n samples, and each of
+    TASK_FLAGS to the tasks that have its setting; then check the scorers the tasks will need."""
+    from evalkit.scorers import check_scorers
+
+    for flag, (setting, _, _) in TASK_FLAGS.items():
+        value = getattr(args, setting)
+        if value is None:
+            continue
+        takers = [task for task in tasks if setting in task.settings()]
+        if not takers:
+            raise UsageError(f"{flag} applies to no task asked for")
+        for task in takers:
+            try:
+                task.configure(**{setting: value})
+            except UsageError as error:
+                raise UsageError(f"{flag}: {error}") from None
     for task in tasks:
         changes = protocol_changes(args)
         if "n" not in task.settings():
@@ -92,6 +131,7 @@ def configure(args, tasks) -> None:
         except UsageError as error:
             flag = "--num-fewshot" if "num_fewshot" in changes else "--n-samples"
             raise UsageError(f"{flag}: {error}") from None
+        check_scorers(task)
 
 
 def handle(args) -> int:

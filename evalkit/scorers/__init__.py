@@ -1,7 +1,8 @@
 """Scorers: judgements of outputs from outside the model, chosen by the tasks that need them.
 
 A task declares `scorers()` (name -> settings); each module here exposes `load(settings, progress, desc)`
-and is imported only when a task asks for it. stage.py runs the declared scorers between the backend's
+and may expose `check(settings)`, which refuses a scorer that cannot work (no API key, a missing
+package, no judge given) before any model is loaded; modules are imported only when a task asks for them. stage.py runs the declared scorers between the backend's
 answers and `task.process`, through the judgement cache.
 """
 from __future__ import annotations
@@ -12,10 +13,14 @@ from typing import Any
 from evalkit.errors import UsageError
 from evalkit.scorers.base import Failed, Scorer
 
-__all__ = ["SCORERS", "Failed", "Scorer", "load_scorer", "runs_untrusted_code"]
+__all__ = ["SCORERS", "Failed", "Scorer", "check_scorers", "load_scorer", "runs_untrusted_code"]
 
 SCORERS = {
     "code_execution": "evalkit.scorers.code_execution",  # programs in the box (HumanEval, MBPP)
+    "perspective": "evalkit.scorers.perspective",        # Perspective API toxicity (RealToxicityPrompts)
+    "toxicity_local": "evalkit.scorers.toxicity_local",  # an offline toxicity classifier
+    "truth_judge": "evalkit.scorers.judge",              # TruthfulQA judges: a model through a backend
+    "info_judge": "evalkit.scorers.judge",
 }
 UNTRUSTED_CODE = {"code_execution"}  # refused unless the user allows running model-generated code
 
@@ -23,6 +28,16 @@ UNTRUSTED_CODE = {"code_execution"}  # refused unless the user allows running mo
 def runs_untrusted_code(task) -> bool:
     """Whether evaluating `task` executes model-generated code (asked before any model is loaded)."""
     return bool(UNTRUSTED_CODE & set(task.scorers()))
+
+
+def check_scorers(task) -> None:
+    """Refuse, with one line, a scorer `task` declares that could not work (asked before any model is loaded)."""
+    for name, settings in task.scorers().items():
+        if name not in SCORERS:
+            raise UsageError(f"{task.name}: unknown scorer {name!r}; known: {', '.join(SCORERS)}")
+        check = getattr(importlib.import_module(SCORERS[name]), "check", None)
+        if check is not None:
+            check(settings)
 
 
 def load_scorer(name: str, settings: dict[str, Any], progress: bool = True, desc: str = "judging") -> Scorer:

@@ -60,9 +60,11 @@ def _judge(scorer, items: list, cache: JudgementCache | None, counts: dict[str, 
     unique = dict(zip(keys, items))
     stored = cache.get(scorer, list(unique)) if cache is not None else {}
     todo = [key for key in unique if key not in stored]
+    # A scorer that pays per judgement (a rate-limited service) sets a smaller `chunk_size`.
+    size = getattr(scorer, "chunk_size", None) or BATCH
     made = {}
-    for start in range(0, len(todo), BATCH):  # each batch stored before the next: a killed run keeps it
-        batch = todo[start:start + BATCH]
+    for start in range(0, len(todo), size):  # each batch stored before the next: a killed run keeps it
+        batch = todo[start:start + size]
         new = shard_and_gather(batch, lambda mine: scorer.judge([unique[key] for key in mine]), cost=lambda _: 1.0)
         if cache is not None:
             cache.put(scorer, [(key, j) for key, j in zip(batch, new) if not isinstance(j, Failed)])
