@@ -74,6 +74,7 @@ def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: d
         "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
                                  **run.engine_stats} for run in runs},
+        "window": {run.task.name: run.window for run in runs if run.window is not None},
         "model": model,
         "run": run_settings,
         "versions": versions(),

@@ -9,8 +9,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from evalkit.backends.base import RunContext
 from evalkit.bootstrap import bootstrap_stderr
+from evalkit.errors import RequestError
 from evalkit.task import DataSource, Request, Result, SampleResult, Task
+from evalkit.window import window_counts
 
 
 @dataclass
@@ -23,6 +26,7 @@ class TaskRun:
     num_requests: int
     seconds: float
     engine_stats: dict[str, Any] = field(default_factory=dict)
+    window: dict[str, int] | None = None  # generation prompts cut / new tokens capped (evalkit.window)
 
 
 Serve = Callable[[list[Request]], list[Result]]
@@ -40,17 +44,22 @@ def build_requests(task: Task, docs: list[dict], seed: int) -> tuple[list[Reques
 
 
 def run_task(task: Task, source: DataSource, serve: Serve, seed: int, limit: int | None,
-             stats: Callable[[], dict[str, Any]] = dict) -> TaskRun:
+             stats: Callable[[], dict[str, Any]] = dict, context: RunContext = RunContext()) -> TaskRun:
     """Evaluate one task; `serve` answers a list of requests in order (engine + cache + data parallel)."""
     start = time.perf_counter()
     before = stats()
     docs = task.docs(source, limit)
     requests, spans = build_requests(task, docs, seed)
-    results = serve(requests)
+    try:
+        results = serve(requests)
+    except RequestError as error:
+        doc_id = next((d for d, (a, b) in enumerate(spans) if error.request in requests[a:b]), None)
+        raise RequestError(f"task {task.name}, document {doc_id}: {error}", error.request) from None
     items = [(doc, doc_id, results[a:b]) for doc_id, (doc, (a, b)) in enumerate(zip(docs, spans))]
     samples = task.process_all(items, seed)
     metrics = task.aggregate(samples)
     after = stats()
     used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
+    window = window_counts([requests[a:b] for a, b in spans], context.max_length, context.count_tokens)
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
-                   len(requests), time.perf_counter() - start, used)
+                   len(requests), time.perf_counter() - start, used, window)

@@ -11,9 +11,17 @@ DATA_DIR = SHARED / "data"
 STORIES_DIR = SHARED / "models" / "stories260K"
 STORIES_BIN = STORIES_DIR / "stories260K.bin"
 
+# Tests that read ../shared (real benchmark files, the stories260K model) skip without it, with the reason.
+needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"{DATA_DIR} is not present (real benchmark files)")
+needs_stories = pytest.mark.skipif(not STORIES_BIN.is_file(), reason=f"{STORIES_BIN} is not present")
+needs_shared = pytest.mark.skipif(not (DATA_DIR.is_dir() and STORIES_BIN.is_file()),
+                                  reason=f"{SHARED} is not present (benchmark files and the stories260K model)")
+
 
 @pytest.fixture(scope="session")
 def stories():
     """stories260K (llama2.c legacy export) with its tok512 tokenizer, loaded once per session."""
+    if not STORIES_BIN.is_file():
+        pytest.skip(f"{STORIES_BIN} is not present")
     from evalkit.model.loaders import load_model
     return load_model(str(STORIES_BIN))

@@ -97,6 +97,7 @@ def handle(args) -> int:
     from evalkit.engine.serve import serve
     from evalkit.execution.generations import answers_from_generations, load_generations
     from evalkit.model.loaders import load_model
+    from evalkit.backends.base import RunContext
     from evalkit.runner import run_task
     from evalkit.task import DataSource
     from tasks import resolve_tasks
@@ -133,8 +134,10 @@ def handle(args) -> int:
             continue
         if hasattr(task, "set_context_limit"):
             task.set_context_limit(engine.max_length, lambda text: len(loaded.tokenizer.encode(text, bos=True)))
+        context = RunContext(engine.max_length, lambda text: len(loaded.tokenizer.encode(text, bos=True)))
         runs.append(run_task(task, source, lambda reqs: serve(engine, reqs, cache, progress=progress),
-                             args.seed, args.limit, stats=lambda: sum_over_ranks(engine.stats.as_dict())))
+                             args.seed, args.limit, stats=lambda: sum_over_ranks(engine.stats.as_dict()),
+                             context=context))
     if is_main_process():
         write_outputs(args, runs, loaded, batch_size)
     finish()
