@@ -3,7 +3,11 @@
 The original hendrycks/test protocol: a header naming the subject, the first k questions of the
 subject's dev split as shots (not a random draw), the question with "A. .." to "D. .." and
 "Answer:"; the model's log-probabilities of " A" .. " D" are compared. Shots are dropped, last
-first, until the prompt fits the model's window (the runner calls `set_context_limit`).
+first, until the prompt fits the model's window (the runner calls `set_context_limit`): the model
+is fed BOS + prompt + " A" minus its last token, so that is what must fit.
+Text exactly as the original: its format_subject joins " " + word, so the header reads
+"about  abstract algebra" (two spaces); questions and choices are not stripped (lm-eval strips
+questions: 16 of 285 dev and 963 of 14,042 test questions have outer whitespace).
 Average and category accuracies are over questions (micro), as the original code computes them.
 """
 from __future__ import annotations
@@ -41,8 +45,10 @@ class MMLU(MultipleChoiceTask):
         paper_table="Table 9", paper_column="MMLU (5-shot)",
         decoding="log-probability of each answer letter after 'Answer:'",
         notes=("Shots: the first k of the subject's dev split, k = 5 lowered until the prompt fits "
-               "(hendrycks/test evaluate.py). acc = over all questions (micro, the original code's "
-               "'Average accuracy'); acc_<category> over the category's questions; acc_<subject> per subject."))
+               "(hendrycks/test evaluate.py). Text as the original code: the header's subject is "
+               "format_subject's ' ' + word per word ('about  abstract algebra', two spaces), and questions "
+               "are not stripped (lm-eval strips them and has one space). acc = over all questions (micro, "
+               "the original code's 'Average accuracy'); acc_<category> over the category's questions; acc_<subject> per subject."))
 
     max_tokens: int | None = None
     count_tokens: Callable[[str], int] | None = None
@@ -55,7 +61,8 @@ class MMLU(MultipleChoiceTask):
         shots = [ex for ex in self.fewshot_pool() if ex["subject"] == doc["subject"]][:self.protocol.num_fewshot]
         while True:
             context = self.prompt.render(shots=shots, **doc)
-            if not shots or self.max_tokens is None or self.count_tokens(context + " A") <= self.max_tokens:
+            fed = self.count_tokens(context + " A") - 1 if self.max_tokens is not None else 0  # minus " A"
+            if not shots or self.max_tokens is None or fed <= self.max_tokens:
                 return context, len(shots)
             shots = shots[:-1]
 

@@ -20,6 +20,9 @@ from conftest import DATA_DIR
 GOLDEN_DIR = Path(__file__).parent / "golden" / "prompts"
 FIXTURES = Path(__file__).parent / "fixtures"  # RACE is not in ../shared/data
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"
+# documents pinned beyond the first three: MMLU's first question with outer whitespace (kept, as the
+# original code keeps it; lm-eval strips it)
+EXTRA = {"mmlu": lambda doc: doc["question"] != doc["question"].strip()}
 
 
 def rendered(name: str) -> dict:
@@ -27,10 +30,11 @@ def rendered(name: str) -> dict:
     data_dir = FIXTURES if name.startswith("race") else DATA_DIR
     if not data_dir.is_dir():
         pytest.skip(f"{data_dir} is not present")
-    docs = task.docs(DataSource(data_dir=data_dir), limit=3)
+    docs = list(enumerate(task.docs(DataSource(data_dir=data_dir))))
+    chosen = docs[:3] + ([next(d for d in docs if EXTRA[name](d[1]))] if name in EXTRA else [])
     return {"task": name, "prompt_hash": task.protocol_dict()["prompt_hash"],
             "documents": [{"doc_id": i, "requests": [as_json(r) for r in task.requests(doc, i, seed=1234)]}
-                          for i, doc in enumerate(docs)]}
+                          for i, doc in chosen]}
 
 
 def as_json(request):

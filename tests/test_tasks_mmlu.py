@@ -1,9 +1,11 @@
 """MMLU: hendrycks/test prompt, first-k dev shots dropped to fit the window, per-category accuracy."""
+from conftest import needs_stories
+from evalkit.engine import Engine
 from evalkit.requests import LoglikelihoodResult
 from evalkit.task import DataSource, SampleResult
 from tasks import get_task
 
-EXPECTED_PROMPT = """The following are multiple choice questions (with answers) about high school geography.
+EXPECTED_PROMPT = """The following are multiple choice questions (with answers) about  high school geography.
 
 Which line of latitude divides the Earth into the Northern and Southern Hemispheres?
 A. The Tropic of Cancer
@@ -43,16 +45,40 @@ def test_prompt_and_letter_requests():
 def test_shots_are_dropped_until_the_prompt_fits():
     task, docs = example_task()
     words = lambda text: len(text.split())  # noqa: E731 - a stand-in token counter
-    full = words(EXPECTED_PROMPT + " A")
-    task.set_context_limit(full, words)
+    fed = words(EXPECTED_PROMPT + " A") - 1  # the model is fed the sequence minus its last token
+    task.set_context_limit(fed, words)
     assert task.prompt_and_shots(docs[3])[1] == 2
-    task.set_context_limit(full - 1, words)
+    task.set_context_limit(fed - 1, words)
     context, k = task.prompt_and_shots(docs[3])
     assert k == 1 and "topographic" not in context and "Prime Meridian" in context
     task.set_context_limit(1, words)
     assert task.prompt_and_shots(docs[3])[1] == 0
     sample = task.process(docs[3], 3, 0, [LoglikelihoodResult(v, 1, True) for v in (-1.0, -2.0, -3.0, -4.0)])
     assert sample.extra["num_fewshot"] == 0 and sample.prediction == 0 and sample.metrics == {"acc": 1.0}
+
+
+def test_header_has_the_original_double_space_and_questions_are_not_stripped():
+    task, docs = example_task()
+    doc = dict(docs[3], question="  Which river flows through Cairo? ")
+    context = task.requests(doc, 3, seed=0)[0].context
+    assert context.startswith("The following are multiple choice questions (with answers) about  high school "
+                              "geography.\n\n")
+    assert "\n\n  Which river flows through Cairo? \nA. The Nile" in context
+    assert "about  abstract algebra" in task.protocol_dict()["notes"]
+
+
+@needs_stories
+def test_a_prompt_that_exactly_fills_the_window_keeps_its_shots(stories):
+    task, docs = example_task()
+    count = lambda text: len(stories.tokenizer.encode(text, bos=True))  # noqa: E731
+    fed = count(EXPECTED_PROMPT + " A") - 1
+    task.set_context_limit(fed, count)
+    assert task.prompt_and_shots(docs[3]) == (EXPECTED_PROMPT, 2)
+    requests = task.requests(docs[3], 3, seed=0)
+    # the engine with that window scores the same as with a wide one: nothing of the prompt was cut
+    assert Engine(stories, max_length=fed).loglikelihood(requests) == Engine(stories).loglikelihood(requests)
+    task.set_context_limit(fed - 1, count)
+    assert task.prompt_and_shots(docs[3])[1] == 1
 
 
 def test_aggregate_is_micro_over_questions_with_categories():
