@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from evalkit.errors import EvalkitError
@@ -27,9 +28,25 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         status = args.handler(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at interpreter exit
     except EvalkitError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
+        print(f"interrupted; {_resume_hint(args)}", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # the reader went away (`... | head`): nothing more can be shown; keep the exit quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
     sys.exit(status or 0)
+
+
+def _resume_hint(args) -> str:
+    out = getattr(args, "output_dir", None)
+    if out is None:
+        return "nothing was written"
+    if getattr(args, "no_cache", False):
+        return "with --no-cache nothing was kept: the same command starts over"
+    return f"run the same command again to resume (finished requests are kept in {out}/cache.sqlite)"

@@ -36,6 +36,15 @@ class Prompt:
             raise DataError(f"prompt {self.name}: {err.message} in the document") from err
 
 
+def syntax_error(text: str) -> str | None:
+    """Why `text` is not a valid Jinja template ("message, line N"), or None when it is."""
+    try:
+        _template(text)
+    except jinja2.TemplateSyntaxError as err:
+        return f"{err.message}, line {err.lineno}"
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _template(text: str) -> jinja2.Template:
     return _ENV.from_string(text)

@@ -68,6 +68,17 @@ def write_samples(out_dir: Path, run: TaskRun) -> None:
     atomic_write(out_dir / "samples" / f"{run.task.name}.jsonl", "\n".join(lines) + "\n")
 
 
+def remove_other_tasks_files(out_dir: Path, task_names: list[str]) -> list[Path]:
+    """A reused output folder never mixes runs: per-task files (samples/, generations/) of tasks that
+    are not in this run describe a results.json that is being replaced, so they go."""
+    keep = {f"{name}.jsonl" for name in task_names}
+    stale = [path for folder in ("samples", "generations") for path in sorted((out_dir / folder).glob("*.jsonl"))
+             if path.name not in keep]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
 def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any]) -> dict[str, Any]:
     return _json_safe({
         "results": {run.task.name: task_results(run) for run in runs},

@@ -16,6 +16,7 @@ def add_model_arguments(parser) -> None:
 def load_engine(args):
     from evalkit.engine import Engine
     from evalkit.model.loaders import load_model
+    from evalkit.preflight import check_device
 
     batch_size = args.batch_size
     if batch_size != "auto":
@@ -23,6 +24,7 @@ def load_engine(args):
             batch_size = int(batch_size)
         except ValueError:
             raise UsageError(f"--batch-size must be a positive integer or 'auto', not {batch_size!r}") from None
+    check_device(args.device)
     return Engine(load_model(args.model, args.device, args.dtype), batch_size=batch_size)
 
 

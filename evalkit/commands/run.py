@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from evalkit.errors import UsageError
+from evalkit.preflight import check_device, check_output_dir
 
 
 def add_parser(sub) -> None:
@@ -66,6 +67,8 @@ def executes_code(task) -> bool:
 
 def check_settings(args, tasks) -> None:
     """Refuse bad settings before any model is loaded or any request is computed."""
+    check_device(args.device)
+    check_output_dir(args.output_dir)
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit: expected a positive integer, got {args.limit}")
     if args.data_dir is not None and args.examples:
@@ -148,8 +151,10 @@ def write_outputs(args, runs, loaded, batch_size) -> None:
     """results.json, samples, generations and reports (rank 0 only)."""
     from evalkit.execution.generations import save_generations
     from evalkit.report import write_reports
-    from evalkit.results import model_summary, results_document, write_results, write_samples
+    from evalkit.results import (model_summary, remove_other_tasks_files, results_document, write_results,
+                                 write_samples)
 
+    remove_other_tasks_files(args.output_dir, [run.task.name for run in runs])
     for run in runs:
         write_samples(args.output_dir, run)
         if args.save_generations and executes_code(run.task):

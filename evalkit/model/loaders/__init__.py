@@ -58,6 +58,16 @@ def find_tokenizer(folder: Path) -> Path:
     raise CheckpointError(f"{folder}: no SentencePiece tokenizer (*.model) next to the weights")
 
 
+def _single_llama2c(folder: Path) -> Path:
+    """A folder holding one llama2.c export (and its tokenizer) stands for that export."""
+    from evalkit.model.loaders import llama2c
+    found = llama2c.checkpoints_in(folder)
+    if len(found) > 1:
+        raise CheckpointError(f"{folder}: holds {len(found)} llama2.c exports ({', '.join(p.name for p in found)}); "
+                              "pass one of them as --model")
+    return found[0] if found else folder
+
+
 def build_model(cfg: ModelConfig, state_dict: dict[str, torch.Tensor], source: str,
                 dtype: torch.dtype | None, device: str) -> Transformer:
     with torch.device("meta"):
@@ -78,6 +88,8 @@ def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> Load
     if spec == "tiny":
         return tiny.load(device, torch_dtype)
     path = Path(spec).expanduser()
+    if path.is_dir() and not (path / "params.json").is_file() and not (path / "config.json").is_file():
+        path = _single_llama2c(path)
     if path.is_file() and path.suffix == ".bin":
         cfg, sd = llama2c.load_state_dict(path)
         tokenizer = Tokenizer(find_tokenizer(path.parent))
