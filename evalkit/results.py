@@ -56,6 +56,8 @@ def task_results(run: TaskRun) -> dict[str, Any]:
         if key in run.stderr:
             entry[key + "_stderr"] = run.stderr[key]
     entry["n"] = len(run.samples)
+    if run.documents_total is not None:
+        entry["n_total"] = run.documents_total  # n < n_total: --limit cut the benchmark short
     return entry
 
 

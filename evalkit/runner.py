@@ -27,6 +27,7 @@ class TaskRun:
     seconds: float
     engine_stats: dict[str, Any] = field(default_factory=dict)
     window: dict[str, int] | None = None  # generation prompts cut / new tokens capped (evalkit.window)
+    documents_total: int | None = None    # documents of the benchmark, before --limit
 
 
 Serve = Callable[[list[Request]], list[Result]]
@@ -49,6 +50,7 @@ def run_task(task: Task, source: DataSource, serve: Serve, seed: int, limit: int
     start = time.perf_counter()
     before = stats()
     docs = task.docs(source, limit)
+    total = len(task.docs(source)) if limit is not None else len(docs)
     requests, spans = build_requests(task, docs, seed)
     try:
         results = serve(requests)
@@ -62,4 +64,4 @@ def run_task(task: Task, source: DataSource, serve: Serve, seed: int, limit: int
     used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
     window = window_counts([requests[a:b] for a, b in spans], context.max_length, context.count_tokens)
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
-                   len(requests), time.perf_counter() - start, used, window)
+                   len(requests), time.perf_counter() - start, used, window, total)

@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
     parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--label", help="the name of this run's row in the reports (default: the model's name)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write OUT/cache.sqlite")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--allow-code-execution", action="store_true",
@@ -162,10 +163,12 @@ def write_outputs(args, runs, loaded, batch_size) -> None:
                              {s.extra["task_id"]: s.extra["completions"] for s in run.samples})
     settings = {"tasks": args.tasks, "suite": args.suite, "data": str(args.data_dir) if args.data_dir else
                 ("examples" if args.examples else "hub"), "limit": args.limit, "num_fewshot": args.num_fewshot,
-                "batch_size": batch_size, "seed": args.seed, "deterministic": args.deterministic,
+                "batch_size": batch_size, "dtype": args.dtype, "seed": args.seed, "deterministic": args.deterministic,
                 "n_samples": args.n_samples, "load_generations": str(args.load_generations or "") or None}
     model = model_summary(loaded, args.device) if loaded else \
         {"name": f"generations from {args.load_generations}", "label": args.load_generations.stem, "format": "generations"}
+    if args.label:
+        model["label"] = args.label
     document = results_document(runs, model, settings)
     path = write_results(args.output_dir, document)
     write_reports(args.output_dir, [document])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evalkit.errors import DataError
+from evalkit.report.notes import row_notes, settings_label
 from evalkit.report.paper import HEADLINE, Column, PaperTable
 
 
@@ -13,6 +14,7 @@ class EvaluatedRow:
     params: str
     cells: tuple[str | None, ...]    # formatted like the paper's cells; None where not run
     stderrs: tuple[str | None, ...]  # same units as the cells; None where not reported
+    notes: tuple[str, ...] = ()      # printed under the table (window cuts, pass@k not computable)
 
 
 def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
@@ -30,20 +32,20 @@ def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     if all(v is None for v in values):
         return None
     model = result["model"]
-    return EvaluatedRow(model=row_label(result), params=format_params(model.get("params")),
+    tasks = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]))
+    label = row_label(result, tasks)
+    return EvaluatedRow(model=label, params=format_params(model.get("params")),
                         cells=tuple(_format(table, v) for v in values),
-                        stderrs=tuple(_format(table, s) for s in stderrs))
+                        stderrs=tuple(_format(table, s) for s in stderrs),
+                        notes=tuple(row_notes(result, label, tasks)))
 
 
-def row_label(result: dict) -> str:
-    """The model's label, marked when the run did not cover the whole benchmark (never passed off as complete)."""
+def row_label(result: dict, tasks: list[str]) -> str:
+    """The model's label (--label, else the checkpoint's name), then every setting of the run that changes
+    the row's numbers against the paper's protocol (never passed off as the paper's protocol)."""
     label = result["model"].get("label") or result["model"]["name"]
-    run = result.get("run") or {}
-    if run.get("data") == "examples":
-        label += " (example docs)"
-    if run.get("limit"):
-        label += f" (first {run['limit']} docs)"
-    return label
+    parts = settings_label(result, tasks)
+    return f"{label} ({', '.join(parts)})" if parts else label
 
 
 def format_params(params: int | None) -> str:

@@ -1,7 +1,7 @@
 """A paper table plus evaluated rows as a grid of strings, in the orientation the paper prints it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from evalkit.report.cells import EvaluatedRow
 from evalkit.report.paper import PaperTable
@@ -14,6 +14,7 @@ class Grid:
     label_columns: int            # leading text columns (model and size, or the row label)
     paper_rows: int | None        # body rows from the paper, evaluated rows after; None if transposed
     stderr_notes: list[str]       # one line per evaluated model that reports standard errors
+    notes: list[str] = field(default_factory=list)  # what the cells cannot show (evalkit.report.notes)
 
 
 def build_grid(table: PaperTable, evaluated: list[EvaluatedRow]) -> Grid:
@@ -22,10 +23,10 @@ def build_grid(table: PaperTable, evaluated: list[EvaluatedRow]) -> Grid:
         names = [f"{r.model} {r.params}".strip() for r in (*table.rows, *evaluated)]
         body = [[column.label, *(r.cells[i] for r in (*table.rows, *evaluated))]
                 for i, column in enumerate(table.columns)]
-        return Grid(["", *names], body, 1, None, notes)
+        return Grid(["", *names], body, 1, None, notes, [n for r in evaluated for n in r.notes])
     body = [[r.model, r.params, *r.cells] for r in (*table.rows, *evaluated)]
     header = ["Model", "Params", *(c.label for c in table.columns)]
-    return Grid(header, body, 2, len(table.rows), notes)
+    return Grid(header, body, 2, len(table.rows), notes, [n for r in evaluated for n in r.notes])
 
 
 def _stderr_note(table: PaperTable, row: EvaluatedRow) -> str | None:

@@ -9,6 +9,7 @@ from evalkit.report.latex import latex_document
 from evalkit.report.markdown import markdown_document
 from evalkit.report.paper import load_tables
 from evalkit.report.results import check_results
+from evalkit.report.user_tasks import TITLE, user_tasks_grid
 
 
 def render_reports(result_dicts: list[dict]) -> tuple[str, str]:
@@ -16,11 +17,14 @@ def render_reports(result_dicts: list[dict]) -> tuple[str, str]:
     for index, result in enumerate(result_dicts, start=1):
         check_results(result, f"result {index}")
     sections = []
-    for table in load_tables():
+    tables = load_tables()
+    for table in tables:
         rows = [row for result in result_dicts if (row := evaluated_row(table, result)) is not None]
         if rows:
             sections.append((table, build_grid(table, rows)))
-    return markdown_document(sections), latex_document(sections)
+    user = user_tasks_grid(tables, result_dicts)
+    extra = [(TITLE, user)] if user else []
+    return markdown_document(sections, extra), latex_document(sections, extra)
 
 
 def write_reports(out_dir: str | Path, result_dicts: list[dict]) -> tuple[Path, Path]:

@@ -1,0 +1,31 @@
+"""Tasks that fill no cell of the paper's tables (YAML user tasks, for one): a table of their own, one row
+per (model, task) with the task's headline metric, its standard error and the documents evaluated."""
+from __future__ import annotations
+
+from evalkit.report.cells import row_label
+from evalkit.report.grid import Grid
+from evalkit.report.notes import row_notes
+from evalkit.report.paper import PaperTable
+
+TITLE = "User tasks"
+
+
+def user_tasks_grid(tables: list[PaperTable], result_dicts: list[dict]) -> Grid | None:
+    in_tables = {column.task for table in tables for column in table.columns}
+    body, notes = [], []
+    for result in result_dicts:
+        for task, metrics in result["results"].items():
+            if task in in_tables:
+                continue
+            headline = (result.get("protocol") or {}).get(task, {}).get("headline_metric")
+            value, stderr = metrics.get(headline), metrics.get(f"{headline}_stderr")
+            label = row_label(result, [task])
+            body.append([label, task, headline or "", _number(value), _number(stderr), str(metrics.get("n", ""))])
+            notes += row_notes(result, label, [task])
+    if not body:
+        return None
+    return Grid(["Model", "Task", "Metric", "Value", "Stderr", "n"], body, 3, None, [], notes)
+
+
+def _number(value) -> str | None:
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
