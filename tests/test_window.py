@@ -2,10 +2,13 @@
 changed; a NaN model or an empty continuation stops the run with a line naming the task and document."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from conftest import needs_stories
+from conftest import REPO, STORIES_BIN, needs_stories
 from evalkit.engine import Engine
 from evalkit.errors import RequestError
 from evalkit.requests import GenerateRequest, LoglikelihoodRequest
@@ -71,3 +74,12 @@ def test_empty_continuation_is_an_error_naming_the_request(stories):
     with pytest.raises(RequestError, match="tokenizes to no tokens") as caught:
         Engine(stories).loglikelihood([LoglikelihoodRequest("The cat", " sat"), LoglikelihoodRequest("The cat", "")])
     assert caught.value.request == LoglikelihoodRequest("The cat", "")
+
+
+@needs_stories
+def test_generate_command_stays_in_the_window_and_says_so():
+    proc = subprocess.run([sys.executable, str(REPO / "run_eval.py"), "generate", "--model", str(STORIES_BIN),
+                           "--prompt", STORY, "--max-new-tokens", "5000"], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "window is 512 tokens" in proc.stderr and "not 5000" in proc.stderr

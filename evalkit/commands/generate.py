@@ -1,6 +1,8 @@
 """The `generate` command: continue one prompt (greedy unless --temperature), print the continuation."""
 from __future__ import annotations
 
+import sys
+
 from evalkit.errors import UsageError
 from evalkit.requests import GenerateRequest
 
@@ -43,6 +45,14 @@ def add_parser(sub):
 def _handler(args):
     if args.max_new_tokens < 0 or args.temperature < 0 or not 0 < args.top_p <= 1:
         raise UsageError("need --max-new-tokens >= 0, --temperature >= 0 and 0 < --top-p <= 1")
+    from evalkit.window import generation_budget
     request = GenerateRequest(args.prompt, tuple(args.until), args.max_new_tokens, args.temperature,
                               args.top_p, 1, args.seed)
-    print(load_engine(args).generate([request])[0].texts[0])
+    engine = load_engine(args)
+    budget = generation_budget(len(engine.tokenizer.encode(args.prompt, bos=True)), args.max_new_tokens,
+                               engine.max_length)
+    if budget.cut or budget.capped:
+        print(f"note: the model's window is {engine.max_length} tokens: the prompt ({budget.prompt_tokens} tokens"
+              f"{f', cut to its last {budget.kept_tokens}' if budget.cut else ''}) leaves room for "
+              f"{budget.new_tokens} new tokens, not {args.max_new_tokens}", file=sys.stderr)
+    print(engine.generate([request])[0].texts[0])
