@@ -8,13 +8,13 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import jinja2
 
 from evalkit.errors import DataError
+from evalkit.layout import data_dir
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_DIR = data_dir("prompts")
 
 # keep_trailing_newline=False: the file's final newline is not part of the prompt.
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)

@@ -1,7 +1,7 @@
 """The task registry: benchmark names, paper-table suites, and YAML tasks by path.
 
-To add a benchmark, add one line to TASKS ("name": "module:Class"); modules are imported only
-when their task is asked for.
+To add a benchmark, add one line to TASKS ("name": "module:Class", the module relative to this
+package); modules are imported only when their task is asked for.
 """
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ from evalkit.errors import UsageError
 from evalkit.task import Task
 
 TASKS = {
-    "boolq": "tasks.boolq:BoolQ",
-    "piqa": "tasks.piqa:PIQA",
-    "siqa": "tasks.siqa:SIQA",
-    "hellaswag": "tasks.hellaswag:HellaSwag",
-    "winogrande": "tasks.winogrande:WinoGrande",
-    "arc_easy": "tasks.arc:ARCEasy",
-    "arc_challenge": "tasks.arc:ARCChallenge",
-    "openbookqa": "tasks.openbookqa:OpenBookQA",
-    "race_middle": "tasks.race:RACEMiddle",
-    "race_high": "tasks.race:RACEHigh",
-    "mmlu": "tasks.mmlu:MMLU",
-    "humaneval": "tasks.humaneval:HumanEval",
-    "mbpp": "tasks.mbpp:MBPP",
+    "boolq": "boolq:BoolQ",
+    "piqa": "piqa:PIQA",
+    "siqa": "siqa:SIQA",
+    "hellaswag": "hellaswag:HellaSwag",
+    "winogrande": "winogrande:WinoGrande",
+    "arc_easy": "arc:ARCEasy",
+    "arc_challenge": "arc:ARCChallenge",
+    "openbookqa": "openbookqa:OpenBookQA",
+    "race_middle": "race:RACEMiddle",
+    "race_high": "race:RACEHigh",
+    "mmlu": "mmlu:MMLU",
+    "humaneval": "humaneval:HumanEval",
+    "mbpp": "mbpp:MBPP",
 }
 TASK_NAMES = list(TASKS)
 
@@ -46,7 +46,7 @@ def get_task(name_or_yaml_path: str) -> Task:
         raise UsageError(f"unknown task {name_or_yaml_path!r}; known tasks: {', '.join(TASK_NAMES)}; "
                          f"suites: {', '.join(SUITES)}; or a path to a .yaml task")
     module, cls = TASKS[name_or_yaml_path].split(":")
-    return getattr(importlib.import_module(module), cls)()
+    return getattr(importlib.import_module(f".{module}", __name__), cls)()
 
 
 def resolve_tasks(spec: str) -> list[Task]:

@@ -19,6 +19,7 @@ from typing import Callable
 
 from evalkit.data import label_index, read_csv
 from evalkit.errors import DataError
+from evalkit.layout import ASSETS_DIR
 from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 from evalkit.requests import LoglikelihoodRequest
@@ -26,8 +27,7 @@ from evalkit.task import SampleResult
 
 LETTERS = ["A", "B", "C", "D"]
 # hendrycks/test categories.py (MIT), as JSON; category names -> metric suffixes.
-CATEGORY_MAP = json.loads((Path(__file__).resolve().parents[1] / "evalkit" / "assets" / "mmlu_categories.json")
-                          .read_text(encoding="utf-8"))["subject_to_category"]
+CATEGORY_MAP = json.loads((ASSETS_DIR / "mmlu_categories.json").read_text(encoding="utf-8"))["subject_to_category"]
 CATEGORY_METRIC = {"humanities": "acc_humanities", "STEM": "acc_stem",
                    "social sciences": "acc_social_sciences", "other (business, health, misc.)": "acc_other"}
 

@@ -104,9 +104,9 @@ def handle(args) -> int:
     from evalkit.backends.base import RunContext
     from evalkit.runner import run_task
     from evalkit.task import DataSource
-    from tasks import resolve_tasks
+    from evalkit.layout import tasks_package
 
-    tasks = resolve_tasks(args.tasks or args.suite)
+    tasks = tasks_package().resolve_tasks(args.tasks or args.suite)
     batch_size = parse_batch_size(args.batch_size)
     check_settings(args, tasks)
     for task in tasks:

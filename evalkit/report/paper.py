@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import DataError
+from evalkit.layout import data_dir
 
-REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
+REPORTS_DIR = data_dir("reports")
 HEADLINE = "headline"  # a spec metric that means: the protocol's headline_metric for that task
 
 
