@@ -1,6 +1,7 @@
 """Shared fixtures: paths to ../shared (real data and the stories260K model) and loaded models."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"{DATA_DIR} is no
 needs_stories = pytest.mark.skipif(not STORIES_BIN.is_file(), reason=f"{STORIES_BIN} is not present")
 needs_shared = pytest.mark.skipif(not (DATA_DIR.is_dir() and STORIES_BIN.is_file()),
                                   reason=f"{SHARED} is not present (benchmark files and the stories260K model)")
+
+
+def stories_reference() -> dict:
+    """stories260K's reference outputs (llama2.c run.c). Without ../shared, an empty one, so that modules
+    still collect: the tests reading it take the `stories` fixture or carry needs_stories, and skip."""
+    path = STORIES_DIR / "reference_outputs.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"prompt": "", "prompt_ids_with_bos": [], "greedy_ids_with_bos": [], "greedy_text": "",
+            "greedy_steps": 0, "sentence_logliks": [], "prompt_logits_float32": {"values": []}}
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("run", help="evaluate tasks on a model; write results, samples and reports")
     parser.add_argument("--model", default="tiny", help="tiny | llama2.c .bin | Meta folder | HF folder or Hub id")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--tasks", help="comma list of task names or paths to YAML task files")
+    which.add_argument("--tasks", help="comma list of task names or paths to YAML task files; 'list' lists them")
     which.add_argument("--suite", help="comma list of suites: table3, table6, table8, table9, ci")
     parser.add_argument("--data-dir", type=Path, help="read the authors' original files (laid out as shared/data) "
                                                       "instead of the Hugging Face Hub")
@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: as stored")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
-    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, help="folder for results.json, samples/, reports and the "
+                                                        "response cache (required)")
     parser.add_argument("--label", help="the name of this run's row in the reports (default: the model's name)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write OUT/cache.sqlite")
     parser.add_argument("--no-progress", action="store_true")
@@ -106,6 +107,12 @@ def handle(args) -> int:
     from evalkit.task import DataSource
     from evalkit.layout import tasks_package
 
+    if args.tasks == "list":
+        from evalkit.commands.tasks import listing
+        print(listing())
+        return 0
+    if args.output_dir is None:
+        raise UsageError("run: --output-dir is required")
     tasks = tasks_package().resolve_tasks(args.tasks or args.suite)
     batch_size = parse_batch_size(args.batch_size)
     check_settings(args, tasks)
