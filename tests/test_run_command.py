@@ -70,7 +70,7 @@ def test_rerun_is_served_from_the_cache_with_identical_results(demo_out, tmp_pat
     (["--suite", "table99"], "unknown task 'table99'"),
     (["--tasks", "boolq", "--batch-size", "zero"], "--batch-size"),
     (["--tasks", "boolq", "--limit", "0"], "--limit"),
-    (["--tasks", "boolq", "--num-fewshot", "3"], "declares no few-shot split"),
+    (["--tasks", "race_middle", "--num-fewshot", "3"], "declares no few-shot split"),
     (["--tasks", "boolq", "--model", "/no/such/model"], "/no/such/model"),
     (["--tasks", "boolq", "--data-dir", "/no/such/dir"], "/no/such/dir"),
 ])
