@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ def remove_other_tasks_files(out_dir: Path, task_names: list[str]) -> list[Path]
 
 def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any]) -> dict[str, Any]:
     return _json_safe({
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # when the run finished, UTC
         "results": {run.task.name: task_results(run) for run in runs},
         "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
