@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from evalkit.model.config import preset
-    from evalkit.model.loaders import build_model
+    from evalkit.model.loaders.common import build_model
     from evalkit.model.loaders.hf import to_meta
 
     cfg = preset("small")

@@ -25,3 +25,7 @@ class RequestError(EvalkitError):
     def __init__(self, message: str, request=None):
         super().__init__(message)
         self.request = request
+
+
+class ScorerError(EvalkitError):
+    """A scorer could not judge at all (a service unreachable after its retries, a box that cannot start)."""

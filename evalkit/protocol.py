@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit import data
+from evalkit.errors import UsageError
 from evalkit.prompts import Prompt, load_prompt
 from evalkit.task import DataSource, Task
 
@@ -81,6 +82,20 @@ class ProtocolTask(Task):
 
     def protocol_dict(self) -> dict:
         return {"task": self.name, "prompt_hash": self.prompt.sha256, **self.protocol.to_dict()}
+
+    def settings(self) -> set[str]:
+        return {f.name for f in dataclasses.fields(self.protocol)}
+
+    def configure(self, **settings) -> None:
+        """A copy of the protocol with `settings` changed; unknown names and impossible values are UsageErrors."""
+        if unknown := set(settings) - self.settings():
+            raise UsageError(f"{self.name}: no protocol setting {', '.join(sorted(unknown))}")
+        changed = dataclasses.replace(self.protocol, **settings)
+        if changed.num_fewshot < 0:
+            raise UsageError(f"{self.name}: num_fewshot must be 0 or more, got {changed.num_fewshot}")
+        if changed.num_fewshot > 0 and changed.fewshot_hub is None:
+            raise UsageError(f"{self.name}: {changed.num_fewshot} shots asked, but the task declares no few-shot split")
+        self.protocol = changed
 
     def docs(self, source: DataSource, limit: int | None = None) -> list[dict]:
         self._source, self._pool = source, None

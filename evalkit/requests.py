@@ -1,6 +1,6 @@
-"""The contract between tasks and the engine: plain, hashable request and result types.
+"""The contract between tasks and backends: plain, hashable request and result types.
 
-Tasks build these; the engine serves them; neither side knows the other's internals.
+Tasks build these; a backend (evalkit/backends) answers them; neither side knows the other's internals.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Result files: OUT/results.json (metrics, protocol, model, versions) and OUT/samples/<task>.jsonl.
+"""Result files: OUT/results.json (metrics, protocol, scorers, model, versions) and OUT/samples/<task>.jsonl.
 
 Files are written whole to a temporary name and renamed, so a killed run never leaves a partial
 file that looks complete.
@@ -10,7 +10,6 @@ import math
 import os
 import platform
 import subprocess
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -89,6 +88,7 @@ def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: d
         "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
                                  **run.engine_stats} for run in runs},
+        "scorers": {run.task.name: run.scorers for run in runs if run.scorers},
         "window": {run.task.name: run.window for run in runs if run.window is not None},
         "model": model,
         "run": run_settings,
@@ -100,13 +100,3 @@ def write_results(out_dir: Path, document: dict[str, Any]) -> Path:
     path = out_dir / "results.json"
     atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-def model_summary(loaded, device: str) -> dict[str, Any]:
-    """What the results say about the evaluated model."""
-    model = loaded.model
-    label = loaded.name if loaded.format == "tiny" else Path(loaded.name.rstrip("/")).name
-    return {"name": loaded.name, "label": Path(label).stem if loaded.format == "llama2c" else label,
-            "format": loaded.format, "fingerprint": loaded.fingerprint,
-            "dtype": str(model.dtype).replace("torch.", ""), "device": device,
-            "params": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg)}

@@ -1,18 +1,26 @@
-"""Run tasks end to end: build every document's requests, serve them, score, and collect results.
+"""Run tasks end to end: documents -> requests -> backend -> scorers -> process -> results.
 
-The runner is the only place that sees both tasks and the engine: tasks emit requests, the engine
-(behind the response cache) answers them, and tasks turn the answers into per-document scores.
+The runner is the only place that sees both tasks and backends: tasks emit requests (told what they
+may know of the model through a RunContext), the backend (behind the response cache, sharded across
+ranks) answers them, the scorers the task declares judge the answers, and the task turns each
+document's requests, with their results and judgements, into its scores.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from evalkit.backends.base import RunContext
+from evalkit.backends.base import Backend, run_context
 from evalkit.bootstrap import bootstrap_stderr
 from evalkit.errors import RequestError
-from evalkit.task import DataSource, Request, Result, SampleResult, Task
+from evalkit.requests import GenerateResult
+from evalkit.scorers.judgement_cache import JudgementCache
+from evalkit.scorers.stage import judge_answers
+from evalkit.serving.dispatch import dispatch
+from evalkit.serving.distributed import sum_over_ranks
+from evalkit.serving.response_cache import ResponseCache
+from evalkit.task import Answer, DataSource, SampleResult, Task
 from evalkit.window import window_counts
 
 
@@ -26,42 +34,52 @@ class TaskRun:
     num_requests: int
     seconds: float
     engine_stats: dict[str, Any] = field(default_factory=dict)
+    scorers: dict[str, Any] = field(default_factory=dict)           # per scorer: version, counts, summary
+    generations: dict[str, list[str]] = field(default_factory=dict)  # doc_key -> generated texts
     window: dict[str, int] | None = None  # generation prompts cut / new tokens capped (evalkit.window)
     documents_total: int | None = None    # documents of the benchmark, before --limit
 
 
-Serve = Callable[[list[Request]], list[Result]]
+@dataclass
+class Caches:
+    """Where answers and judgements persist between runs (None: not at all)."""
+    responses: ResponseCache | None = None
+    judgements: JudgementCache | None = None
 
 
-def build_requests(task: Task, docs: list[dict], seed: int) -> tuple[list[Request], list[tuple[int, int]]]:
-    """All requests of all documents, flattened, and each document's (start, end) slice of them."""
-    requests: list[Request] = []
-    spans = []
-    for doc_id, doc in enumerate(docs):
-        doc_requests = task.requests(doc, doc_id, seed)
-        spans.append((len(requests), len(requests) + len(doc_requests)))
-        requests.extend(doc_requests)
-    return requests, spans
-
-
-def run_task(task: Task, source: DataSource, serve: Serve, seed: int, limit: int | None,
-             stats: Callable[[], dict[str, Any]] = dict, context: RunContext = RunContext()) -> TaskRun:
-    """Evaluate one task; `serve` answers a list of requests in order (engine + cache + data parallel)."""
+def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit: int | None,
+             caches: Caches = Caches(), progress: bool = True) -> TaskRun:
+    """Evaluate one task with `backend`; every rank of a launch calls it and gets the same TaskRun."""
     start = time.perf_counter()
-    before = stats()
+    before = sum_over_ranks(backend.stats.as_dict())
+    context = run_context(backend)
     docs = task.docs(source, limit)
     total = len(task.docs(source)) if limit is not None else len(docs)
-    requests, spans = build_requests(task, docs, seed)
+    per_doc = [task.requests(doc, doc_id, seed, context) for doc_id, doc in enumerate(docs)]
+    keys = [task.doc_key(doc, doc_id) for doc_id, doc in enumerate(docs)]
+    backend.expect(task.name, list(zip(keys, per_doc)))
+    requests = [r for doc_requests in per_doc for r in doc_requests]
     try:
-        results = serve(requests)
-    except RequestError as error:
-        doc_id = next((d for d, (a, b) in enumerate(spans) if error.request in requests[a:b]), None)
+        results = iter(dispatch(backend, requests, caches.responses, progress=progress))
+    except RequestError as error:  # name the task and the document, not just the request
+        doc_id = next((d for d, doc_requests in enumerate(per_doc) if error.request in doc_requests), None)
         raise RequestError(f"task {task.name}, document {doc_id}: {error}", error.request) from None
-    items = [(doc, doc_id, results[a:b]) for doc_id, (doc, (a, b)) in enumerate(zip(docs, spans))]
-    samples = task.process_all(items, seed)
+    answers = [[Answer(r, next(results)) for r in doc_requests] for doc_requests in per_doc]
+    judged = judge_answers(task, docs, answers, caches.judgements, progress)
+    samples = [task.process(doc, doc_id, seed, doc_answers)
+               for doc_id, (doc, doc_answers) in enumerate(zip(docs, judged.answers)) if doc_id not in judged.failed]
     metrics = task.aggregate(samples)
-    after = stats()
+    after = sum_over_ranks(backend.stats.as_dict())
     used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
-    window = window_counts([requests[a:b] for a, b in spans], context.max_length, context.count_tokens)
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
-                   len(requests), time.perf_counter() - start, used, window, total)
+                   len(requests), time.perf_counter() - start, used, judged.record, generations(keys, answers),
+                   window_counts(per_doc, context.max_length, context.count_tokens), total)
+
+
+def generations(keys: list[str], answers: list[list[Answer]]) -> dict[str, list[str]]:
+    """doc_key -> every generated text of the document, request after request (the generations file's
+    `completions`); empty for tasks that generate nothing."""
+    if not any(isinstance(a.result, GenerateResult) for doc in answers for a in doc):
+        return {}
+    return {key: [text for a in doc if isinstance(a.result, GenerateResult) for text in a.result.texts]
+            for key, doc in zip(keys, answers)}

@@ -1,14 +1,16 @@
 """The task interface: what every benchmark plugin in tasks/ provides to the runner.
 
-A task knows its data, prompt template and protocol; it turns documents into requests and
-responses into per-document scores. It never imports the model or the engine.
+A task knows its data, prompt template and protocol; it turns documents into requests and each
+request, answered (and judged, where the task declares scorers), into per-document scores. It never
+imports the model, the engine or a backend: what it may know of the model comes in a RunContext.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
+from evalkit.errors import UsageError
 from evalkit.requests import Request, Result
 
 
@@ -17,6 +19,23 @@ class DataSource:
     """Where documents come from: the Hugging Face Hub (default), the authors' files, or shipped examples."""
     data_dir: Path | None = None   # --data-dir: the authors' original files, laid out as ../shared/data
     examples: bool = False         # the handful of example documents shipped for the offline demo
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a task may know about the model it is evaluated on: the context window (tokens, None when
+    the backend cannot say) and a token counter for BOS + text (used only when the window is known)."""
+    max_length: int | None = None
+    count_tokens: Callable[[str], int] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request of a document with the backend's result and, per scorer the task declares, one
+    judgement per scorer input (evalkit.scorers), in the order `Task.scorer_inputs` gave them."""
+    request: Request
+    result: Result
+    judgements: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,12 +58,24 @@ class Task:
         """The evaluation documents, in their canonical order (first `limit` of them)."""
         raise NotImplementedError
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[Request]:
+    def doc_key(self, doc: dict, doc_id: int) -> str:
+        """The id that names the document in generations files (default: its index)."""
+        return str(doc_id)
+
+    def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[Request]:
         """Requests for one document (few-shot examples drawn with `seed`, never the document itself)."""
         raise NotImplementedError
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list[Result]) -> SampleResult:
-        """Turn the results of `requests(doc, doc_id, seed)` (same order) into a SampleResult."""
+    def scorers(self) -> dict[str, dict[str, Any]]:
+        """Scorers that judge this task's outputs (evalkit.scorers): name -> settings. Default: none."""
+        return {}
+
+    def scorer_inputs(self, scorer: str, doc: dict, answer: Answer) -> list[Any]:
+        """What `scorer` should judge for one answered request (e.g. one program per completion)."""
+        raise NotImplementedError
+
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        """Turn the document's requests with their results (and judgements), in order, into a SampleResult."""
         raise NotImplementedError
 
     def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:
@@ -57,6 +88,12 @@ class Task:
             means[key] = sum(values) / len(values)
         return means
 
-    def process_all(self, items: list[tuple[dict, int, list[Result]]], seed: int) -> list[SampleResult]:
-        """Score every document at once; tasks whose scoring is costly (code execution) batch it here."""
-        return [self.process(doc, doc_id, seed, results) for doc, doc_id, results in items]
+    def configure(self, **settings: Any) -> None:
+        """Change protocol settings (e.g. num_fewshot=5, n=16): the registry's parameters and the
+        command line's overrides both come through here."""
+        if settings:
+            raise UsageError(f"{self.name}: takes no settings, got {', '.join(sorted(settings))}")
+
+    def settings(self) -> set[str]:
+        """Names `configure` accepts."""
+        return set()

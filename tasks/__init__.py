@@ -1,17 +1,28 @@
 """The task registry: benchmark names, paper-table suites, and YAML tasks by path.
 
-To add a benchmark, add one line to TASKS ("name": "module:Class", the module relative to this
-package); modules are imported only when their task is asked for.
+To add a benchmark, add one line to TASKS: "name": "module:Class" (the module relative to this package,
+which installs as evalkit._tasks; see evalkit/layout.py), or ("module:Class", {settings})
+to register one class under several names with different protocol settings (each passed to
+`task.configure`), e.g. "naturalquestions_5shot": ("nq:NaturalQuestions", {"num_fewshot": 5}).
+Modules are imported only when their task is asked for.
+
+Suites are the paper's tables, read from the one place the reports read them (reports/table_specs.json
+through evalkit.report.paper): suite "tableN" is the tasks of Table N's columns, offered once every one
+of them is registered. Suite "ci" is every registered task.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import json
 from pathlib import Path
+from typing import Any
 
 from evalkit.errors import UsageError
+from evalkit.layout import ASSETS_DIR
 from evalkit.task import Task
 
-TASKS = {
+TASKS: dict[str, str | tuple[str, dict[str, Any]]] = {
     "boolq": "boolq:BoolQ",
     "piqa": "piqa:PIQA",
     "siqa": "siqa:SIQA",
@@ -27,33 +38,48 @@ TASKS = {
     "mbpp": "mbpp:MBPP",
 }
 TASK_NAMES = list(TASKS)
+# MMLU's subjects, each a task of its own (as lm-eval's mmlu_<subject> subtasks); not in the "ci" suite
+SUBJECT_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
+    f"mmlu_{subject}": ("mmlu:MMLU", {"subject": subject})
+    for subject in sorted(json.loads((ASSETS_DIR / "mmlu_categories.json").read_text(encoding="utf-8"))
+                          ["subject_to_category"])}
 
-SUITES = {
-    "table3": ["boolq", "piqa", "siqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
-    "table6": ["race_middle", "race_high"],
-    "table8": ["humaneval", "mbpp"],
-    "table9": ["mmlu"],
-    "ci": TASK_NAMES,
-}
+
+@functools.cache
+def suites() -> dict[str, list[str]]:
+    """Suite name -> task names: each paper table whose tasks are all registered, then "ci"."""
+    from evalkit.report.paper import load_tables
+
+    found = {}
+    for table in load_tables():
+        names = list(dict.fromkeys(column.task for column in table.columns))
+        if all(name in TASKS for name in names):
+            found[f"table{table.number}"] = names
+    return found | {"ci": TASK_NAMES}
 
 
 def get_task(name_or_yaml_path: str) -> Task:
     """A fresh task object: a registered name, or the path of a YAML task file."""
     if name_or_yaml_path.endswith((".yaml", ".yml")):
-        from evalkit.yaml_task import load_yaml_task
+        from evalkit.task_kinds.yaml_task import load_yaml_task
         return load_yaml_task(Path(name_or_yaml_path))
-    if name_or_yaml_path not in TASKS:
-        raise UsageError(f"unknown task {name_or_yaml_path!r}; known tasks: {', '.join(TASK_NAMES)}; "
-                         f"suites: {', '.join(SUITES)}; or a path to a .yaml task")
-    module, cls = TASKS[name_or_yaml_path].split(":")
-    return getattr(importlib.import_module(f".{module}", __name__), cls)()
+    if name_or_yaml_path not in TASKS and name_or_yaml_path not in SUBJECT_TASKS:
+        raise UsageError(f"unknown task {name_or_yaml_path!r}; known tasks: {', '.join(TASK_NAMES)}, "
+                         f"mmlu_<subject>; suites: {', '.join(suites())}; or a path to a .yaml task")
+    entry = TASKS.get(name_or_yaml_path) or SUBJECT_TASKS[name_or_yaml_path]
+    target, settings = entry if isinstance(entry, tuple) else (entry, {})
+    module, cls = target.split(":")
+    task = getattr(importlib.import_module(f".{module}", __name__), cls)()
+    task.name = name_or_yaml_path
+    task.configure(**settings)
+    return task
 
 
 def resolve_tasks(spec: str) -> list[Task]:
     """Tasks of a comma list of task names, YAML paths and suite names, in order, without repeats."""
     names: list[str] = []
     for item in (part.strip() for part in spec.split(",")):
-        for name in SUITES.get(item, [item]):
+        for name in suites().get(item, [item]):
             if name and name not in names:
                 names.append(name)
     if not names:

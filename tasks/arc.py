@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.data import label_index
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc, read_ai2_questions
 from evalkit.protocol import HubSource, TaskProtocol
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc, read_ai2_questions
 
 
 def _protocol(config: str, column: str) -> TaskProtocol:

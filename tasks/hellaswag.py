@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from evalkit.data import field, label_index, read_jsonl
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LABELS = ["0", "1", "2", "3"]
 

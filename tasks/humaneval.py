@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from evalkit.data import field
 from evalkit.execution.box import Program
-from evalkit.execution.code_task import CodeProtocol, CodeTask
 from evalkit.protocol import HubSource
+from evalkit.task_kinds.code import CodeProtocol, CodeTask
 
 
 class HumanEval(CodeTask):

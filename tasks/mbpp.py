@@ -12,8 +12,8 @@ from __future__ import annotations
 from evalkit.data import field
 from evalkit.errors import DataError
 from evalkit.execution.box import Program
-from evalkit.execution.code_task import CodeProtocol, CodeTask
 from evalkit.protocol import HubSource
+from evalkit.task_kinds.code import CodeProtocol, CodeTask
 
 TEST_IDS = range(11, 511)
 SHOT_IDS = (2, 3, 4)

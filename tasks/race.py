@@ -11,8 +11,8 @@ from pathlib import Path
 
 from evalkit.data import field, label_index, read_json
 from evalkit.errors import DataError
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LETTERS = ["A", "B", "C", "D"]
 NOTES = ("Normalizer: the paper says it follows Brown et al. (2020) for RACE, and GPT-3 chose RACE answers "

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.data import field, label_index, read_labelled_jsonl
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LABELS = ["1", "2", "3"]
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from evalkit.data import field, label_index, read_jsonl
 from evalkit.errors import DataError
-from evalkit.multiple_choice import MultipleChoiceTask, mc_doc
 from evalkit.protocol import HubSource, TaskProtocol
 from evalkit.requests import LoglikelihoodRequest
+from evalkit.task import RunContext
+from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LABELS = ["1", "2"]
 
@@ -30,7 +31,7 @@ class WinoGrande(MultipleChoiceTask):
         paper_table="Table 3", paper_column="WinoGrande",
         decoding="loglikelihood of the sentence after the blank, given each option (partial scoring)")
 
-    def choice_requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
+    def choice_requests(self, doc: dict, doc_id: int, seed: int, context: RunContext) -> list[LoglikelihoodRequest]:
         before, after = doc["sentence"].split("_", 1)
         continuation = self.protocol.target_delimiter + after.strip()
         shots = self.shots(doc, doc_id, seed)

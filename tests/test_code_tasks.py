@@ -4,9 +4,11 @@ import dataclasses
 import pytest
 
 from evalkit.errors import DataError
-from evalkit.execution import load_generations, save_generations
+from evalkit.generations_file import load_generations, save_generations
 from evalkit.requests import GenerateResult
-from evalkit.task import DataSource
+from evalkit.scorers import runs_untrusted_code
+from evalkit.scorers.stage import judge_answers
+from evalkit.task import Answer, DataSource
 from tasks import get_task, resolve_tasks
 from tasks.humaneval import HumanEval
 from tasks.mbpp import MBPP
@@ -18,7 +20,17 @@ EXAMPLES = DataSource(examples=True)
 
 def test_registry_and_suite():
     assert [t.name for t in resolve_tasks("table8")] == ["humaneval", "mbpp"]
-    assert get_task("humaneval").executes_code and get_task("mbpp").executes_code
+    assert runs_untrusted_code(get_task("humaneval")) and runs_untrusted_code(get_task("mbpp"))
+    assert not runs_untrusted_code(get_task("boolq"))
+
+
+def score(task, docs, completions):
+    """Each document's two requests answered with the given completions, judged in the box, then processed."""
+    answers = [[Answer(r, GenerateResult(texts)) for r, texts in zip(task.requests(doc, i, 0), pair, strict=True)]
+               for i, (doc, pair) in enumerate(zip(docs, completions))]
+    judged = judge_answers(task, docs, answers, None, progress=False)
+    assert judged.failed == {} and judged.record["code_execution"]["judged"] > 0
+    return [task.process(doc, i, 0, a) for i, (doc, a) in enumerate(zip(docs, judged.answers))]
 
 
 def test_humaneval_requests_follow_the_protocol():
@@ -58,9 +70,8 @@ def test_scoring_small_n_reports_pass_at_1_only():
     task = HumanEval(n=2)
     docs = task.docs(EXAMPLES, limit=2)
     right = [d["canonical_solution"] for d in docs]
-    items = [(docs[0], 0, [GenerateResult((right[0], "    return None\n")), GenerateResult((right[0], right[0]))]),
-             (docs[1], 1, [GenerateResult(("    return -1\n", "    return -1\n")), GenerateResult((right[1], "x"))])]
-    samples = task.process_all(items, seed=0)
+    samples = score(task, docs, [((right[0], "    return None\n"), (right[0], right[0])),
+                                 (("    return -1\n", "    return -1\n"), (right[1], "x"))])
     assert samples[0].extra["passed"] == [True, False, True, True]
     assert samples[1].extra["passed"] == [False, False, True, False]
     assert samples[1].extra["reasons"][0] == "assertion: AssertionError"
@@ -72,9 +83,8 @@ def test_scoring_reports_pass_at_k_when_every_problem_has_k_samples():
     task = MBPP(n=3)
     task.protocol = dataclasses.replace(task.protocol, k=2)
     docs = task.docs(EXAMPLES)
-    items = [(d, i, [GenerateResult((d["code"], "pass", "pass")), GenerateResult(("pass", "pass", d["code"]))])
-             for i, d in enumerate(docs)]
-    metrics = task.aggregate(task.process_all(items, seed=0))
+    metrics = task.aggregate(score(task, docs, [((d["code"], "pass", "pass"), ("pass", "pass", d["code"]))
+                                                for d in docs]))
     assert metrics == pytest.approx({"pass@1": 1 / 3, "pass@2": 1 - 1 / 3})
 
 

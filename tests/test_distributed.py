@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from conftest import REPO
-from evalkit.engine.distributed import shard
+from evalkit.serving.distributed import shard
 
 DRIVER = REPO / "tests" / "scripts" / "serve_requests.py"
 

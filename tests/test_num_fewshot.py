@@ -10,14 +10,14 @@ import pytest
 
 from conftest import REPO
 from evalkit.task import DataSource
-from tasks import SUITES, get_task
+from tasks import get_task, suites
 
 TRAIN_MARKS = {"boolq": "Spiders are arachnids", "piqa": "stuck jar lid", "siqa": "returned it to its owner",
                "hellaswag": "stack of plates", "winogrande": "tilted", "arc_easy": "frozen water",
                "arc_challenge": "liquid water into water vapor", "openbookqa": "thermometer"}
 
 
-@pytest.mark.parametrize("name", SUITES["table3"])
+@pytest.mark.parametrize("name", suites()["table3"])
 def test_shots_come_from_the_train_split(name):
     task = get_task(name)
     assert task.protocol.num_fewshot == 0 and task.protocol.fewshot_hub.split == "train"

@@ -73,9 +73,9 @@ def test_user_task_gets_a_table_of_its_own(tmp_path):
     cli("run", "--model", "tiny", "--tasks", str(tmp_path / "parity.yaml"), "--no-progress",
         "--output-dir", str(tmp_path / "out"))
     markdown = (tmp_path / "out" / "report.md").read_text()
-    section = markdown.split("## User tasks")[1]
+    section = markdown.split("## Tasks outside the paper's tables")[1]
     assert "| tiny (random weights) | parity | acc " in section and "|   4 |" in section
-    assert "User tasks" in (tmp_path / "out" / "report.tex").read_text()
+    assert "Tasks outside the paper's tables" in (tmp_path / "out" / "report.tex").read_text()
 
 
 @needs_data

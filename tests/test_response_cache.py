@@ -1,14 +1,14 @@
-"""The response cache: rows keyed by model, request and sample index; a cache hit never calls the engine."""
+"""The response cache: rows keyed by model, request and sample index; a cache hit never calls the backend."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-from evalkit.engine.response_cache import ResponseCache, request_key
-from evalkit.engine.serve import chunks, group, serve
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+from evalkit.serving.dispatch import chunks, dispatch, group
+from evalkit.serving.response_cache import ResponseCache, request_key
 
 LL = LoglikelihoodRequest("The cat", " sat")
 ROLL = RollingLoglikelihoodRequest("Once upon a time.")
@@ -50,32 +50,32 @@ def test_chunks_keep_a_shared_context_together_and_one_type_each():
 
 @pytest.fixture(scope="module")
 def engine(stories):
-    from evalkit.engine import Engine
-    return Engine(stories, deterministic=True)
+    from evalkit.backends.llama import LlamaBackend
+    return LlamaBackend(stories, deterministic=True)
 
 
-def test_cache_hit_returns_same_results_without_the_engine(engine, tmp_path):
+def test_cache_hit_returns_same_results_without_the_backend(engine, tmp_path):
     requests = [LoglikelihoodRequest("Once upon a time", c) for c in (" there", " a", " Lily")] + \
                [ROLL, LL, LL, dataclasses.replace(GEN, n=2)]
     cache = ResponseCache(tmp_path / "cache.sqlite", "stories")
-    first = serve(engine, requests, cache, progress=False)
+    first = dispatch(engine, requests, cache, progress=False)
     assert first[4] == first[5]
     assert len(cache) == 5 + 2
     before = dataclasses.astuple(engine.stats)
-    again = serve(engine, requests, ResponseCache(tmp_path / "cache.sqlite", "stories"), progress=False)
+    again = dispatch(engine, requests, ResponseCache(tmp_path / "cache.sqlite", "stories"), progress=False)
     assert dataclasses.astuple(engine.stats) == before
     assert again == first
-    assert serve(engine, requests, None, progress=False) == first  # what the cache returned is what is computed
+    assert dispatch(engine, requests, None, progress=False) == first  # what the cache returned is what is computed
 
 
 def test_generation_samples_keyed_by_seed_and_index(engine, tmp_path):
     cache = ResponseCache(tmp_path / "cache.sqlite", "stories")
-    two = serve(engine, [dataclasses.replace(GEN, n=2)], cache, progress=False)[0]
+    two = dispatch(engine, [dataclasses.replace(GEN, n=2)], cache, progress=False)[0]
     assert len(cache) == 2
     before = engine.stats.samples_generated
-    four = serve(engine, [dataclasses.replace(GEN, n=4)], cache, progress=False)[0]
+    four = dispatch(engine, [dataclasses.replace(GEN, n=4)], cache, progress=False)[0]
     assert len(cache) == 4 and four.texts[:2] == two.texts
     assert engine.stats.samples_generated - before == 2  # only the two missing samples were generated
-    assert serve(engine, [dataclasses.replace(GEN, n=4)], None, progress=False)[0] == four
-    other_seed = serve(engine, [dataclasses.replace(GEN, n=2, seed=6)], cache, progress=False)[0]
+    assert dispatch(engine, [dataclasses.replace(GEN, n=4)], None, progress=False)[0] == four
+    other_seed = dispatch(engine, [dataclasses.replace(GEN, n=2, seed=6)], cache, progress=False)[0]
     assert len(cache) == 6 and other_seed != two

@@ -34,12 +34,15 @@ def test_loaded_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
     generations.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     out = tmp_path / "out"
     proc = run("--tasks", "humaneval", "--data-dir", str(DATA_DIR), "--limit", "4", "--allow-code-execution",
-               "--load-generations", str(generations), "--output-dir", str(out))
+               "--n-samples", "1", "--load-generations", str(generations), "--output-dir", str(out))
     assert proc.returncode == 0, proc.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["results"]["humaneval"]["pass@1"] == 0.75
     assert results["protocol"]["humaneval"]["n"] == 1
-    assert results["protocol"]["humaneval"]["isolation"] and "rlimits" in results["protocol"]["humaneval"]["isolation"][0]
+    execution = results["scorers"]["humaneval"]["code_execution"]
+    assert execution["isolation"] and "rlimits" in execution["isolation"][0]
+    # 8 completions, 5 distinct programs (a repeated program is executed once)
+    assert (execution["judged"], execution["failed"], results["scorers"]["humaneval"]["excluded_documents"]) == (5, 0, 0)
     samples = [json.loads(line) for line in (out / "samples" / "humaneval.jsonl").read_text().splitlines()]
     assert samples[0]["passed"] == [False, True] and samples[0]["reasons"][0].startswith("assertion")
     assert all(s["passed"] == [True, True] for s in samples[1:])
@@ -61,7 +64,7 @@ def test_saved_generations_score_the_same_without_the_model(tmp_path):
     proc = run("--model", "tiny", "--tasks", "humaneval", "--examples", "--limit", "2", "--n-samples", "1",
                "--allow-code-execution", "--save-generations", "--output-dir", str(first))
     assert proc.returncode == 0, proc.stderr
-    proc = run("--tasks", "humaneval", "--examples", "--limit", "2", "--allow-code-execution",
+    proc = run("--tasks", "humaneval", "--examples", "--limit", "2", "--allow-code-execution", "--n-samples", "1",
                "--load-generations", str(first / "generations" / "humaneval.jsonl"), "--output-dir", str(second))
     assert proc.returncode == 0, proc.stderr
     a, b = (json.loads((d / "samples" / "humaneval.jsonl").read_text().splitlines()[0]) for d in (first, second))

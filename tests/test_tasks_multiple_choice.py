@@ -4,6 +4,7 @@ import pytest
 from evalkit.fewshot import sample_fewshot
 from evalkit.metrics.accuracy import choose
 from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
+from evalkit.task import Answer
 from tasks import TASK_NAMES, get_task
 
 # A case where the rules disagree: raw picks 0, per character picks 1, "Answer:"-calibrated picks 2.
@@ -12,8 +13,9 @@ LLS = [-2.0, -5.0, -3.0, -9.0]
 UNCONDITIONAL = [-1.0, -4.5, -10.0, -9.0]
 
 
-def results(values):
-    return [LoglikelihoodResult(v, 1, False) for v in values]
+def answered(requests, values):
+    """Each request with a result carrying the given log-likelihood, as the runner hands them to `process`."""
+    return [Answer(r, LoglikelihoodResult(v, 1, False)) for r, v in zip(requests, values, strict=True)]
 
 
 def test_rules_disagree_as_expected():
@@ -30,7 +32,7 @@ def test_answer_calibrated_task_scores_all_three_rules():
     requests = task.requests(doc, 0, seed=0)
     assert requests[:4] == [LoglikelihoodRequest("Pick one", " " + c) for c in CHOICES]
     assert requests[4:] == [LoglikelihoodRequest("Answer:", " " + c) for c in CHOICES]
-    sample = task.process(doc, 0, 0, results(LLS + UNCONDITIONAL))
+    sample = task.process(doc, 0, 0, answered(requests, LLS + UNCONDITIONAL))
     assert sample.metrics == {"acc": 0.0, "acc_char": 0.0, "acc_answer": 1.0}
     assert (sample.prediction, sample.target, sample.prompt) == (2, 2, "Pick one")
     assert sample.extra["choices"] == CHOICES and sample.extra["loglikelihoods"] == LLS
@@ -40,8 +42,9 @@ def test_answer_calibrated_task_scores_all_three_rules():
 def test_character_normalized_task_builds_no_unconditional_requests():
     task = get_task("arc_easy")
     doc = {"id": "x", "question": "Pick one", "choices": CHOICES, "label": 1}
-    assert len(task.requests(doc, 0, seed=0)) == 4
-    sample = task.process(doc, 0, 0, results(LLS))
+    requests = task.requests(doc, 0, seed=0)
+    assert len(requests) == 4
+    sample = task.process(doc, 0, 0, answered(requests, LLS))
     assert sample.metrics == {"acc": 0.0, "acc_char": 1.0}
     assert sample.prediction == 1
 
@@ -61,7 +64,7 @@ def test_winogrande_partial_scoring():
     doc = {"sentence": "Ann thanked Beth because _ had helped.", "choices": ["Ann", "Beth"], "label": 1}
     assert task.requests(doc, 0, seed=0) == [LoglikelihoodRequest("Ann thanked Beth because Ann", " had helped."),
                                              LoglikelihoodRequest("Ann thanked Beth because Beth", " had helped.")]
-    assert task.process(doc, 0, 0, results([-3.0, -1.0])).metrics == {"acc": 1.0, "acc_char": 1.0}
+    assert task.process(doc, 0, 0, answered(task.requests(doc, 0, seed=0), [-3.0, -1.0])).metrics == {"acc": 1.0, "acc_char": 1.0}
 
 
 def test_fewshot_sampler_is_seeded_and_skips_the_document():

@@ -7,7 +7,7 @@ import pytest
 from evalkit.errors import DataError, UsageError
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
-from evalkit.task import DataSource
+from evalkit.task import Answer, DataSource
 from tasks import get_task
 
 ROWS = [{"goal": "Open a jar", "sol1": "twist the lid", "sol2": "shake it", "label": 0},
@@ -42,8 +42,8 @@ def test_multiple_choice_requests_and_scores(tmp_path):
     assert requests == [LoglikelihoodRequest("Question: Boil water\nAnswer:", " freeze it"),
                         LoglikelihoodRequest("Question: Boil water\nAnswer:", " heat it"),
                         LoglikelihoodRequest("Answer:", " freeze it"), LoglikelihoodRequest("Answer:", " heat it")]
-    results = [LoglikelihoodResult(v, 1, False) for v in (-1.0, -2.0, -0.5, -5.0)]
-    sample = task.process(docs[2], 2, 0, results)
+    answers = [Answer(r, LoglikelihoodResult(v, 1, False)) for r, v in zip(requests, (-1.0, -2.0, -0.5, -5.0))]
+    sample = task.process(docs[2], 2, 0, answers)
     assert sample.metrics == {"acc": 0.0, "acc_char": 0.0, "acc_answer": 1.0} and sample.prediction == 1
     record = task.protocol_dict()
     assert record["headline_metric"] == "acc_answer" and len(record["prompt_hash"]) == 64
@@ -70,9 +70,10 @@ doc_to_target: sol1
 generation_kwargs: {until: ["\\n"], max_gen_toks: 16}
 """)
     doc = task.docs(DataSource())[0]
-    assert task.requests(doc, 0, seed=5) == [GenerateRequest("Q: Open a jar\nA:", until=("\n",), max_new_tokens=16,
-                                                             seed=5)]
-    assert task.process(doc, 0, 5, [GenerateResult((" twist the lid",))]).metrics == {"exact_match": 1.0}
+    requests = task.requests(doc, 0, seed=5)
+    assert requests == [GenerateRequest("Q: Open a jar\nA:", until=("\n",), max_new_tokens=16, seed=5)]
+    sample = task.process(doc, 0, 5, [Answer(requests[0], GenerateResult((" twist the lid",)))])
+    assert sample.metrics == {"exact_match": 1.0} and sample.prompt == "Q: Open a jar\nA:"
 
 
 def test_loglikelihood_rolling(tmp_path):
@@ -80,7 +81,8 @@ def test_loglikelihood_rolling(tmp_path):
                                 "doc_to_text: goal\n")
     docs = task.docs(DataSource())
     assert task.requests(docs[0], 0, seed=0) == [RollingLoglikelihoodRequest("Open a jar")]
-    samples = [task.process(d, i, 0, [RollingLoglikelihoodResult(-6.0, 3)]) for i, d in enumerate(docs)]
+    samples = [task.process(d, i, 0, [Answer(task.requests(d, i, seed=0)[0], RollingLoglikelihoodResult(-6.0, 3))])
+               for i, d in enumerate(docs)]
     assert task.aggregate(samples)["word_perplexity"] == pytest.approx(math.exp(18 / 7))  # 7 words
 
 

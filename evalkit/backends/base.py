@@ -2,25 +2,20 @@
 server, a generations file) provides to the runner, the response cache and `serve`.
 
 A backend answers plain requests (evalkit.requests) in the order given. It knows nothing of tasks.
-The runner hands tasks a RunContext built from the backend (window and token counter), never the
-backend itself.
+The runner hands tasks a RunContext built from the backend (`run_context`: window and token counter),
+never the backend itself.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+from evalkit.task import RunContext
 
-
-@dataclass(frozen=True)
-class RunContext:
-    """What a task may know about the model it is evaluated on: the context window (tokens, None when
-    the backend cannot say) and a token counter for BOS + text (None when the backend has no tokenizer)."""
-    max_length: int | None = None
-    count_tokens: Callable[[str], int] | None = None
+__all__ = ["Backend", "BackendOptions", "RunContext", "run_context"]
 
 
 @dataclass(frozen=True)
@@ -53,12 +48,20 @@ class Backend(Protocol):
     name: str
     max_length: int | None
     fingerprint: str
+    stats: Any
 
     def count_tokens(self, text: str) -> int:
-        """Tokens of BOS + text as this backend's model sees them (raise where impossible)."""
+        """Tokens of BOS + text as this backend's model sees them (raise NotImplementedError where
+        impossible; then max_length must be None)."""
 
     def describe(self) -> dict[str, Any]:
         """The model section of results.json: at least name, label, format, backend, fingerprint."""
+
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
+        """Called by the runner before a task's requests are served: the task's name and each document's
+        key (`task.doc_key`) with its requests, in order. Backends that compute answers do nothing; the
+        generations backend deals its file's completions onto the requests (and refuses what it cannot
+        answer), so every problem is found before any work is spent."""
 
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...
 
@@ -68,3 +71,9 @@ class Backend(Protocol):
                  first_sample: dict[GenerateRequest, int] | None = None) -> list[GenerateResult]:
         """n samples per request, each reproducible from (request, seed, sample index); with
         first_sample[r] = k only samples k..n-1 are returned (the cache holds the first k)."""
+
+
+def run_context(backend: Backend) -> RunContext:
+    """What tasks may know of this backend: its window and its token counter (tasks count tokens only
+    when the window is known, so a backend without a tokenizer reports max_length None)."""
+    return RunContext(backend.max_length, backend.count_tokens)

@@ -9,14 +9,14 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from evalkit.commands.generate import add_model_arguments, load_engine
+from evalkit.backends import add_backend_arguments, load_backend
 from evalkit.data import field, read_jsonl
 from evalkit.requests import LoglikelihoodRequest
 
 
 def add_parser(sub):
     parser = sub.add_parser("score", help="log-likelihoods of continuations given contexts (JSON lines)")
-    add_model_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument("--requests", required=True, type=Path,
                         help='JSON-lines file of {"context": ..., "continuation": ...}')
     parser.set_defaults(handler=_handler)
@@ -30,6 +30,5 @@ def read_requests(path: Path) -> list[LoglikelihoodRequest]:
 
 def _handler(args):
     requests = read_requests(args.requests)
-    engine = load_engine(args)
-    for result in engine.loglikelihood(requests):
+    for result in load_backend(args).loglikelihood(requests):
         print(json.dumps(asdict(result)))

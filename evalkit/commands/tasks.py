@@ -15,12 +15,12 @@ def listing() -> str:
     from evalkit.layout import tasks_package
     registry = tasks_package()
     rows = []
-    for name in registry.TASK_NAMES:
+    for name in [*registry.TASK_NAMES, *registry.SUBJECT_TASKS]:
         protocol = registry.get_task(name).protocol
         rows.append([name, protocol.paper_table, protocol.split, protocol.num_fewshot, protocol.headline_metric])
     tasks = tabulate(rows, ["task", "table", "split", "shots", "headline metric"], tablefmt="simple",
                      disable_numparse=True)
-    suites = tabulate([[name, " ".join(names)] for name, names in registry.SUITES.items()], ["suite", "tasks"],
+    suites = tabulate([[name, " ".join(names)] for name, names in registry.suites().items()], ["suite", "tasks"],
                       tablefmt="simple")
     return f"{tasks}\n\n{suites}\n\nOr a path to a YAML task file (README: User tasks)."
 

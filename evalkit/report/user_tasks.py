@@ -1,5 +1,6 @@
-"""Tasks that fill no cell of the paper's tables (YAML user tasks, for one): a table of their own, one row
-per (model, task) with the task's headline metric, its standard error and the documents evaluated."""
+"""Tasks that fill no cell of the paper's tables (YAML user tasks, MMLU's mmlu_<subject> tasks): a table of
+their own, one row per (model, task) with the headline metric, its standard error and the documents
+evaluated."""
 from __future__ import annotations
 
 from evalkit.report.cells import row_label
@@ -7,7 +8,7 @@ from evalkit.report.grid import Grid
 from evalkit.report.notes import row_notes
 from evalkit.report.paper import PaperTable
 
-TITLE = "User tasks"
+TITLE = "Tasks outside the paper's tables"
 
 
 def user_tasks_grid(tables: list[PaperTable], result_dicts: list[dict]) -> Grid | None:

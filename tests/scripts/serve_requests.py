@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from evalkit.engine import Engine
-from evalkit.engine.distributed import device, finish, is_main_process, main_process_first
-from evalkit.engine.response_cache import ResponseCache, engine_key
-from evalkit.engine.serve import serve
+from evalkit.backends.llama import LlamaBackend
 from evalkit.model.loaders import load_model
 from evalkit.requests import GenerateRequest, LoglikelihoodRequest, RollingLoglikelihoodRequest
+from evalkit.serving.dispatch import dispatch
+from evalkit.serving.distributed import device, finish, is_main_process, main_process_first
+from evalkit.serving.response_cache import ResponseCache
 
 STORIES_BIN = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "stories260K" / "stories260K.bin"
 NAMES = ["Lily", "Tom", "Sue", "Ben", "Max", "Anna", "Tim", "Mia"]
@@ -50,13 +50,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # a 260K-parameter model gains nothing from threads; on a busy CI box they contend
     loaded = load_model(str(STORIES_BIN), device=str(device()))
-    engine = Engine(loaded, deterministic=True)
+    backend = LlamaBackend(loaded, deterministic=True)
     with main_process_first():
-        cache = ResponseCache(args.out / "cache.sqlite", engine_key(engine))
-    results = serve(engine, build_requests(args.docs), cache, chunk_size=args.chunk_size)
+        cache = ResponseCache(args.out / "cache.sqlite", backend.fingerprint)
+    results = dispatch(backend, build_requests(args.docs), cache, chunk_size=args.chunk_size)
     if is_main_process():
         payload = {"results": [[type(r).__name__, dataclasses.asdict(r)] for r in results],
-                   "computed": engine.stats.requests_served}
+                   "computed": backend.stats.requests_served}
         (args.out / "results.json").write_text(json.dumps(payload))
     finish()
 

@@ -7,55 +7,18 @@ or, for fp32 on the CPU, into the column-major layout that decodes faster: see T
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from evalkit.errors import CheckpointError
-from evalkit.model.config import ModelConfig
-from evalkit.model.llama import Transformer
+from evalkit.model.loaders.common import LoadedModel, build_model, file_fingerprint, find_tokenizer
 from evalkit.tokenizer import Tokenizer
+
+__all__ = ["DTYPES", "LoadedModel", "load_model"]
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
-
-
-@dataclass
-class LoadedModel:
-    model: Transformer
-    tokenizer: Tokenizer
-    name: str          # what the user passed to --model
-    format: str        # tiny | llama2c | meta | hf
-    fingerprint: str   # identifies weights + tokenizer + dtype, for response caches
-
-    @property
-    def config(self) -> ModelConfig:
-        return self.model.cfg
-
-
-def file_fingerprint(paths: list[Path]) -> str:
-    """sha256 over names, sizes and content; large files are sampled (head, tail, 16 strides)."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        size = path.stat().st_size
-        digest.update(f"{path.name}:{size}".encode())
-        with open(path, "rb") as handle:
-            if size <= 64 << 20:
-                digest.update(handle.read())
-                continue
-            for i in range(18):
-                handle.seek(min(size - (1 << 20), max(0, (size * i) // 17 - (1 << 19))))
-                digest.update(handle.read(1 << 20))
-    return digest.hexdigest()
-
-
-def find_tokenizer(folder: Path) -> Path:
-    candidates = [folder / "tokenizer.model"] + sorted(folder.glob("*.model"))
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise CheckpointError(f"{folder}: no SentencePiece tokenizer (*.model) next to the weights")
 
 
 def _single_llama2c(folder: Path) -> Path:
@@ -66,14 +29,6 @@ def _single_llama2c(folder: Path) -> Path:
         raise CheckpointError(f"{folder}: holds {len(found)} llama2.c exports ({', '.join(p.name for p in found)}); "
                               "pass one of them as --model")
     return found[0] if found else folder
-
-
-def build_model(cfg: ModelConfig, state_dict: dict[str, torch.Tensor], source: str,
-                dtype: torch.dtype | None, device: str) -> Transformer:
-    with torch.device("meta"):
-        model = Transformer(cfg)
-    model.load_weights(state_dict, source, dtype=dtype, device=device)
-    return model.eval().requires_grad_(False)  # inference only: no autograd graphs by accident
 
 
 def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> LoadedModel:

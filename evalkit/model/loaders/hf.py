@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from evalkit.errors import CheckpointError
-from evalkit.model.loaders.config_file import config_errors
 from evalkit.model.config import ModelConfig
-from evalkit.model.loaders import find_tokenizer
+from evalkit.model.loaders.common import find_tokenizer
+from evalkit.model.loaders.config_file import config_errors
 from evalkit.tokenizer import Tokenizer
 
 LAYER_NAMES = {

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from evalkit.errors import CheckpointError
-from evalkit.model.loaders.config_file import config_errors
 from evalkit.model.config import ModelConfig
-from evalkit.model.loaders import find_tokenizer
+from evalkit.model.loaders.common import find_tokenizer
+from evalkit.model.loaders.config_file import config_errors
 from evalkit.tokenizer import Tokenizer
 
 CONCAT_DIM = {"wq": 0, "wk": 0, "wv": 0, "w1": 0, "w3": 0, "output": 0, "wo": 1, "w2": 1, "tok_embeddings": 1}

@@ -14,7 +14,7 @@ import torch
 
 from evalkit.model.config import preset
 from evalkit.model.llama import Transformer
-from evalkit.model.loaders import LoadedModel, build_model, file_fingerprint
+from evalkit.model.loaders.common import LoadedModel, build_model, file_fingerprint
 from evalkit.tokenizer import Tokenizer
 
 TOKENIZER = Path(__file__).resolve().parents[2] / "assets" / "tiny" / "tokenizer.model"

@@ -1,21 +1,22 @@
-"""Answer a mixed list of requests: deduplicate, read the response cache, compute the rest, keep order.
+"""Answer a mixed list of requests with any backend: deduplicate, read the response cache, compute the
+rest, keep order.
 
-Misses are grouped so requests sharing a context stay together (the engine computes a shared context
-once), split into chunks, and each chunk's results are written to the cache as soon as it is done, so
-a killed run loses at most the chunk in flight. Under a launcher the groups are sharded across ranks
-(evalkit.engine.distributed) and every rank returns the full list.
+Misses are grouped so requests sharing a context stay together (the llama backend computes a shared
+context once), split into chunks, and each chunk's results are written to the cache as soon as it is
+done, so a killed run loses at most the chunk in flight. Under a launcher the groups are sharded across
+ranks (evalkit.serving.distributed) and every rank returns the full list.
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
-from tqdm import tqdm
-
-from evalkit.engine.distributed import is_main_process, shard_and_gather, state
-from evalkit.engine.response_cache import Request, ResponseCache, Result
-from evalkit.requests import GenerateRequest, GenerateResult, LoglikelihoodRequest, RollingLoglikelihoodRequest
+from evalkit.backends.base import Backend
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, Request, Result,
+                              RollingLoglikelihoodRequest)
+from evalkit.serving.distributed import is_main_process, shard_and_gather, state
+from evalkit.serving.progress import RequestsBar, print_summary
+from evalkit.serving.response_cache import ResponseCache
 
 CHARS_PER_TOKEN = 4  # rough English average: costs are estimated without tokenizing
 TYPE_ORDER = {LoglikelihoodRequest: 0, RollingLoglikelihoodRequest: 1, GenerateRequest: 2}
@@ -23,7 +24,7 @@ TYPE_ORDER = {LoglikelihoodRequest: 0, RollingLoglikelihoodRequest: 1, GenerateR
 
 @dataclass
 class Group:
-    """Requests of one type that the engine should see in the same call (same context, for scoring)."""
+    """Requests of one type that the backend should see in the same call (same context, for scoring)."""
     requests: list[Request]
 
     @property
@@ -68,44 +69,40 @@ def chunks(groups: list[Group], chunk_size: int) -> list[list[Group]]:
     return out
 
 
-def call_engine(engine, requests: list[Request], stored: dict[Request, Result]) -> list[Result]:
-    """One engine call for requests of a single type. A generation whose first samples are stored is
+def call_backend(backend: Backend, requests: list[Request], stored: dict[Request, Result]) -> list[Result]:
+    """One backend call for requests of a single type. A generation whose first samples are stored is
     asked only for the rest (samples are reproducible from request, seed and index), and the stored
     samples, reported before, are kept in front."""
     kind = type(requests[0])
     if kind is LoglikelihoodRequest:
-        return engine.loglikelihood(requests)
+        return backend.loglikelihood(requests)
     if kind is RollingLoglikelihoodRequest:
-        return engine.loglikelihood_rolling(requests)
+        return backend.loglikelihood_rolling(requests)
     have = {r: stored[r].texts for r in requests if r in stored}
-    new = engine.generate(requests, first_sample={r: len(texts) for r, texts in have.items()})
+    new = backend.generate(requests, first_sample={r: len(texts) for r, texts in have.items()})
     return [GenerateResult(have.get(r, ()) + result.texts) for r, result in zip(requests, new)]
 
 
-def compute(engine, groups: list[Group], cache: ResponseCache | None, stored: dict[Request, Result],
+def compute(backend: Backend, groups: list[Group], cache: ResponseCache | None, stored: dict[Request, Result],
             chunk_size: int, progress: bool) -> list[list[Result]]:
     """This rank's groups, chunk by chunk, each chunk stored before the next starts. Only rank 0 shows
-    its progress bar (requests/s, and tokens/s from the engine's counter)."""
+    its progress bar."""
     results: dict[Request, Result] = {}
-    start, tokens_before = time.perf_counter(), engine.stats.tokens_forwarded
-    bar = tqdm(total=sum(len(g.requests) for g in groups), desc="requests", unit="req", file=sys.stderr,
-               disable=not (progress and groups and is_main_process()), dynamic_ncols=True)
+    bar = RequestsBar(backend, sum(len(g.requests) for g in groups), progress and bool(groups) and is_main_process())
     for chunk in chunks(groups, chunk_size):
         requests = [r for g in chunk for r in g.requests]
-        answers = call_engine(engine, requests, stored)
+        answers = call_backend(backend, requests, stored)
         if cache is not None:
             cache.put(list(zip(requests, answers)))
         results.update(zip(requests, answers))
         bar.update(len(requests))
-        elapsed = max(time.perf_counter() - start, 1e-9)
-        bar.set_postfix_str(f"{(engine.stats.tokens_forwarded - tokens_before) / elapsed:.0f} tok/s")
     bar.close()
     return [[results[r] for r in g.requests] for g in groups]
 
 
-def serve(engine, requests: list[Request], cache: ResponseCache | None = None, progress: bool = True,
-          chunk_size: int = 512) -> list[Result]:
-    """Results of `requests` in their order, from the cache where stored, else from the engine.
+def dispatch(backend: Backend, requests: list[Request], cache: ResponseCache | None = None, progress: bool = True,
+             chunk_size: int = 512) -> list[Result]:
+    """Results of `requests` in their order, from the cache where stored, else from the backend.
 
     A generation whose cache holds k < n samples generates only samples k..n-1 (samples are reproducible
     from request, seed and index) behind the stored ones. Every rank returns the full list.
@@ -117,13 +114,11 @@ def serve(engine, requests: list[Request], cache: ResponseCache | None = None, p
     todo = group([r for r in unique if r not in done])
     # every rank has read the cache before shard_and_gather's first collective, so none can see
     # another's new rows and all agree on `todo`
-    computed = shard_and_gather(todo, lambda mine: compute(engine, mine, cache, stored, chunk_size, progress),
+    computed = shard_and_gather(todo, lambda mine: compute(backend, mine, cache, stored, chunk_size, progress),
                                 cost=lambda g: g.cost)
     for g, answers in zip(todo, computed):
         done.update(zip(g.requests, answers))
     if progress and is_main_process():
-        computed_count = sum(len(g.requests) for g in todo)
-        print(f"served {len(requests)} requests ({len(unique)} unique): {len(unique) - computed_count} from cache, "
-              f"{computed_count} computed on {state().num_processes} process(es) in "
-              f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
+        print_summary(len(requests), len(unique), sum(len(g.requests) for g in todo), state().num_processes,
+                      time.perf_counter() - start)
     return [done[r] for r in requests]

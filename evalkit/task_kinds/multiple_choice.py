@@ -14,7 +14,7 @@ from evalkit.fewshot import sample_fewshot
 from evalkit.metrics.accuracy import choose
 from evalkit.protocol import RULE_METRICS, ProtocolTask
 from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
-from evalkit.task import SampleResult
+from evalkit.task import Answer, RunContext, SampleResult
 
 UNCONDITIONAL_CONTEXT = "Answer:"
 FEWSHOT_DELIMITER = "\n\n"
@@ -69,21 +69,22 @@ class MultipleChoiceTask(ProtocolTask):
         """A solved example for the few-shot prefix: the context and its gold choice."""
         return self.context(doc) + self.protocol.target_delimiter + self.choices(doc)[self.gold(doc)]
 
-    def choice_requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
-        context = self.shots(doc, doc_id, seed) + self.context(doc)
-        return [LoglikelihoodRequest(context, self.protocol.target_delimiter + c) for c in self.choices(doc)]
+    def choice_requests(self, doc: dict, doc_id: int, seed: int, context: RunContext) -> list[LoglikelihoodRequest]:
+        prompt = self.shots(doc, doc_id, seed) + self.context(doc)
+        return [LoglikelihoodRequest(prompt, self.protocol.target_delimiter + c) for c in self.choices(doc)]
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[LoglikelihoodRequest]:
-        scored = self.choice_requests(doc, doc_id, seed)
+    def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[LoglikelihoodRequest]:
+        scored = self.choice_requests(doc, doc_id, seed, context)
         if "answer" in self.protocol.rules:
             scored += [LoglikelihoodRequest(UNCONDITIONAL_CONTEXT, r.continuation) for r in scored]
         return scored
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list[LoglikelihoodResult]) -> SampleResult:
-        scored = self.choice_requests(doc, doc_id, seed)
-        n = len(scored)
-        lls = [r.loglikelihood for r in results[:n]]
-        unconditional = [r.loglikelihood for r in results[n:]] or None
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        # with the "answer" rule the second half holds the same continuations after UNCONDITIONAL_CONTEXT
+        n = len(answers) // 2 if "answer" in self.protocol.rules else len(answers)
+        scored = [a.request for a in answers[:n]]
+        lls = [a.result.loglikelihood for a in answers[:n]]
+        unconditional = [a.result.loglikelihood for a in answers[n:]] or None
         # The character rule divides by the length of what was scored, without the delimiter.
         texts = [r.continuation[len(self.protocol.target_delimiter):] for r in scored]
         picks = {rule: choose(rule, lls, texts, unconditional) for rule in self.protocol.rules}

@@ -7,16 +7,16 @@ reported only when every problem has at least k samples.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.data import read_jsonl
-from evalkit.execution.box import ExecResult, Limits, Program, run_programs
+from evalkit.errors import UsageError
+from evalkit.execution.box import Program
 from evalkit.metrics.pass_at_k import mean_pass_at_k, pass_at_k
 from evalkit.protocol import ProtocolTask, TaskProtocol
-from evalkit.requests import GenerateRequest, GenerateResult
-from evalkit.task import SampleResult
+from evalkit.requests import GenerateRequest
+from evalkit.task import Answer, RunContext, SampleResult
 
 
 @dataclass(frozen=True)
@@ -34,18 +34,20 @@ class CodeProtocol(TaskProtocol):
 
 
 class CodeTask(ProtocolTask):
-    """A benchmark whose completions are executed: subclasses say how a completion becomes a program."""
-    protocol: CodeProtocol
-    executes_code = True  # the runner refuses to run it without --allow-code-execution
-    isolation: list[str] = []  # barriers in force for the executed programs, set by process_all
+    """A benchmark whose completions are executed: subclasses say how a completion becomes a program.
 
-    def __init__(self, n: int | None = None, timeout_s: float | None = None, workers: int | None = None):
-        changes = {key: value for key, value in (("n", n), ("timeout_s", timeout_s)) if value is not None}
-        if changes:
-            self.protocol = dataclasses.replace(self.protocol, **changes)
+    The "code_execution" scorer (evalkit/scorers/code_execution.py) runs the programs in the box; the
+    runner refuses it without --allow-code-execution and records the isolation in force.
+    """
+    protocol: CodeProtocol
+
+    def __init__(self, n: int | None = None, timeout_s: float | None = None):
+        self.configure(**{key: value for key, value in (("n", n), ("timeout_s", timeout_s)) if value is not None})
+
+    def configure(self, **settings) -> None:
+        super().configure(**settings)
         if self.protocol.n < 1:
-            raise ValueError(f"{self.name}: n must be at least 1")
-        self.workers = workers
+            raise UsageError(f"{self.name}: n must be at least 1, got {self.protocol.n}")
 
     def read_local(self, paths: list[Path]) -> list[dict]:
         return [self.parse_doc(where, record) for where, record in read_jsonl(paths[0])]
@@ -58,8 +60,7 @@ class CodeTask(ProtocolTask):
         """One problem record (local line or Hub row) -> the task's document; DataError names `where`."""
         raise NotImplementedError
 
-    def doc_key(self, doc: dict) -> str:
-        """The id that names the document in generations files."""
+    def doc_key(self, doc: dict, doc_id: int) -> str:
         return str(doc["task_id"])
 
     def context(self, doc: dict, doc_id: int, seed: int) -> str:
@@ -68,43 +69,35 @@ class CodeTask(ProtocolTask):
     def program(self, doc: dict, completion: str) -> Program:
         raise NotImplementedError
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[GenerateRequest]:
+    def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[GenerateRequest]:
         p = self.protocol
-        context = self.context(doc, doc_id, seed)
-        return [GenerateRequest(context, p.until, p.max_new_tokens, temperature, p.top_p, p.n, seed)
+        prompt = self.context(doc, doc_id, seed)
+        return [GenerateRequest(prompt, p.until, p.max_new_tokens, temperature, p.top_p, p.n, seed)
                 for temperature in (p.pass1_temperature, p.sample_temperature)]
 
-    def process_all(self, items: list[tuple[dict, int, list[GenerateResult]]], seed: int) -> list[SampleResult]:
-        """Execute every completion of every document in one pool, then score each document."""
-        programs = [self.program(doc, text) for doc, _, results in items for result in results for text in result.texts]
-        outcomes = iter(run_programs(programs, Limits(timeout_s=self.protocol.timeout_s), self.workers,
-                                     desc=f"{self.name}: executing"))
-        samples = []
-        for doc, doc_id, results in items:
-            runs = [[next(outcomes) for _ in result.texts] for result in results]
-            samples.append(self._sample(doc, doc_id, seed, results, runs))
-        self.isolation = sorted({level for s in samples for level in s.extra["isolation"]})
-        return samples
+    def scorers(self) -> dict[str, dict]:
+        return {"code_execution": {"timeout_s": self.protocol.timeout_s}}
 
-    def protocol_dict(self) -> dict:
-        """The protocol, plus which isolation the box had in force for the programs of this run."""
-        return super().protocol_dict() | {"isolation": self.isolation}
+    def scorer_inputs(self, scorer: str, doc: dict, answer: Answer) -> list[Program]:
+        return [self.program(doc, text) for text in answer.result.texts]
 
-    def _sample(self, doc: dict, doc_id: int, seed: int, results: list[GenerateResult],
-                runs: list[list[ExecResult]]) -> SampleResult:
-        (greedy_texts, sampled_texts), (greedy_runs, sampled_runs) = [r.texts for r in results], runs
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        """answers: the greedy-temperature request, then the sampling one, each with one run per completion."""
+        greedy, sampled = answers
+        greedy_runs, sampled_runs = greedy.judgements["code_execution"], sampled.judgements["code_execution"]
         metrics = {"pass@1": sum(r.passed for r in greedy_runs) / len(greedy_runs)}
         if len(sampled_runs) >= self.protocol.k:
             metrics[f"pass@{self.protocol.k}"] = pass_at_k(len(sampled_runs), sum(r.passed for r in sampled_runs),
                                                            self.protocol.k)
         every_run = greedy_runs + sampled_runs
-        temperatures = [self.protocol.pass1_temperature] * len(greedy_runs) + \
-            [self.protocol.sample_temperature] * len(sampled_runs)
         return SampleResult(
-            doc_id=doc_id, prompt=self.context(doc, doc_id, seed), target=self.reference(doc),
-            prediction=greedy_texts[0] if greedy_texts else "", metrics=metrics,
-            extra={"task_id": self.doc_key(doc), "completions": list(greedy_texts) + list(sampled_texts),
-                   "temperatures": temperatures, "passed": [r.passed for r in every_run],
+            doc_id=doc_id, prompt=greedy.request.context, target=self.reference(doc),
+            prediction=greedy.result.texts[0] if greedy.result.texts else "", metrics=metrics,
+            extra={"task_id": self.doc_key(doc, doc_id),
+                   "completions": list(greedy.result.texts) + list(sampled.result.texts),
+                   "temperatures": [greedy.request.temperature] * len(greedy_runs)
+                   + [sampled.request.temperature] * len(sampled_runs),
+                   "passed": [r.passed for r in every_run],
                    "reasons": [r.reason if not r.detail else f"{r.reason}: {r.detail}" for r in every_run],
                    "isolation": sorted({r.isolation for r in every_run})})
 

@@ -1,7 +1,7 @@
 """A persistent response cache in SQLite (OUT/cache.sqlite), so an interrupted run resumes where it stopped.
 
 Rows are keyed by (model, request, sample):
-- model: the weights fingerprint and the engine settings that change results (`engine_key`);
+- model: the backend's fingerprint (its model and every setting that changes answers);
 - request: a sha256 of the request's type and fields (`request_key`), minus `n` for generation;
 - sample: the sample index of a generation (0 for scoring requests), so n=16 stores 16 rows and a
   later n=32 finds the first 16 already there.
@@ -36,13 +36,6 @@ def request_key(request: Request) -> str:
         del fields["n"]
     text = json.dumps([type(request).__name__, fields], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def engine_key(engine) -> str:
-    """The part of a row's key that names the model and the settings that change results: weights,
-    tokenizer and dtype (the fingerprint), the window that cuts long contexts, and deterministic mode
-    (unbatched, so bit-identical; batched results may differ in the last bits)."""
-    return f"{engine.loaded.fingerprint}:max_length={engine.max_length}:deterministic={engine.deterministic}"
 
 
 class ResponseCache:

@@ -28,11 +28,11 @@ import yaml
 from evalkit.data import read_jsonl
 from evalkit.errors import DataError, UsageError
 from evalkit.fewshot import sample_fewshot
-from evalkit.multiple_choice import FEWSHOT_DELIMITER, MultipleChoiceTask, mc_doc
 from evalkit.prompts import Prompt, syntax_error
 from evalkit.protocol import RULE_METRICS, HubSource, ProtocolTask, TaskProtocol
 from evalkit.requests import GenerateRequest, RollingLoglikelihoodRequest
-from evalkit.task import DataSource, SampleResult
+from evalkit.task import Answer, DataSource, RunContext, SampleResult
+from evalkit.task_kinds.multiple_choice import FEWSHOT_DELIMITER, MultipleChoiceTask, mc_doc
 
 OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
 
@@ -182,28 +182,31 @@ class YamlGenerateTask(_YamlTask):
         return "".join(self.fields.text(ex) + self.config.target_delimiter + str(self.fields.target(ex))
                        + FEWSHOT_DELIMITER for ex in shots) + self.fields.text(doc)
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[GenerateRequest]:
+    def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[GenerateRequest]:
         kwargs = self.config.generation_kwargs
         return [GenerateRequest(self.context(doc, doc_id, seed), until=tuple(kwargs.get("until", ["\n\n"])),
                                 max_new_tokens=int(kwargs.get("max_gen_toks", 256)),
                                 temperature=float(kwargs.get("temperature", 0.0)), seed=seed)]
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list) -> SampleResult:
-        prediction, target = results[0].texts[0].strip(), str(self.fields.target(doc)).strip()
-        return SampleResult(doc_id, self.context(doc, doc_id, seed), target, prediction,
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        (answer,) = answers
+        prediction, target = answer.result.texts[0].strip(), str(self.fields.target(doc)).strip()
+        return SampleResult(doc_id, answer.request.context, target, prediction,
                             {"exact_match": float(prediction == target)})
 
 
 class YamlRollingTask(_YamlTask):
     """Perplexity of whole texts: word and byte perplexity, bits per byte (lm-eval's definitions)."""
 
-    def requests(self, doc: dict, doc_id: int, seed: int) -> list[RollingLoglikelihoodRequest]:
+    def requests(self, doc: dict, doc_id: int, seed: int,
+                 context: RunContext = RunContext()) -> list[RollingLoglikelihoodRequest]:
         return [RollingLoglikelihoodRequest(self.fields.text(doc))]
 
-    def process(self, doc: dict, doc_id: int, seed: int, results: list) -> SampleResult:
-        text = self.fields.text(doc)
+    def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
+        (answer,) = answers
+        text = answer.request.text
         return SampleResult(doc_id, text, None, None, {
-            "loglikelihood": results[0].loglikelihood,
+            "loglikelihood": answer.result.loglikelihood,
             "words": float(len(text.split())), "bytes": float(len(text.encode("utf-8")))})
 
     def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:

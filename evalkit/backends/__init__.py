@@ -1,0 +1,87 @@
+"""Backends: every model source behind one interface (base.py), chosen with `--backend`.
+
+To add one, add a line to BACKENDS ("name": "module"); the module exposes `load(options) -> Backend`
+and is imported only when asked for. `run`, `score`, `generate` (and `serve`) share the flags below.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from evalkit.backends.base import Backend, BackendOptions
+from evalkit.errors import UsageError
+
+BACKENDS = {
+    "llama": "evalkit.backends.llama",              # the bundled LLaMA and its engine (default)
+    "hf": "evalkit.backends.hf",                    # transformers causal LMs (extra evalkit[hf])
+    "openai": "evalkit.backends.openai",            # an OpenAI-compatible completions server
+    "generations": "evalkit.backends.generations",  # answers from a generations file
+}
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def add_backend_arguments(parser, generations: bool = False) -> None:
+    """The backend flags; `generations` adds --load-generations (commands that run tasks)."""
+    group = parser.add_argument_group("backend")
+    group.add_argument("--backend", choices=list(BACKENDS),
+                       help="model source (default: llama; generations when --load-generations is given)")
+    group.add_argument("--model", help="llama, hf: tiny (default) | llama2.c .bin | Meta folder | HF folder or "
+                                       "Hub id; openai: the server's model name")
+    group.add_argument("--device", default="cpu", help="llama, hf: cpu, cuda, cuda:N or mps")
+    group.add_argument("--dtype", choices=DTYPES, help="default: as stored")
+    group.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
+    group.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
+    group.add_argument("--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument("--api-key-env", metavar="VAR", help="openai: environment variable holding the API key")
+    group.add_argument("--concurrency", type=int, default=4, help="openai: requests in flight at once")
+    if generations:
+        group.add_argument("--load-generations", type=Path, metavar="FILE",
+                           help="answer generation requests from FILE (JSON lines task_id, completions) "
+                                "instead of a model")
+
+
+def parse_batch_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise UsageError(f"--batch-size: expected a positive integer or 'auto', got {value!r}")
+    return size
+
+
+def backend_name(args) -> str:
+    """--backend, or what the flags imply: generations with --load-generations, else llama."""
+    loads = getattr(args, "load_generations", None) is not None
+    name = args.backend or ("generations" if loads else "llama")
+    if loads and name != "generations":
+        raise UsageError(f"--load-generations answers from a file; it cannot be combined with --backend {name}")
+    return name
+
+
+def options_from_args(args) -> BackendOptions:
+    """The backend settings of a parsed command line, checked before anything is loaded."""
+    from evalkit.preflight import check_device
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency: expected a positive integer, got {args.concurrency}")
+    check_device(args.device)
+    return BackendOptions(model=args.model, device=args.device, dtype=args.dtype,
+                          batch_size=parse_batch_size(args.batch_size), deterministic=args.deterministic,
+                          base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
+                          generations=getattr(args, "load_generations", None))
+
+
+def load_backend(args) -> Backend:
+    """The backend the command line asks for, loaded."""
+    name = backend_name(args)
+    options = options_from_args(args)
+    module_name = BACKENDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise UsageError(f"--backend {name}: not available in this installation ({module_name} is missing)") from None
+    return module.load(options)

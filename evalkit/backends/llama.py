@@ -1,0 +1,80 @@
+"""The llama backend: the bundled LLaMA implementation (evalkit/model) served by the engine (evalkit/engine).
+
+The default backend, and where speed comes from: length-sorted batches, shared contexts computed once,
+one prefill for n samples (see evalkit/engine/engine.py). `--model` is anything evalkit's loaders read:
+`tiny`, a llama2.c .bin, a Meta folder, a Hugging Face folder or Hub id.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from evalkit.backends.base import BackendOptions
+from evalkit.engine import Engine, EngineStats
+from evalkit.model.loaders import LoadedModel, load_model
+from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
+                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+
+
+class LlamaBackend:
+    name = "llama"
+
+    def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
+                 device: str = "cpu"):
+        self.loaded = loaded
+        self.engine = Engine(loaded, batch_size=batch_size, deterministic=deterministic)
+        self.device = device  # as asked (e.g. "cuda"), recorded in results
+
+    @property
+    def max_length(self) -> int:
+        return self.engine.max_length
+
+    @property
+    def fingerprint(self) -> str:
+        """Weights, tokenizer and dtype (the loader's fingerprint), the window that cuts long contexts, and
+        deterministic mode (unbatched, so bit-identical; batched results may differ in the last bits)."""
+        return f"{self.loaded.fingerprint}:max_length={self.engine.max_length}:deterministic={self.engine.deterministic}"
+
+    @property
+    def stats(self) -> EngineStats:
+        return self.engine.stats
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.loaded.tokenizer.encode(text, bos=True))
+
+    def describe(self) -> dict[str, Any]:
+        loaded, model = self.loaded, self.loaded.model
+        label = loaded.name if loaded.format == "tiny" else Path(loaded.name.rstrip("/")).name
+        return {"name": loaded.name, "label": Path(label).stem if loaded.format == "llama2c" else label,
+                "format": loaded.format, "fingerprint": loaded.fingerprint,
+                "dtype": str(model.dtype).replace("torch.", ""), "device": self.device,
+                "params": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg),
+                "backend": self.name}
+
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
+        pass  # answers are computed, whatever document asks
+
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        return self.engine.loglikelihood(requests)
+
+    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
+        return self.engine.loglikelihood_rolling(requests)
+
+    def generate(self, requests: list[GenerateRequest],
+                 first_sample: dict[GenerateRequest, int] | None = None) -> list[GenerateResult]:
+        return self.engine.generate(requests, first_sample)
+
+
+def rank_device(device: str) -> str:
+    """Under a launcher (torchrun, accelerate: WORLD_SIZE > 1) each rank takes its own GPU: "cuda" means
+    this rank's cuda:LOCAL_RANK."""
+    if device == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return device
+
+
+def load(options: BackendOptions) -> LlamaBackend:
+    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=options.dtype)
+    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device)

@@ -1,0 +1,1 @@
+"""Task kinds: the shared shapes benchmark plugins build on (multiple choice, code, YAML tasks)."""
