@@ -9,8 +9,23 @@ from evalkit.errors import EvalkitError
 from evalkit.commands import COMMANDS
 
 
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Every flag's help ends with its default, where it has one worth saying."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text \
+                and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 class _ArgumentParser(argparse.ArgumentParser):
-    """argparse already exits 2 on a bad flag; keep its message to one line."""
+    """argparse already exits 2 on a bad flag; keep its message to one line. Help shows defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsHelp)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):  # noqa: D401 - argparse hook
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -25,8 +25,10 @@ def add_backend_arguments(parser, generations: bool = False) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", choices=list(BACKENDS),
                        help="model source (default: llama; generations when --load-generations is given)")
-    group.add_argument("--model", help="llama, hf: tiny (default) | llama2.c .bin | Meta folder | HF folder or "
-                                       "Hub id; openai: the server's model name")
+    group.add_argument("--model", help="llama, hf: tiny (embedded, random weights) | a llama2.c .bin or a folder "
+                                       "holding one | Meta folder | HF folder or Hub id; openai: the server's "
+                                       "model name. Required by run (unless --load-generations); generate and "
+                                       "score default to tiny")
     group.add_argument("--device", default="cpu", help="llama, hf: cpu, cuda, cuda:N or mps")
     group.add_argument("--dtype", choices=DTYPES, help="default: as stored")
     group.add_argument("--batch-size", default="auto", help="an integer or 'auto'")

@@ -11,11 +11,13 @@ from evalkit.requests import GenerateRequest
 def add_parser(sub):
     parser = sub.add_parser("generate", help="continue a prompt with the model")
     add_backend_arguments(parser)
-    parser.add_argument("--prompt", required=True)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--prompt", required=True, help="the text to continue")
+    parser.add_argument("--max-new-tokens", type=int, default=256,
+                        help="most new tokens; capped to the room the prompt leaves in the model's window")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: smallest set of tokens "
+                                                                 "with this total probability")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     parser.add_argument("--until", nargs="*", default=[], help="stop sequences (cut from the output)")
     parser.set_defaults(handler=_handler)
 
