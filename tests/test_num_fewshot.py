@@ -41,3 +41,10 @@ def test_run_with_num_fewshot_records_and_labels_it(tmp_path):
     sample = json.loads((tmp_path / "samples" / "winogrande.jsonl").read_text().splitlines()[0])
     assert sample["prompt"].count("\n\n") == 2
     assert "2-shot" in (tmp_path / "report.md").read_text()
+
+
+def test_more_shots_than_the_split_holds_is_an_error_not_fewer_shots(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "run_eval.py"), "run", "--model", "tiny", "--tasks", "piqa",
+                           "--examples", "--num-fewshot", "5", "--no-progress", "--output-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2 and "5 shots asked, but the few-shot split has only 3" in proc.stderr
