@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA_DIR, REPO, STORIES_BIN
+from conftest import DATA_DIR, REPO, STORIES_BIN, needs_shared
+
+pytestmark = needs_shared  # reads ../shared
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "ci"
 RACE_FIXTURE = Path(__file__).parent / "fixtures" / "race"  # RACE is not in ../shared/data

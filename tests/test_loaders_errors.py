@@ -13,6 +13,8 @@ from tests.conftest import STORIES_BIN, needs_stories
 from tests.test_loaders_hf import make_hf_model, save
 from tests.test_loaders_meta import write_meta
 
+pytestmark = needs_stories  # reads ../shared
+
 
 @pytest.fixture(scope="module")
 def hf_folder(tmp_path_factory):
@@ -53,7 +55,6 @@ def test_truncated_safetensors(hf_copy):
     raises_naming(hf_copy / "model.safetensors", hf_copy)
 
 
-@needs_stories
 def test_truncated_llama2c_bin(tmp_path):
     path = tmp_path / "stories.bin"
     path.write_bytes(STORIES_BIN.read_bytes()[:100_000])
