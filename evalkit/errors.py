@@ -17,5 +17,15 @@ class UsageError(EvalkitError):
     """Unknown task, model, suite or a bad flag value."""
 
 
+class RequestError(EvalkitError):
+    """A request that has no truthful answer: a continuation that tokenizes to nothing, or a model whose
+    output is not finite (NaN or inf weights). `request` is the request at fault, so that the runner can
+    name the task and the document."""
+
+    def __init__(self, message: str, request=None):
+        super().__init__(message)
+        self.request = request
+
+
 class ScorerError(EvalkitError):
     """A scorer could not judge at all (a service unreachable after its retries, a box that cannot start)."""

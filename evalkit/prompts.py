@@ -11,13 +11,13 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import jinja2
 
 from evalkit.errors import DataError
+from evalkit.layout import data_dir
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_DIR = data_dir("prompts")
 
 # keep_trailing_newline=False: the file's final newline is not part of the prompt.
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
@@ -37,6 +37,15 @@ class Prompt:
             return _template(self.text).render(**fields)
         except jinja2.UndefinedError as err:
             raise DataError(f"prompt {self.name}: {err.message} in the document") from err
+
+
+def syntax_error(text: str) -> str | None:
+    """Why `text` is not a valid Jinja template ("message, line N"), or None when it is."""
+    try:
+        _template(text)
+    except jinja2.TemplateSyntaxError as err:
+        return f"{err.message}, line {err.lineno}"
+    return None
 
 
 @functools.lru_cache(maxsize=None)

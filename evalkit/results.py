@@ -10,6 +10,7 @@ import math
 import os
 import platform
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def task_results(run: TaskRun) -> dict[str, Any]:
         if key in run.stderr:
             entry[key + "_stderr"] = run.stderr[key]
     entry["n"] = len(run.samples)
+    if run.documents_total is not None:
+        entry["n_total"] = run.documents_total  # n < n_total: --limit cut the benchmark short
     return entry
 
 
@@ -67,13 +70,26 @@ def write_samples(out_dir: Path, run: TaskRun) -> None:
     atomic_write(out_dir / "samples" / f"{run.task.name}.jsonl", "\n".join(lines) + "\n")
 
 
+def remove_other_tasks_files(out_dir: Path, task_names: list[str]) -> list[Path]:
+    """A reused output folder never mixes runs: per-task files (samples/, generations/) of tasks that
+    are not in this run describe a results.json that is being replaced, so they go."""
+    keep = {f"{name}.jsonl" for name in task_names}
+    stale = [path for folder in ("samples", "generations") for path in sorted((out_dir / folder).glob("*.jsonl"))
+             if path.name not in keep]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
 def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any]) -> dict[str, Any]:
     return _json_safe({
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # when the run finished, UTC
         "results": {run.task.name: task_results(run) for run in runs},
         "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
                                  **run.engine_stats} for run in runs},
         "scorers": {run.task.name: run.scorers for run in runs if run.scorers},
+        "window": {run.task.name: run.window for run in runs if run.window is not None},
         "model": model,
         "run": run_settings,
         "versions": versions(),

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalkit.backends.base import Backend, run_context
 from evalkit.bootstrap import bootstrap_stderr
+from evalkit.errors import RequestError
 from evalkit.requests import GenerateResult
 from evalkit.scorers.judgement_cache import JudgementCache
 from evalkit.scorers.stage import judge_answers
@@ -20,6 +21,7 @@ from evalkit.serving.dispatch import dispatch
 from evalkit.serving.distributed import sum_over_ranks
 from evalkit.serving.response_cache import ResponseCache
 from evalkit.task import Answer, DataSource, SampleResult, Task
+from evalkit.window import window_counts
 
 
 @dataclass
@@ -34,6 +36,8 @@ class TaskRun:
     engine_stats: dict[str, Any] = field(default_factory=dict)
     scorers: dict[str, Any] = field(default_factory=dict)           # per scorer: version, counts, summary
     generations: dict[str, list[str]] = field(default_factory=dict)  # doc_key -> generated texts
+    window: dict[str, int] | None = None  # generation prompts cut / new tokens capped (evalkit.window)
+    documents_total: int | None = None    # documents of the benchmark, before --limit
 
 
 @dataclass
@@ -50,11 +54,16 @@ def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit:
     before = sum_over_ranks(backend.stats.as_dict())
     context = run_context(backend)
     docs = task.docs(source, limit)
+    total = len(task.docs(source)) if limit is not None else len(docs)
     per_doc = [task.requests(doc, doc_id, seed, context) for doc_id, doc in enumerate(docs)]
     keys = [task.doc_key(doc, doc_id) for doc_id, doc in enumerate(docs)]
     backend.expect(task.name, list(zip(keys, per_doc)))
     requests = [r for doc_requests in per_doc for r in doc_requests]
-    results = iter(dispatch(backend, requests, caches.responses, progress=progress))
+    try:
+        results = iter(dispatch(backend, requests, caches.responses, progress=progress))
+    except RequestError as error:  # name the task and the document, not just the request
+        doc_id = next((d for d, doc_requests in enumerate(per_doc) if error.request in doc_requests), None)
+        raise RequestError(f"task {task.name}, document {doc_id}: {error}", error.request) from None
     answers = [[Answer(r, next(results)) for r in doc_requests] for doc_requests in per_doc]
     judged = judge_answers(task, docs, answers, caches.judgements, progress)
     samples = [task.process(doc, doc_id, seed, doc_answers)
@@ -63,7 +72,8 @@ def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit:
     after = sum_over_ranks(backend.stats.as_dict())
     used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
-                   len(requests), time.perf_counter() - start, used, judged.record, generations(keys, answers))
+                   len(requests), time.perf_counter() - start, used, judged.record, generations(keys, answers),
+                   window_counts(per_doc, context.max_length, context.count_tokens), total)
 
 
 def generations(keys: list[str], answers: list[list[Answer]]) -> dict[str, list[str]]:

@@ -1,8 +1,9 @@
 """The task registry: benchmark names, paper-table suites, and YAML tasks by path.
 
-To add a benchmark, add one line to TASKS: "name": "module:Class", or ("module:Class", {settings})
+To add a benchmark, add one line to TASKS: "name": "module:Class" (the module relative to this package,
+which installs as evalkit._tasks; see evalkit/layout.py), or ("module:Class", {settings})
 to register one class under several names with different protocol settings (each passed to
-`task.configure`), e.g. "naturalquestions_5shot": ("tasks.nq:NaturalQuestions", {"num_fewshot": 5}).
+`task.configure`), e.g. "naturalquestions_5shot": ("nq:NaturalQuestions", {"num_fewshot": 5}).
 Modules are imported only when their task is asked for.
 
 Suites are the paper's tables, read from the one place the reports read them (reports/table_specs.json
@@ -13,41 +14,48 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UsageError
+from evalkit.layout import ASSETS_DIR
 from evalkit.task import Task
 
 SHOTS = (0, 1, 5, 64)  # the columns of Tables 4 and 5
 TASKS: dict[str, str | tuple[str, dict[str, Any]]] = {
-    "boolq": "tasks.boolq:BoolQ",
-    "piqa": "tasks.piqa:PIQA",
-    "siqa": "tasks.siqa:SIQA",
-    "hellaswag": "tasks.hellaswag:HellaSwag",
-    "winogrande": "tasks.winogrande:WinoGrande",
-    "arc_easy": "tasks.arc:ARCEasy",
-    "arc_challenge": "tasks.arc:ARCChallenge",
-    "openbookqa": "tasks.openbookqa:OpenBookQA",
-    "race_middle": "tasks.race:RACEMiddle",
-    "race_high": "tasks.race:RACEHigh",
-    "mmlu": "tasks.mmlu:MMLU",
-    "humaneval": "tasks.humaneval:HumanEval",
-    "mbpp": "tasks.mbpp:MBPP",
-    **{f"naturalquestions_{k}shot": ("tasks.naturalquestions:NaturalQuestions", {"num_fewshot": k}) for k in SHOTS},
-    **{f"triviaqa_{k}shot": ("tasks.triviaqa:TriviaQA", {"num_fewshot": k}) for k in SHOTS},
-    "math": "tasks.competition_math:MATH",
-    "math_maj1@k": "tasks.competition_math:MATHMaj",
-    "gsm8k": "tasks.gsm8k:GSM8K",
-    "gsm8k_maj1@k": "tasks.gsm8k:GSM8KMaj",
-    "crows_pairs": "tasks.crows_pairs:CrowSPairs",
-    "winogender": "tasks.winogender:WinoGender",
-    "truthfulqa_mc": "tasks.truthfulqa_mc:TruthfulQAMC",
-    "truthfulqa_gen": "tasks.truthfulqa_gen:TruthfulQAGen",
-    "realtoxicityprompts_basic": "tasks.realtoxicityprompts:RealToxicityPromptsBasic",
-    "realtoxicityprompts_respectful": "tasks.realtoxicityprompts:RealToxicityPromptsRespectful",
+    "boolq": "boolq:BoolQ",
+    "piqa": "piqa:PIQA",
+    "siqa": "siqa:SIQA",
+    "hellaswag": "hellaswag:HellaSwag",
+    "winogrande": "winogrande:WinoGrande",
+    "arc_easy": "arc:ARCEasy",
+    "arc_challenge": "arc:ARCChallenge",
+    "openbookqa": "openbookqa:OpenBookQA",
+    "race_middle": "race:RACEMiddle",
+    "race_high": "race:RACEHigh",
+    "mmlu": "mmlu:MMLU",
+    "humaneval": "humaneval:HumanEval",
+    "mbpp": "mbpp:MBPP",
+    **{f"naturalquestions_{k}shot": ("naturalquestions:NaturalQuestions", {"num_fewshot": k}) for k in SHOTS},
+    **{f"triviaqa_{k}shot": ("triviaqa:TriviaQA", {"num_fewshot": k}) for k in SHOTS},
+    "math": "competition_math:MATH",
+    "math_maj1@k": "competition_math:MATHMaj",
+    "gsm8k": "gsm8k:GSM8K",
+    "gsm8k_maj1@k": "gsm8k:GSM8KMaj",
+    "crows_pairs": "crows_pairs:CrowSPairs",
+    "winogender": "winogender:WinoGender",
+    "truthfulqa_mc": "truthfulqa_mc:TruthfulQAMC",
+    "truthfulqa_gen": "truthfulqa_gen:TruthfulQAGen",
+    "realtoxicityprompts_basic": "realtoxicityprompts:RealToxicityPromptsBasic",
+    "realtoxicityprompts_respectful": "realtoxicityprompts:RealToxicityPromptsRespectful",
 }
 TASK_NAMES = list(TASKS)
+# MMLU's subjects, each a task of its own (as lm-eval's mmlu_<subject> subtasks); not in the "ci" suite
+SUBJECT_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
+    f"mmlu_{subject}": ("mmlu:MMLU", {"subject": subject})
+    for subject in sorted(json.loads((ASSETS_DIR / "mmlu_categories.json").read_text(encoding="utf-8"))
+                          ["subject_to_category"])}
 
 
 @functools.cache
@@ -68,13 +76,13 @@ def get_task(name_or_yaml_path: str) -> Task:
     if name_or_yaml_path.endswith((".yaml", ".yml")):
         from evalkit.task_kinds.yaml_task import load_yaml_task
         return load_yaml_task(Path(name_or_yaml_path))
-    if name_or_yaml_path not in TASKS:
-        raise UsageError(f"unknown task {name_or_yaml_path!r}; known tasks: {', '.join(TASK_NAMES)}; "
-                         f"suites: {', '.join(suites())}; or a path to a .yaml task")
-    entry = TASKS[name_or_yaml_path]
+    if name_or_yaml_path not in TASKS and name_or_yaml_path not in SUBJECT_TASKS:
+        raise UsageError(f"unknown task {name_or_yaml_path!r}; known tasks: {', '.join(TASK_NAMES)}, "
+                         f"mmlu_<subject>; suites: {', '.join(suites())}; or a path to a .yaml task")
+    entry = TASKS.get(name_or_yaml_path) or SUBJECT_TASKS[name_or_yaml_path]
     target, settings = entry if isinstance(entry, tuple) else (entry, {})
     module, cls = target.split(":")
-    task = getattr(importlib.import_module(module), cls)()
+    task = getattr(importlib.import_module(f".{module}", __name__), cls)()
     task.name = name_or_yaml_path
     task.configure(**settings)
     return task

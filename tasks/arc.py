@@ -17,6 +17,7 @@ def _protocol(config: str, column: str) -> TaskProtocol:
     return TaskProtocol(
         hub=HubSource("allenai/ai2_arc", config, "test"),
         local=(f"arc/{config}/{config}-Test.jsonl",),
+        fewshot_hub=HubSource("allenai/ai2_arc", config, "train"), fewshot_local=(f"arc/{config}/{config}-Train.jsonl",),
         template="arc.jinja",
         answer="the text of each choice; gold = answerKey looked up among the question's labels",
         normalizer="char",

@@ -20,6 +20,7 @@ class BoolQ(MultipleChoiceTask):
     protocol = TaskProtocol(
         hub=HubSource("google/boolq", None, "validation"),
         local=("boolq/dev.jsonl",),
+        fewshot_hub=HubSource("google/boolq", None, "train"), fewshot_local=("boolq/train.jsonl",),
         template="boolq.jinja",
         answer='choices "no", "yes"; gold = the boolean answer',
         normalizer="answer", rules=("none", "char", "answer"),

@@ -29,6 +29,7 @@ class HellaSwag(MultipleChoiceTask):
     protocol = TaskProtocol(
         hub=HubSource("Rowan/hellaswag", None, "validation"),
         local=("hellaswag/hellaswag_val.jsonl.gz",),
+        fewshot_hub=HubSource("Rowan/hellaswag", None, "train"), fewshot_local=("hellaswag/hellaswag_train.jsonl",),
         template="hellaswag.jinja",
         answer="the four cleaned endings; gold = label",
         normalizer="char",

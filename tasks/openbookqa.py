@@ -18,6 +18,7 @@ class OpenBookQA(MultipleChoiceTask):
     protocol = TaskProtocol(
         hub=HubSource("allenai/openbookqa", "main", "test"),
         local=("openbookqa/Main/test.jsonl",),
+        fewshot_hub=HubSource("allenai/openbookqa", "main", "train"), fewshot_local=("openbookqa/Main/train.jsonl",),
         template="openbookqa.jinja",
         answer="the text of each choice; gold = answerKey looked up among the labels",
         normalizer="answer", rules=("none", "char", "answer"),

@@ -17,6 +17,7 @@ class PIQA(MultipleChoiceTask):
     protocol = TaskProtocol(
         hub=HubSource("ybisk/piqa", None, "validation"),
         local=("piqa/valid.jsonl", "piqa/valid-labels.lst"),
+        fewshot_hub=HubSource("ybisk/piqa", None, "train"), fewshot_local=("piqa/train.jsonl", "piqa/train-labels.lst"),
         template="piqa.jinja",
         answer="choices sol1, sol2; gold from valid-labels.lst (0 or 1)",
         normalizer="char",

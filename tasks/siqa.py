@@ -19,6 +19,8 @@ class SIQA(MultipleChoiceTask):
     protocol = TaskProtocol(
         hub=HubSource("allenai/social_i_qa", None, "validation"),
         local=("siqa/dev.jsonl", "siqa/dev-labels.lst"),
+        fewshot_hub=HubSource("allenai/social_i_qa", None, "train"),
+        fewshot_local=("siqa/train.jsonl", "siqa/train-labels.lst"),
         template="siqa.jinja",
         answer="choices answerA, answerB, answerC; gold from dev-labels.lst (1-3)",
         normalizer="char",

@@ -23,6 +23,8 @@ class WinoGrande(MultipleChoiceTask):
     protocol = TaskProtocol(
         hub=HubSource("allenai/winogrande", "winogrande_xl", "validation"),
         local=("winogrande/winogrande_1.1/dev.jsonl",),
+        fewshot_hub=HubSource("allenai/winogrande", "winogrande_xl", "train"),
+        fewshot_local=("winogrande/winogrande_1.1/train_xl.jsonl",),
         template="winogrande.jinja",
         answer="option1/option2 substituted for '_' (context); the text after '_' is scored; gold = answer",
         normalizer="char",
@@ -32,8 +34,15 @@ class WinoGrande(MultipleChoiceTask):
     def choice_requests(self, doc: dict, doc_id: int, seed: int, context: RunContext) -> list[LoglikelihoodRequest]:
         before, after = doc["sentence"].split("_", 1)
         continuation = self.protocol.target_delimiter + after.strip()
-        return [LoglikelihoodRequest(self.prompt.render(before_blank=before, option=option), continuation)
+        shots = self.shots(doc, doc_id, seed)
+        return [LoglikelihoodRequest(shots + self.prompt.render(before_blank=before, option=option), continuation)
                 for option in doc["choices"]]
+
+    def example(self, doc: dict) -> str:
+        """A solved example (--num-fewshot): the sentence with its gold option in the blank, as lm-eval."""
+        before, after = doc["sentence"].split("_", 1)
+        return self.prompt.render(before_blank=before, option=doc["choices"][doc["label"]]) + \
+            self.protocol.target_delimiter + after.strip()
 
     def read_local(self, paths: list[Path]) -> list[dict]:
         return [self._doc(where, record) for where, record in read_jsonl(paths[0])]

@@ -12,7 +12,7 @@ from evalkit.requests import GenerateRequest, GenerateResult, LoglikelihoodReque
 from evalkit.serving.dispatch import dispatch
 from evalkit.serving.response_cache import ResponseCache
 
-from conftest import STORIES_BIN
+from conftest import STORIES_BIN, needs_stories
 
 
 def parse(*argv, generations=True):
@@ -26,6 +26,7 @@ def write_generations(path, lines):
     return path
 
 
+@needs_stories
 def test_llama_backend_keeps_the_engine_cache_key_and_describes_the_model():
     backend = load_backend(parse("--model", str(STORIES_BIN), "--batch-size", "4"))
     assert isinstance(backend, Backend) and backend.name == "llama"

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, STORIES_BIN
+from conftest import REPO, STORIES_BIN, needs_shared
+
+pytestmark = needs_shared  # reads ../shared
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "ci"
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"

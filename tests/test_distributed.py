@@ -7,8 +7,10 @@ import sqlite3
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, needs_shared
 from evalkit.serving.distributed import shard
+
+pytestmark = needs_shared  # reads ../shared
 
 DRIVER = REPO / "tests" / "scripts" / "serve_requests.py"
 

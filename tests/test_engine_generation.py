@@ -1,17 +1,15 @@
 """Engine.generate: the llama2.c greedy reference, reproducible sampling, stop sequences, n samples."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from conftest import STORIES_DIR
+from conftest import stories_reference
 from evalkit.engine import Engine
 from evalkit.engine.encoding import continuation_text
 from evalkit.engine.generation import cut_at_stop
 from evalkit.requests import GenerateRequest
 
-REFERENCE = json.loads((STORIES_DIR / "reference_outputs.json").read_text())
+REFERENCE = stories_reference()
 PROMPT = REFERENCE["prompt"]
 NEW_TOKENS = len(REFERENCE["greedy_ids_with_bos"]) - len(REFERENCE["prompt_ids_with_bos"])  # 256 steps
 

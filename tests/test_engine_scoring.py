@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, STORIES_BIN, STORIES_DIR
+from conftest import REPO, STORIES_BIN, STORIES_DIR, needs_stories
 from evalkit.engine import Engine
 from evalkit.engine.encoding import encode_pair
 from evalkit.errors import DataError
@@ -104,6 +104,7 @@ def test_context_is_cut_from_the_left(stories):
     assert abs(uncut.loglikelihood - result.loglikelihood) > 1e-3  # the cut changed the condition
 
 
+@needs_stories
 def test_score_command_matches_reference_sentences(tmp_path):
     reference = json.loads((STORIES_DIR / "reference_outputs.json").read_text())["sentence_logliks"]
     requests = tmp_path / "requests.jsonl"

@@ -4,9 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_stories
 from tests.test_loaders_hf import make_hf_model, save
 from tests.test_loaders_meta import write_meta
+
+pytestmark = needs_stories  # reads ../shared
 
 
 def generate(model: str) -> subprocess.CompletedProcess:

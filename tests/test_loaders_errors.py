@@ -9,9 +9,11 @@ import torch
 
 from evalkit.errors import CheckpointError
 from evalkit.model.loaders import load_model
-from tests.conftest import STORIES_BIN
+from tests.conftest import STORIES_BIN, needs_stories
 from tests.test_loaders_hf import make_hf_model, save
 from tests.test_loaders_meta import write_meta
+
+pytestmark = needs_stories  # reads ../shared
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from evalkit.model.loaders import load_model
-from tests.conftest import STORIES_DIR
+from tests.conftest import STORIES_DIR, needs_stories
+
+pytestmark = needs_stories  # reads ../shared
 
 transformers = pytest.importorskip("transformers")
 

@@ -16,8 +16,10 @@ import threading
 import pytest
 
 from evalkit.model.loaders.hf import looks_like_hub_id
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_stories
 from tests.test_loaders_hf import make_hf_model, save
+
+pytestmark = needs_stories  # reads ../shared
 
 REPO_ID = "evalkit-test/tiny-llama"
 LOAD = ("import sys; from evalkit.errors import CheckpointError; from evalkit.model.loaders import load_model\n"

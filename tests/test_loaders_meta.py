@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from evalkit.model.loaders import load_model
-from tests.conftest import STORIES_DIR
-from tests.test_model_stories import REFERENCE
+from tests.conftest import STORIES_DIR, stories_reference
+
+REFERENCE = stories_reference()
 
 # stories260K in LLaMA-1 terms: ffn 172 = multiple_of 4 * ceil(int(2 * 4 * 64 / 3) / 4); vocab from the tokenizer
 PARAMS = {"dim": 64, "multiple_of": 4, "n_heads": 8, "n_kv_heads": 4, "n_layers": 5, "norm_eps": 1e-5,

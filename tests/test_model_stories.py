@@ -1,14 +1,13 @@
 """stories260K against llama2.c's run.c (shared/models/stories260K/reference_outputs.json)."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
 
-from tests.conftest import STORIES_DIR
+from tests.conftest import stories_reference
 
-REFERENCE = json.loads((STORIES_DIR / "reference_outputs.json").read_text())
+REFERENCE = stories_reference()
 
 
 def greedy(model, prompt: list[int], steps: int) -> list[int]:

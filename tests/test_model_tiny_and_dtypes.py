@@ -9,8 +9,9 @@ import torch
 from evalkit.errors import CheckpointError
 from evalkit.model.loaders import load_model
 from evalkit.model.loaders.tiny import TOKENIZER
-from tests.conftest import STORIES_BIN
-from tests.test_model_stories import REFERENCE
+from tests.conftest import STORIES_BIN, needs_stories, stories_reference
+
+REFERENCE = stories_reference()
 
 PINNED = "a6ce32612c2b6379"  # sha256 prefix of the tiny weights (torch.Generator, seed 1234)
 
@@ -39,6 +40,7 @@ def test_tiny_tokenizer_settings():
     assert tok.decode(tok.encode("naïve 日本 ok")) == "naïve 日本 ok"                 # byte fallback
 
 
+@needs_stories
 @pytest.mark.parametrize("dtype, torch_dtype, tol", [("bf16", torch.bfloat16, 0.5), ("fp16", torch.float16, 0.05),
                                                      ("float32", torch.float32, 1e-4)])
 def test_stories_in_each_dtype(dtype, torch_dtype, tol):

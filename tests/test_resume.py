@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO
+from conftest import REPO, needs_shared
+
+pytestmark = needs_shared  # reads ../shared
 
 DRIVER = REPO / "tests" / "scripts" / "serve_requests.py"
 DOCS = "120"

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import DATA_DIR, REPO
+from conftest import DATA_DIR, REPO, needs_data
 
 RUN = [sys.executable, str(REPO / "run_eval.py"), "run", "--no-progress"]
 
@@ -26,6 +26,7 @@ def test_code_tasks_are_refused_without_opt_in_before_any_model_work(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+@needs_data
 def test_loaded_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
     problems = humaneval_problems(4)
     generations = tmp_path / "gen.jsonl"
@@ -53,6 +54,7 @@ def test_loaded_canonical_solutions_pass_and_wrong_ones_fail(tmp_path):
     assert all(s["passed"] == [True, True] for s in samples[1:])
 
 
+@needs_data
 def test_generations_file_with_a_missing_problem_is_one_clear_error(tmp_path):
     problems = humaneval_problems(2)
     generations = tmp_path / "gen.jsonl"

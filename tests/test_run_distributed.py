@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
-from conftest import DATA_DIR, REPO, STORIES_BIN
+from conftest import DATA_DIR, REPO, STORIES_BIN, needs_shared
+
+pytestmark = needs_shared  # reads ../shared
 
 ARGS = ["run_eval.py", "run", "--model", str(STORIES_BIN), "--tasks", "boolq,mmlu", "--data-dir", str(DATA_DIR),
         "--limit", "24", "--no-progress", "--deterministic", "--output-dir"]

@@ -3,7 +3,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO, STORIES_BIN
+from conftest import REPO, STORIES_BIN, needs_stories
 
 ROWS = [{"question": "Who saw a dog?", "answer": "Lily"}, {"question": "What was red?", "answer": "the ball"},
         {"question": "Who was happy?", "answer": "Tom"}]
@@ -47,6 +47,7 @@ def test_loaded_generations_are_scored_without_a_model(tmp_path):
     assert [s["prediction"] for s in samples(out)] == ["Lily", "a cat", "Tom"]
 
 
+@needs_stories
 def test_saved_generations_give_the_same_scores_when_loaded(tmp_path):
     task = write_task(tmp_path)
     first, second = tmp_path / "first", tmp_path / "second"

@@ -18,7 +18,7 @@ from evalkit.scorers.code_execution import CodeExecution
 from evalkit.scorers.judgement_cache import JudgementCache
 from evalkit.task import DataSource, SampleResult, Task
 
-from conftest import DATA_DIR, REPO
+from conftest import DATA_DIR, REPO, needs_data
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ def test_failed_judgements_exclude_the_document_are_counted_and_retried(tmp_path
     assert again.metrics == run.metrics
 
 
+@needs_data
 def test_a_resumed_run_never_executes_a_program_again(tmp_path):
     with gzip.open(DATA_DIR / "humaneval" / "HumanEval.jsonl.gz", "rt") as f:
         problems = [json.loads(line) for line in f][:3]

@@ -1,9 +1,14 @@
 """MMLU: hendrycks/test prompt, first-k dev shots dropped to fit the window, per-category accuracy."""
+import pytest
+
+from conftest import DATA_DIR, needs_data, needs_stories
+from evalkit.errors import UsageError
+from evalkit.engine import Engine
 from evalkit.requests import LoglikelihoodResult
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
 from tasks import get_task
 
-EXPECTED_PROMPT = """The following are multiple choice questions (with answers) about high school geography.
+EXPECTED_PROMPT = """The following are multiple choice questions (with answers) about  high school geography.
 
 Which line of latitude divides the Earth into the Northern and Southern Hemispheres?
 A. The Tropic of Cancer
@@ -43,15 +48,37 @@ def test_prompt_and_letter_requests():
 def test_shots_are_dropped_until_the_prompt_fits():
     task, docs = example_task()
     words = lambda text: len(text.split())  # noqa: E731 - a stand-in token counter
-    full = words(EXPECTED_PROMPT + " A")
-    assert task.prompt_and_shots(docs[3], RunContext(full, words))[1] == 2
-    context, k = task.prompt_and_shots(docs[3], RunContext(full - 1, words))
+    fed = words(EXPECTED_PROMPT + " A") - 1  # the model is fed the sequence minus its last token
+    assert task.prompt_and_shots(docs[3], RunContext(fed, words))[1] == 2
+    context, k = task.prompt_and_shots(docs[3], RunContext(fed - 1, words))
     assert k == 1 and "topographic" not in context and "Prime Meridian" in context
-    for window, shots in ((full - 1, 1), (1, 0)):
+    for window, shots in ((fed - 1, 1), (1, 0)):
         requests = task.requests(docs[3], 3, 0, RunContext(window, words))
         answers = [Answer(r, LoglikelihoodResult(v, 1, True)) for r, v in zip(requests, (-1.0, -2.0, -3.0, -4.0))]
         sample = task.process(docs[3], 3, 0, answers)
         assert sample.extra["num_fewshot"] == shots and sample.prediction == 0 and sample.metrics == {"acc": 1.0}
+
+
+def test_header_has_the_original_double_space_and_questions_are_not_stripped():
+    task, docs = example_task()
+    doc = dict(docs[3], question="  Which river flows through Cairo? ")
+    context = task.requests(doc, 3, seed=0)[0].context
+    assert context.startswith("The following are multiple choice questions (with answers) about  high school "
+                              "geography.\n\n")
+    assert "\n\n  Which river flows through Cairo? \nA. The Nile" in context
+    assert "about  abstract algebra" in task.protocol_dict()["notes"]
+
+
+@needs_stories
+def test_a_prompt_that_exactly_fills_the_window_keeps_its_shots(stories):
+    task, docs = example_task()
+    count = lambda text: len(stories.tokenizer.encode(text, bos=True))  # noqa: E731
+    fed = count(EXPECTED_PROMPT + " A") - 1
+    assert task.prompt_and_shots(docs[3], RunContext(fed, count)) == (EXPECTED_PROMPT, 2)
+    requests = task.requests(docs[3], 3, 0, RunContext(fed, count))
+    # the engine with that window scores the same as with a wide one: nothing of the prompt was cut
+    assert Engine(stories, max_length=fed).loglikelihood(requests) == Engine(stories).loglikelihood(requests)
+    assert task.prompt_and_shots(docs[3], RunContext(fed - 1, count))[1] == 1
 
 
 def test_aggregate_is_micro_over_questions_with_categories():
@@ -66,3 +93,20 @@ def test_aggregate_is_micro_over_questions_with_categories():
     assert metrics["acc_social_sciences"] == 1.0
     assert metrics["acc_other"] == 0.0
     assert metrics["acc_astronomy"] == 1 / 3
+
+
+@needs_data
+def test_each_subject_is_a_task_and_limit_is_per_subject():
+    from collections import Counter
+    source = DataSource(data_dir=DATA_DIR)
+    algebra = get_task("mmlu_abstract_algebra")
+    assert algebra.name == "mmlu_abstract_algebra" and algebra.protocol.subject == "abstract_algebra"
+    docs = algebra.docs(source)
+    assert len(docs) == 100 and {d["subject"] for d in docs} == {"abstract_algebra"}
+    assert algebra.docs(source, limit=3) == docs[:3]
+    counts = Counter(d["subject"] for d in get_task("mmlu").docs(source, limit=2))
+    assert len(counts) == 57 and set(counts.values()) == {2}
+    with pytest.raises(UsageError, match="no MMLU subject"):
+        get_task("mmlu").configure(subject="astrology")
+    with pytest.raises(UsageError, match="mmlu_<subject>"):
+        get_task("mmlu_astrology")

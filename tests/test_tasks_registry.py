@@ -56,8 +56,8 @@ def test_examples_load_offline_and_build_requests(name):
 
 def test_one_class_under_several_names_with_settings(monkeypatch):
     import tasks
-    monkeypatch.setitem(tasks.TASKS, "mmlu_1shot", ("tasks.mmlu:MMLU", {"num_fewshot": 1}))
-    monkeypatch.setitem(tasks.TASKS, "humaneval_n3", ("tasks.humaneval:HumanEval", {"n": 3, "timeout_s": 5.0}))
+    monkeypatch.setitem(tasks.TASKS, "mmlu_1shot", ("mmlu:MMLU", {"num_fewshot": 1}))
+    monkeypatch.setitem(tasks.TASKS, "humaneval_n3", ("humaneval:HumanEval", {"n": 3, "timeout_s": 5.0}))
     one, five = get_task("mmlu_1shot"), get_task("mmlu")
     assert (one.name, one.protocol.num_fewshot, five.protocol.num_fewshot) == ("mmlu_1shot", 1, 5)
     doc = one.docs(DataSource(examples=True))[3]  # its subject's dev split holds two shots
@@ -71,12 +71,12 @@ def test_one_class_under_several_names_with_settings(monkeypatch):
 
 def test_bad_registered_settings_are_usage_errors(monkeypatch):
     import tasks
-    monkeypatch.setitem(tasks.TASKS, "boolq_typo", ("tasks.boolq:BoolQ", {"num_fewshots": 1}))
-    monkeypatch.setitem(tasks.TASKS, "boolq_5shot", ("tasks.boolq:BoolQ", {"num_fewshot": 5}))
+    monkeypatch.setitem(tasks.TASKS, "boolq_typo", ("boolq:BoolQ", {"num_fewshots": 1}))
+    monkeypatch.setitem(tasks.TASKS, "race_5shot", ("race:RACEMiddle", {"num_fewshot": 5}))
     with pytest.raises(UsageError, match="boolq_typo: no protocol setting num_fewshots"):
         get_task("boolq_typo")
-    with pytest.raises(UsageError, match="boolq_5shot: 5 shots asked, but the task declares no few-shot split"):
-        get_task("boolq_5shot")
+    with pytest.raises(UsageError, match="race_5shot: 5 shots asked, but the task declares no few-shot split"):
+        get_task("race_5shot")
 
 
 def test_suites_are_the_report_tables():

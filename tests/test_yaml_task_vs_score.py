@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from conftest import REPO, STORIES_BIN
+from conftest import REPO, STORIES_BIN, needs_stories
+
+pytestmark = needs_stories  # reads ../shared
 
 ROWS = [{"goal": "The little girl wanted to play", "sol1": "in the park with her ball", "sol2": "a red car", "label": 0},
         {"goal": "Tom saw a big dog", "sol1": "and he was happy", "sol2": "sky blue green", "label": 0},

@@ -25,9 +25,11 @@ def add_backend_arguments(parser, generations: bool = False) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", choices=list(BACKENDS),
                        help="model source (default: llama; generations when --load-generations is given)")
-    group.add_argument("--model", help="llama, hf: tiny (default) | llama2.c .bin | Meta folder | HF folder or "
-                                       "Hub id; openai: the server's model name")
-    group.add_argument("--device", default="cpu")
+    group.add_argument("--model", help="llama, hf: tiny (embedded, random weights) | a llama2.c .bin or a folder "
+                                       "holding one | Meta folder | HF folder or Hub id; openai: the server's "
+                                       "model name. Required by run (unless --load-generations); generate and "
+                                       "score default to tiny")
+    group.add_argument("--device", default="cpu", help="llama, hf: cpu, cuda, cuda:N or mps")
     group.add_argument("--dtype", choices=DTYPES, help="default: as stored")
     group.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
     group.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
@@ -63,8 +65,10 @@ def backend_name(args) -> str:
 
 def options_from_args(args) -> BackendOptions:
     """The backend settings of a parsed command line, checked before anything is loaded."""
+    from evalkit.preflight import check_device
     if args.concurrency < 1:
         raise UsageError(f"--concurrency: expected a positive integer, got {args.concurrency}")
+    check_device(args.device)
     return BackendOptions(model=args.model, device=args.device, dtype=args.dtype,
                           batch_size=parse_batch_size(args.batch_size), deterministic=args.deterministic,
                           base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,

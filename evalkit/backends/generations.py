@@ -4,7 +4,8 @@
 written earlier by `--save-generations` or by another tool, for any generation task: code is
 executed, answers are compared or judged, and no model is loaded. The runner announces each task's
 documents (`expect`): the file's completions for a document (by its `doc_key`) are dealt over the
-document's generation requests in order, n each. Scoring requests have no answer here: a clear error.
+document's generation requests in order, n each; a file with one completion per problem (human-eval's
+samples format, most tools') answers the first request only. Scoring requests have no answer here.
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ class GenerationsBackend:
             raise DataError(f"{self.path}: no completions for task_id {missing[0]!r} ({task})")
         for key, requests in documents:
             completions, needed = self.completions[key], sum(r.n for r in requests)
+            if len(completions) == 1 and requests and requests[0].n == 1:
+                # one completion per problem (what most tools write): the first request's only sample
+                # (a code task's pass@1 set); later requests get none, so no larger pass@k is computed
+                completions = completions + [None] * (needed - 1)
             if len(completions) != needed:
                 hint = f"--n-samples {len(completions) // len(requests)}" \
                     if requests and len(completions) % len(requests) == 0 else "--n-samples"
@@ -64,7 +69,7 @@ class GenerationsBackend:
                                 f"{needed} ({' + '.join(str(r.n) for r in requests)}: n per request; see {hint})")
             start = 0
             for request in requests:
-                texts = tuple(completions[start:start + request.n])
+                texts = tuple(text for text in completions[start:start + request.n] if text is not None)
                 if self.answers.setdefault(request, texts) != texts:
                     raise DataError(f"{self.path}: task_id {key!r} ({task}) repeats another document's request "
                                     "with different completions")

@@ -28,28 +28,31 @@ class _Sample:
     prompt: tuple[int, ...]
     request: GenerateRequest
     generator: torch.Generator | None  # None when greedy
+    budget: int                        # most new tokens (max_new_tokens fitted to the window)
     tokens: list[int] = field(default_factory=list)
     done: bool = False
 
 
-def generate(lm: CausalLM, tokenizer: HFTokenizer, prompts: dict[GenerateRequest, list[int]], policy: BatchPolicy,
+def generate(lm: CausalLM, tokenizer: HFTokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
+             policy: BatchPolicy,
              stats: EngineStats, first_sample: dict[GenerateRequest, int]) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each to
-    its (already truncated) prompt ids."""
+    its prompt ids and its most new tokens (both already fitted to the window)."""
+    budget = {r: new for r, (_, new) in prompts.items()}
     first = {r: min(first_sample.get(r, 0), max(r.n, 0)) for r in prompts}
-    texts = {r: ("",) * (r.n - first[r]) for r in prompts if r.max_new_tokens <= 0 or first[r] >= r.n}
+    texts = {r: ("",) * (r.n - first[r]) for r in prompts if budget[r] <= 0 or first[r] >= r.n}
     by_ids: dict[tuple[int, ...], list[GenerateRequest]] = {}
-    for request, ids in prompts.items():
+    for request, (ids, _) in prompts.items():
         if request not in texts:
             by_ids.setdefault(tuple(ids), []).append(request)
     stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
 
     def cost(item: tuple[tuple[int, ...], list[GenerateRequest]]) -> tuple[int, int]:  # (rows, cache slots per row)
         ids, reqs = item
-        return sum(r.n - first[r] for r in reqs), len(ids) + max(r.max_new_tokens for r in reqs)
+        return sum(r.n - first[r] for r in reqs), len(ids) + max(budget[r] for r in reqs)
 
     def run(batch: list[tuple[tuple[int, ...], list[GenerateRequest]]]) -> None:
-        samples = [_Sample(ids, r, sample_generator(r.context, r.seed, k) if r.temperature > 0 else None)
+        samples = [_Sample(ids, r, sample_generator(r.context, r.seed, k) if r.temperature > 0 else None, budget[r])
                    for ids, reqs in batch for r in reqs for k in range(first[r], r.n)]
         _decode(lm, tokenizer, [ids for ids, _ in batch], samples, stats)
         for s in samples:
@@ -116,7 +119,7 @@ def _append(sample: _Sample, token: int, tokenizer: HFTokenizer) -> None:
         sample.done = True
         return
     sample.tokens.append(token)
-    if len(sample.tokens) >= sample.request.max_new_tokens:
+    if len(sample.tokens) >= sample.budget:
         sample.done = True
     elif any(sample.request.until):
         text = continuation_text(tokenizer, list(sample.prompt), sample.tokens)

@@ -19,8 +19,10 @@ No local tokenizer: the server's own tokens are used, as lm-eval's local-complet
 - Generation: `max_tokens`, `temperature`, `top_p`, `stop`, `seed` as asked. Sample j of a request is
   one HTTP request with n = 1 and seed derived from (request seed, j) (`sample_seed`), so each sample is
   reproducible alone and a request whose first k samples are cached asks for exactly samples k..n-1.
-  Greedy (temperature 0) asks once and repeats the text. With a known window the prompt keeps its last
-  max(1, window - max_tokens) tokens, the bundled engine's rule.
+  Greedy (temperature 0) asks once and repeats the text. With a known window only a prompt longer than the
+  window is cut (`truncate_prompt_tokens`), and the server fits `max_tokens` to the room left, the
+  bundled engine's rule (evalkit serve does; a server that refuses prompt + max_tokens beyond its window
+  instead stops the run with its message).
 - Failures: http_retry.py (429, 5xx, timeouts, connection errors and malformed bodies retried and
   counted). A server that returns no prompt log-probabilities is a clear error: scoring needs them
   (the llama.cpp server does not return them: ggml-org/llama.cpp#27174). A server that refuses
@@ -173,7 +175,7 @@ class OpenAIBackend:
         if request.until:
             body["stop"] = list(request.until)
         if self.max_length:
-            body["truncate_prompt_tokens"] = max(1, self.max_length - request.max_new_tokens)
+            body["truncate_prompt_tokens"] = self.max_length  # cut only a prompt longer than the window
         text = self._completions(body, lambda data: _text(_choices(data, 1)[0]))
         return _cut_at_stop(text, request.until)
 

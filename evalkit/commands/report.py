@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.errors import UsageError
+from evalkit.preflight import check_output_dir
 
 
 def add_parser(sub):
@@ -12,7 +13,8 @@ def add_parser(sub):
     parser.add_argument("outs", nargs="+", metavar="OUT", type=Path,
                         help="result folder holding results.json; several give several rows")
     parser.add_argument("--output", metavar="DIR", type=Path,
-                        help="folder for report.md, report.tex, tables/ and report.html (default: the first OUT)")
+                        help="folder for report.md, report.tex, tables/ and report.html (default: OUT when there "
+                             "is one; required with several, so that no OUT's own report is overwritten)")
     add_compare_to(parser)
     parser.add_argument("--figure", metavar="FILE", type=Path,
                         help="a Figure 2 PNG (from the `figure` command) to show in report.html")
@@ -32,6 +34,10 @@ def _handler(args):
     check_compare_to(args.compare_to)
     if args.figure is not None and not args.figure.is_file():
         raise UsageError(f"--figure {args.figure}: no such file")
+    if args.output is None and len(args.outs) > 1:
+        raise UsageError(f"report of {len(args.outs)} result folders: say where it goes with --output DIR "
+                         f"(writing it into {args.outs[0]} would replace that run's own report)")
     results = [load_results(out) for out in args.outs]
-    for path in write_reports(args.output or args.outs[0], results, args.compare_to, args.outs, args.figure):
+    output = check_output_dir(args.output or args.outs[0], "--output")
+    for path in write_reports(output, results, args.compare_to, args.outs, args.figure):
         print(path)

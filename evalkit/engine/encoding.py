@@ -6,6 +6,7 @@
   leaves BOS alone as the condition.
 - Too long: the context is cut from the left so that the forwarded sequence fits the window; the
   continuation is never cut (one longer than the window is scored in windows, as rolling text is).
+- Generation: the prompt is kept whole and the new tokens capped to the room left (evalkit.window).
 - Rolling windows (lm-eval's get_rolling_token_windows with context_len=1 + make_disjoint_window):
   the first window predicts its tokens from BOS; each later one predicts the next up-to-max_length
   tokens with as much preceding text as fits.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evalkit.tokenizer import Tokenizer
+from evalkit.window import generation_budget
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,14 @@ def rolling_windows(tokens: list[int], prefix: int, max_length: int) -> list[Tok
     return windows([prefix], tokens, max_length)
 
 
-def generation_prompt(tokenizer: Tokenizer, context: str, max_length: int, max_new_tokens: int) -> list[int]:
-    """BOS + context, cut from the left to leave room for max_new_tokens (as lm-eval does)."""
+def generation_prompt(tokenizer: Tokenizer, context: str, max_length: int,
+                      max_new_tokens: int) -> tuple[list[int], int]:
+    """BOS + context kept whole, and the new tokens that fit the window after it (evalkit.window); only
+    a prompt longer than the window is cut from the left. lm-eval cuts the prompt to make room for
+    max_new_tokens instead, which can leave the model a prompt of one token."""
     ids = tokenizer.encode(context, bos=True)
-    return ids[-max(1, max_length - max_new_tokens):]
+    budget = generation_budget(len(ids), max_new_tokens, max_length)
+    return ids[len(ids) - budget.kept_tokens:], budget.new_tokens
 
 
 def continuation_text(tokenizer: Tokenizer, prompt: list[int], generated: list[int]) -> str:

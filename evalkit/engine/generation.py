@@ -1,5 +1,6 @@
 """Generation: one prefill per distinct prompt, its KV cache forked into a row per sample, then all rows
-decoded together, one token per step, until each stops (stop string, EOS or max_new_tokens).
+decoded together, one token per step, until each stops (stop string, EOS, or its new-token budget:
+max_new_tokens capped to the room left in the window, see evalkit.window).
 
 A step costs the same whatever the number of samples or the length of their texts: tokens, lengths
 and stop flags stay on the device, each sample's random draws for all its steps are made at the start
@@ -23,6 +24,7 @@ from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import continuation_text
 from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
+from evalkit.errors import RequestError
 from evalkit.model.llama import Transformer
 from evalkit.requests import GenerateRequest
 from evalkit.tokenizer import Tokenizer
@@ -36,28 +38,30 @@ class _Prompt:
     """Distinct prompt ids and the distinct requests that share them (e.g. different seeds)."""
     ids: tuple[int, ...]
     requests: list[GenerateRequest]
-    first: dict[GenerateRequest, int]  # index of each request's first sample to generate
+    first: dict[GenerateRequest, int]   # index of each request's first sample to generate
+    budget: dict[GenerateRequest, int]  # most new tokens of each request
 
     @property
     def cost(self) -> tuple[int, int]:  # (decoding rows, cache slots per row)
         return sum(r.n - self.first[r] for r in self.requests), \
-            len(self.ids) + max(r.max_new_tokens for r in self.requests)
+            len(self.ids) + max(self.budget[r] for r in self.requests)
 
 
-def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, list[int]],
+def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
              policy: BatchPolicy, stats: EngineStats,
              first_sample: dict[GenerateRequest, int]) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
-    to its (already truncated) prompt ids."""
+    to its prompt ids and its most new tokens (both already fitted to the window)."""
+    budget = {r: new for r, (_, new) in prompts.items()}
     first = {r: min(first_sample.get(r, 0), max(r.n, 0)) for r in prompts}
     # nothing to decode: no new tokens allowed (empty texts), or every asked-for sample is known
-    texts = {r: ("",) * (r.n - first[r]) for r in prompts if r.max_new_tokens <= 0 or first[r] >= r.n}
+    texts = {r: ("",) * (r.n - first[r]) for r in prompts if budget[r] <= 0 or first[r] >= r.n}
     by_ids: dict[tuple[int, ...], list[GenerateRequest]] = {}
-    for request, ids in prompts.items():
+    for request, (ids, _) in prompts.items():
         if request not in texts:
             by_ids.setdefault(tuple(ids), []).append(request)
-    groups = sorted((_Prompt(ids, reqs, first) for ids, reqs in by_ids.items()), key=lambda p: p.cost[1],
-                    reverse=True)
+    groups = sorted((_Prompt(ids, reqs, first, budget) for ids, reqs in by_ids.items()),
+                    key=lambda p: p.cost[1], reverse=True)
     stats.requests_computed += sum(len(p.requests) for p in groups)
 
     def run(batch: list[_Prompt]) -> None:
@@ -75,7 +79,8 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     device = model.device
     samples = [(p, r, k) for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(prompt.first[r], r.n)]
     requests = [r for _, r, _ in samples]
-    steps = max(r.max_new_tokens for r in requests)
+    budgets = [prompts[p].budget[r] for p, r, _ in samples]
+    steps = max(budgets)
     tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
     cache = model.new_cache(len(prompts), tokens.shape[1] + steps)
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
@@ -89,7 +94,7 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     top_p = torch.tensor([r.top_p for r in requests], device=device)              # (R,)
     uniform = torch.stack([torch.rand(steps, generator=sample_generator(r.context, r.seed, k)) if r.temperature > 0
                            else torch.zeros(steps) for _, r, k in samples]).to(device)  # (R, steps): draw per step
-    budget = torch.tensor([r.max_new_tokens for r in requests], device=device)    # (R,)
+    budget = torch.tensor(budgets, device=device)                                 # (R,)
     watch = _StopWatch(tokenizer, requests, logits.shape[-1], device)
     generated = torch.zeros(R, steps, dtype=torch.long, device=device)  # (R, steps)
     length = torch.zeros(R, dtype=torch.long, device=device)            # tokens kept, EOS excluded
@@ -98,6 +103,7 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
 
     for step in range(steps):
         active = ~done[live]  # (L,)
+        finite = torch.isfinite(logits).all(dim=-1) | ~active  # (L,): NaN or inf would be sampled as a choice
         chosen = next_tokens(logits, temperature[live], top_p[live], uniform[live, step]) if sampling \
             else logits.argmax(-1)  # (L,)
         generated[live, step] = torch.where(active, chosen, generated[live, step])
@@ -106,7 +112,10 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
         ended = active & (is_eos | (step + 1 >= budget[live]))
         maybe_stop = active & ~ended & watch.candidates(live, chosen)
         done[live] = done[live] | ended
-        flags = torch.stack([maybe_stop, ~done[live]]).cpu().numpy()  # the step's one read-back: (2, L)
+        flags = torch.stack([maybe_stop, ~done[live], finite]).cpu().numpy()  # the step's one read-back: (3, L)
+        if not flags[2].all():
+            raise RequestError("the model's next-token logits are not finite; its weights or dtype overflow",
+                               requests[int(live[int(np.flatnonzero(~flags[2])[0])])])
         if flags[0].any():  # rows whose new token may end a stop string: decode their tails
             rows = live.cpu().numpy()
             for i in np.flatnonzero(flags[0]):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from evalkit.errors import DataError
 from evalkit.report.paper import HEADLINE, Column, PaperTable
+from evalkit.report.run_settings import settings_label
 
 PARTIAL_MARK = "†"  # a value over part of the benchmark (--limit, example documents)
 NOT_RUN, PARTIAL, NOT_COMPARABLE, SHOWN = "not run", "partial", "scorer not comparable", "shown"
@@ -34,20 +35,19 @@ def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     if not any(column.task in result["results"] for column in table.columns):
         return None
     model = result["model"]
-    return EvaluatedRow(model=row_label(result), params=format_params(model.get("params")),
+    ran = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]))
+    return EvaluatedRow(model=row_label(result, ran), params=format_params(model.get("params")),
                         params_count=model.get("params"),
                         cells=tuple(_cell(table, column, result) for column in table.columns))
 
 
-def row_label(result: dict) -> str:
-    """The model's label, marked when the run did not cover the whole benchmark (never passed off as complete)."""
+def row_label(result: dict, tasks: list[str] | None = None) -> str:
+    """The model's label (--label, else the checkpoint's name), then every setting of the run that changes
+    the numbers of `tasks` (default: all it ran) against the paper's protocol, so that a row is never
+    passed off as the paper's protocol or as the whole benchmark."""
     label = result["model"].get("label") or result["model"]["name"]
-    run = result.get("run") or {}
-    if run.get("data") == "examples":
-        label += " (example docs)"
-    if run.get("limit"):
-        label += f" (first {run['limit']} docs)"
-    return label
+    parts = settings_label(result, list(result["results"]) if tasks is None else tasks)
+    return f"{label} ({', '.join(parts)})" if parts else label
 
 
 def format_params(params: int | None) -> str:

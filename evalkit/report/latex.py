@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalkit.report.table import TableView
+from evalkit.report.user_tasks import HEADER, TITLE, UserTasksTable
 
 DASH = "--"
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -17,11 +18,13 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 """
 
 
-def latex_document(views: list[TableView]) -> str:
+def latex_document(views: list[TableView], user: UserTasksTable | None = None) -> str:
     """A complete document: `pdflatex report.tex` typesets every table."""
     # numbered as in the paper; the files to \input leave the numbering to the including document
     body = "".join(f"\n\\setcounter{{table}}{{{view.table.number - 1}}}\n" + latex_table(view)
                    for view in views) or "\nNo result fills a cell of Tables 3--14.\n"
+    if user is not None:
+        body += "\n" + user_tasks_latex(user)
     return ("% LLaMA paper tables (Touvron et al. 2023, arXiv:2302.13971) with evaluated rows.\n"
             "% Each table alone, to \\input into a paper with \\usepackage{booktabs}: tables/table<N>.tex.\n"
             + PREAMBLE + "\\begin{document}\n" + body + "\\end{document}\n")
@@ -46,6 +49,18 @@ def latex_table(view: TableView) -> str:
                      + "; ".join(escape(note) for note in notes) + ".\\par}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
+
+
+def user_tasks_latex(user: UserTasksTable) -> str:
+    """The table of tasks outside the paper's tables (no paper number)."""
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\begin{tabular}{lllrrr}", r"\toprule",
+             _row([escape(label) for label in HEADER]), r"\midrule",
+             *(_row([_cell(cell) for cell in row]) for row in user.body), r"\bottomrule", r"\end{tabular}",
+             rf"\par\smallskip{{\bfseries {escape(TITLE)}}}\par"]
+    if user.notes:
+        lines.append(r"\par\smallskip{\footnotesize\raggedright Runs: " + "; ".join(escape(n) for n in user.notes)
+                     + ".\\par}")
+    return "\n".join(lines + [r"\end{table}"]) + "\n"
 
 
 def escape(text: str) -> str:

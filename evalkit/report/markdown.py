@@ -4,6 +4,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from evalkit.report.table import TableView
+from evalkit.report.user_tasks import HEADER, TITLE, UserTasksTable
 
 DASH = "–"
 INTRO = ("Rows as published in Touvron et al. 2023, *LLaMA: Open and Efficient Foundation Language "
@@ -12,11 +13,16 @@ INTRO = ("Rows as published in Touvron et al. 2023, *LLaMA: Open and Efficient F
          "part of the benchmark.")
 
 
-def markdown_document(views: list[TableView]) -> str:
+def markdown_document(views: list[TableView], user: UserTasksTable | None = None) -> str:
     parts = ["# LLaMA paper tables", INTRO]
     parts += [markdown_table(view) for view in views]
     if not views:
         parts.append("No result fills a cell of Tables 3-14.")
+    if user is not None:
+        body = [[DASH if cell is None else cell for cell in row] for row in user.body]
+        parts.append("\n".join([f"## {TITLE}", "", tabulate(body, HEADER, tablefmt="pipe", disable_numparse=True,
+                                                              colalign=["left"] * 3 + ["right"] * 3)]
+                               + (["", "Runs:", *(f"- {note}" for note in user.notes)] if user.notes else [])))
     return "\n\n".join(parts) + "\n"
 
 

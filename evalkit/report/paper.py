@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.errors import DataError
+from evalkit.layout import data_dir
 
 if TYPE_CHECKING:
     import pandas as pd
 
-REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
+REPORTS_DIR = data_dir("reports")
 HEADLINE = "headline"  # a spec metric that means: the protocol's headline_metric for that task
 
 

@@ -10,6 +10,7 @@ from evalkit.report.markdown import markdown_document
 from evalkit.report.paper import load_tables
 from evalkit.report.results import check_results
 from evalkit.report.table import TableView, build_view, check_compare_to
+from evalkit.report.user_tasks import user_tasks_table
 from evalkit.results import atomic_write
 
 
@@ -25,8 +26,10 @@ def build_report(result_dicts: list[dict], compare_to: str | None = None) -> Rep
     check_compare_to(compare_to)
     for index, result in enumerate(result_dicts, start=1):
         check_results(result, f"result {index}")
-    views = [view for table in load_tables() if (view := build_view(table, result_dicts, compare_to))]
-    return Report(views, markdown_document(views), latex_document(views),
+    tables = load_tables()
+    views = [view for table in tables if (view := build_view(table, result_dicts, compare_to))]
+    user = user_tasks_table(tables, result_dicts)
+    return Report(views, markdown_document(views, user), latex_document(views, user),
                   {view.table.number: latex_table(view) for view in views})
 
 

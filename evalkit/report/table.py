@@ -13,6 +13,7 @@ from evalkit.report.cells import EvaluatedRow, evaluated_row, format_value
 from evalkit.report.isolation import isolation_notes
 from evalkit.report.notes import cell_notes, spread_notes, task_footnotes
 from evalkit.report.paper import PaperRow, PaperTable
+from evalkit.report.run_settings import row_notes
 
 REFERENCE_SIZES = ("7B", "13B", "33B", "65B")
 NEAREST = "nearest"
@@ -30,13 +31,14 @@ class TableView:
     deltas: list[str]         # what each delta row subtracts
     footnotes: list[str]      # per task: prompt hash and protocol settings that differ from the paper's
     isolation: list[str]      # per run of executed code: the containment it ran under
+    runs: list[str]           # per evaluated row: what a cell cannot show (window cuts, pass@k out of reach)
 
     @property
     def notes(self) -> list[tuple[str, list[str]]]:
         """(heading, lines) in the order they are printed, empty ones left out."""
         named = [("Dashes and marks", self.dashes), ("Standard errors and documents", self.spreads),
                  ("Deltas", self.deltas), ("Protocol", self.footnotes),
-                 ("Code execution isolation", self.isolation)]
+                 ("Code execution isolation", self.isolation), ("Runs", self.runs)]
         return [(heading, lines) for heading, lines in named if lines]
 
 
@@ -81,7 +83,13 @@ def build_view(table: PaperTable, results: list[dict], compare_to: str | None = 
     frame = pd.DataFrame(body, columns=range(len(header)), dtype=object)
     return TableView(table, frame, header, label_columns, paper_rows, cell_notes(table, rows),
                      spread_notes(table, rows), list(dict.fromkeys(deltas)), task_footnotes(table, filled, rows),
-                     isolation_notes(table, filled))
+                     isolation_notes(table, filled), run_notes(table, pairs))
+
+
+def run_notes(table: PaperTable, pairs: list[tuple[dict, EvaluatedRow]]) -> list[str]:
+    tasks = list(dict.fromkeys(column.task for column in table.columns))
+    return [note for result, row in pairs
+            for note in row_notes(result, row.model, [t for t in tasks if t in result["results"]])]
 
 
 def reference_row(table: PaperTable, compare_to: str, params: int | None) -> PaperRow | None:

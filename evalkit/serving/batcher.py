@@ -30,9 +30,11 @@ class ScoreJob:
 
 @dataclass(eq=False)
 class GenerateJob:
-    """Samples first..n-1 of `request` from prompt `ids` (already cut to the window): resolves to texts."""
+    """Samples first..n-1 of `request` from prompt `ids` (already cut to the window), with at most `budget`
+    new tokens (max_tokens fitted to the window): resolves to texts."""
     request: GenerateRequest
     ids: tuple[int, ...]
+    budget: int
     future: Future = field(default_factory=Future)
 
 
@@ -102,15 +104,15 @@ class Batcher:
         texts: dict[int, tuple[str, ...]] = {}
         pending = list(enumerate(jobs))
         while pending:
-            prompts: dict[GenerateRequest, tuple[int, ...]] = {}
+            prompts: dict[GenerateRequest, tuple[tuple[int, ...], int]] = {}
             later = []
             for i, job in pending:
-                if prompts.setdefault(job.request, job.ids) != job.ids:
+                if prompts.setdefault(job.request, (job.ids, job.budget)) != (job.ids, job.budget):
                     later.append((i, job))
             with torch.inference_mode():
                 found = generation.generate(engine.model, engine.tokenizer,
-                                            {r: list(ids) for r, ids in prompts.items()}, engine.policy,
-                                            engine.stats, {})
+                                            {r: (list(ids), budget) for r, (ids, budget) in prompts.items()},
+                                            engine.policy, engine.stats, {})
             texts.update((i, found[job.request]) for i, job in pending if (i, job) not in later)
             pending = later
         engine.stats.requests_served += len(jobs)

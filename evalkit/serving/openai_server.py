@@ -36,6 +36,7 @@ from evalkit.serving.batcher import Batcher, GenerateJob, ScoreJob
 from evalkit.serving.completions import (BadRequest, CompletionParams, choice, completion_response, logprobs_block,
                                          parse_completion)
 from evalkit.serving.prompt_tokens import PromptTokens, prompt_tokens, token_text
+from evalkit.window import generation_budget
 
 
 def create_app(engine: Engine, name: str) -> Starlette:
@@ -57,7 +58,7 @@ def create_app(engine: Engine, name: str) -> Starlette:
         if params.model != name:
             raise BadRequest("model", f"model {params.model!r} is not served here; this server serves {name!r}", 404)
         prompts = [_fit(prompt_tokens(tokenizer, text), params, window, i) for i, text in enumerate(params.prompts)]
-        jobs = _jobs(params, prompts)
+        jobs = _jobs(params, prompts, window)
         answers = await asyncio.gather(*(asyncio.wrap_future(f) for f in batcher.submit(list(jobs.values()))))
         found = dict(zip(jobs, answers))
         choices, completion_tokens = [], 0
@@ -120,23 +121,23 @@ async def _json_body(request: Request) -> Any:
 
 
 def _fit(tokens: PromptTokens, params: CompletionParams, window: int, index: int) -> PromptTokens:
-    """Cut as asked (truncate_prompt_tokens), refuse what still exceeds the window, and leave room for
-    max_tokens as the engine does in process (the last max(1, window - max_tokens) tokens)."""
+    """Cut as asked (truncate_prompt_tokens) and refuse what still exceeds the window. The prompt is kept
+    whole otherwise: max_tokens is capped to the room left in the window, as the engine does in process
+    (evalkit.window)."""
     if params.truncate_prompt_tokens is not None:
         tokens = tokens.last(params.truncate_prompt_tokens)
     if len(tokens.ids) > window:
         raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the window of {window} tokens "
                                    "(truncate_prompt_tokens keeps the last ones)")
-    if params.max_tokens > 0:
-        tokens = tokens.last(max(1, window - params.max_tokens))
     return tokens
 
 
-def _jobs(params: CompletionParams, prompts: list[PromptTokens]) -> dict[int, ScoreJob | GenerateJob]:
+def _jobs(params: CompletionParams, prompts: list[PromptTokens], window: int) -> dict[int, ScoreJob | GenerateJob]:
     """The engine work of each prompt (by prompt index); none for echo without scoring or generating."""
     if params.max_tokens > 0:
         return {i: GenerateJob(GenerateRequest(text, params.stop, params.max_tokens, params.temperature, params.top_p,
-                                               params.n, params.seed), tokens.ids)
+                                               params.n, params.seed), tokens.ids,
+                               generation_budget(len(tokens.ids), params.max_tokens, window).new_tokens)
                 for i, (text, tokens) in enumerate(zip(params.prompts, prompts))}
     if params.scores_prompt:
         return {i: ScoreJob(tokens.ids, params.logprobs) for i, tokens in enumerate(prompts)}

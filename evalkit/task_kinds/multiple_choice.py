@@ -62,9 +62,12 @@ class MultipleChoiceTask(ProtocolTask):
         k = self.protocol.num_fewshot
         if k == 0:
             return ""
-        delimiter = self.protocol.target_delimiter
-        return "".join(self.context(ex) + delimiter + self.choices(ex)[self.gold(ex)] + FEWSHOT_DELIMITER
+        return "".join(self.example(ex) + FEWSHOT_DELIMITER
                        for ex in sample_fewshot(self.fewshot_pool(), k, seed, doc_id, doc))
+
+    def example(self, doc: dict) -> str:
+        """A solved example for the few-shot prefix: the context and its gold choice."""
+        return self.context(doc) + self.protocol.target_delimiter + self.choices(doc)[self.gold(doc)]
 
     def choice_requests(self, doc: dict, doc_id: int, seed: int, context: RunContext) -> list[LoglikelihoodRequest]:
         prompt = self.shots(doc, doc_id, seed) + self.context(doc)

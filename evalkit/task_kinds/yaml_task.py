@@ -28,7 +28,7 @@ import yaml
 from evalkit.data import read_jsonl
 from evalkit.errors import DataError, UsageError
 from evalkit.fewshot import sample_fewshot
-from evalkit.prompts import Prompt
+from evalkit.prompts import Prompt, syntax_error
 from evalkit.protocol import RULE_METRICS, HubSource, ProtocolTask, TaskProtocol
 from evalkit.requests import GenerateRequest, RollingLoglikelihoodRequest
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
@@ -75,6 +75,11 @@ def read_config(path: Path) -> YamlConfig:
             raise UsageError(f"{path}: multiple_choice needs doc_to_choice and doc_to_target")
         if raw.get("normalizer", "none") not in RULE_METRICS:
             raise UsageError(f"{path}: normalizer {raw['normalizer']!r} is not one of {list(RULE_METRICS)}")
+    for key in ("doc_to_text", "doc_to_choice", "doc_to_target"):
+        specs = raw.get(key) if isinstance(raw.get(key), list) else [raw.get(key)]
+        for spec in specs:
+            if isinstance(spec, str) and (error := syntax_error(spec)):
+                raise UsageError(f"{path}: key {key}: Jinja syntax error ({error}) in {spec!r}")
     files = raw["data_files"]
     files = files if isinstance(files, dict) else {raw.get("test_split", "test"): files}
     return YamlConfig(**{**raw, "path": path, "data_files": {k: path.parent / v for k, v in files.items()}})

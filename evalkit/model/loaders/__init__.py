@@ -21,6 +21,16 @@ DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfl
           "float16": torch.float16, "fp16": torch.float16}
 
 
+def _single_llama2c(folder: Path) -> Path:
+    """A folder holding one llama2.c export (and its tokenizer) stands for that export."""
+    from evalkit.model.loaders import llama2c
+    found = llama2c.checkpoints_in(folder)
+    if len(found) > 1:
+        raise CheckpointError(f"{folder}: holds {len(found)} llama2.c exports ({', '.join(p.name for p in found)}); "
+                              "pass one of them as --model")
+    return found[0] if found else folder
+
+
 def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> LoadedModel:
     """Detect the checkpoint format from `spec` and load it. dtype None keeps the stored dtype."""
     from evalkit.model.loaders import hf, llama2c, meta, tiny  # noqa: F401  (formats register below)
@@ -33,6 +43,8 @@ def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> Load
     if spec == "tiny":
         return tiny.load(device, torch_dtype)
     path = Path(spec).expanduser()
+    if path.is_dir() and not (path / "params.json").is_file() and not (path / "config.json").is_file():
+        path = _single_llama2c(path)
     if path.is_file() and path.suffix == ".bin":
         cfg, sd = llama2c.load_state_dict(path)
         tokenizer = Tokenizer(find_tokenizer(path.parent))

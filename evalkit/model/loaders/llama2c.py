@@ -34,8 +34,21 @@ def read_config(path: Path) -> tuple[ModelConfig, bool]:
     return cfg, vocab_size > 0
 
 
-def load_state_dict(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
-    cfg, shared = read_config(path)
+def checkpoints_in(folder: Path) -> list[Path]:
+    """The folder's .bin files that are legacy llama2.c exports (a tokenizer .bin, e.g. tok512.bin, is not:
+    its size does not match a plausible header)."""
+    found = []
+    for path in sorted(folder.glob("*.bin")):
+        try:
+            cfg, shared = read_config(path)
+        except CheckpointError:
+            continue
+        if path.stat().st_size == _size(_layout(cfg, shared)):
+            found.append(path)
+    return found
+
+
+def _layout(cfg: ModelConfig, shared: bool) -> list[tuple[str, tuple[int, ...]]]:
     L, D, F, V, hd = cfg.n_layers, cfg.dim, cfg.ffn_dim, cfg.vocab_size, cfg.head_dim
     kv = cfg.kv_heads * hd
     layout = [("tok_embeddings.weight", (V, D)), ("attention_norm", (L, D)), ("wq", (L, D, D)),
@@ -44,7 +57,18 @@ def load_state_dict(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
               ("freq_cis", (2, cfg.max_seq_len, hd // 2))]  # unused leftovers of old exports
     if not shared:
         layout.append(("output.weight", (V, D)))
-    needed = HEADER.size + 4 * sum(int(np.prod(shape)) for _, shape in layout)
+    return layout
+
+
+def _size(layout: list[tuple[str, tuple[int, ...]]]) -> int:
+    return HEADER.size + 4 * sum(int(np.prod(shape)) for _, shape in layout)
+
+
+def load_state_dict(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    cfg, shared = read_config(path)
+    L = cfg.n_layers
+    layout = _layout(cfg, shared)
+    needed = _size(layout)
     size = path.stat().st_size
     if size != needed:
         raise CheckpointError(f"{path}: {size} bytes, but its header {HEADER.unpack(path.read_bytes()[:28])} "

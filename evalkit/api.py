@@ -1,0 +1,194 @@
+"""The Python API: `evalkit.evaluate(model=..., tasks=[...], **options)` does what `run` does and returns
+the results.json document. The options are the `run` flags with underscores (data_dir, limit,
+batch_size, output_dir, num_fewshot, ...), with the same defaults; the `run` command is a thin layer
+over this function. Without `output_dir` nothing is written (no files, no response cache).
+
+    import evalkit
+    document = evalkit.evaluate(model="tiny", tasks=["boolq", "piqa"], examples=True, limit=10)
+    document["results"]["piqa"]["acc_char"]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+from evalkit.errors import UsageError
+
+PATH_OPTIONS = ("data_dir", "output_dir", "load_generations")
+
+
+def run_options() -> dict[str, Any]:
+    """Every option `evaluate` takes, with its default: the `run` command's flags."""
+    from evalkit.commands.run import add_arguments
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    return {action.dest: action.default for action in parser._actions}
+
+
+def evaluate(model: str | None = None, tasks: list[str] | str | None = None, *,
+             on_task: Callable[[Any], None] | None = None, **options: Any) -> dict[str, Any] | None:
+    """Evaluate `tasks` (names, YAML paths, or suites via suite="table3") on `model`; returns the
+    results.json document (None on ranks other than 0 of a data-parallel launch). `on_task(run)` is
+    called with each task's TaskRun as soon as the task finishes."""
+    defaults = run_options()
+    if unknown := sorted(set(options) - set(defaults)):
+        raise TypeError(f"evaluate(): unknown option(s) {', '.join(unknown)}; the options are the run flags: "
+                        f"{', '.join(sorted(defaults))}")
+    if isinstance(tasks, (list, tuple)):
+        tasks = ",".join(tasks)
+    args = argparse.Namespace(**{**defaults, **options, "model": model, "tasks": tasks})
+    for name in PATH_OPTIONS:
+        if getattr(args, name) is not None:
+            setattr(args, name, Path(getattr(args, name)))
+    if bool(args.tasks) == bool(args.suite):
+        raise UsageError("give tasks or a suite (one of them)")
+    return execute(args, on_task)
+
+
+def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = None) -> dict[str, Any] | None:
+    """The run: check everything, load the backend, evaluate task after task, write the outputs."""
+    from evalkit.backends import backend_name, load_backend, options_from_args
+    from evalkit.layout import tasks_package
+    from evalkit.preflight import check_output_dir
+    from evalkit.runner import Caches, run_task
+    from evalkit.scorers.judgement_cache import JudgementCache
+    from evalkit.serving.distributed import finish, is_main_process, main_process_first
+    from evalkit.serving.response_cache import ResponseCache
+    from evalkit.task import DataSource
+    from evalkit.training_progress import training_progress
+
+    tasks = tasks_package().resolve_tasks(args.tasks or args.suite)
+    name = backend_name(args)
+    options_from_args(args)
+    check_settings(args, tasks)
+    if args.output_dir is not None:
+        check_output_dir(args.output_dir)
+    configure(args, tasks)
+    if args.model is None and name != "generations":
+        raise UsageError("--model is required (e.g. --model tiny for the embedded model with random weights, a "
+                         "llama2.c .bin or its folder, a Meta or Hugging Face folder, a Hub id), unless the "
+                         "answers come from --load-generations")
+    args.training = training_progress(args.model, args.training_tokens)  # read before any work is spent
+    source = DataSource(data_dir=args.data_dir, examples=args.examples)
+    for task in tasks:
+        task.check_source(source)
+    progress = not args.no_progress
+
+    backend = load_backend(args)
+    caches = Caches()
+    if args.output_dir is not None and not args.no_cache:
+        with main_process_first():
+            caches = Caches(ResponseCache(args.output_dir / "cache.sqlite", backend.fingerprint),
+                            JudgementCache(args.output_dir / "judgements.sqlite"))
+    runs = []
+    for task in tasks:
+        runs.append(run_task(task, source, backend, args.seed, args.limit, caches, progress))
+        if on_task is not None and is_main_process():
+            on_task(runs[-1])
+    document = results(args, runs, backend) if is_main_process() else None
+    finish()
+    return document
+
+
+def check_settings(args, tasks) -> None:
+    """Refuse bad settings before any model is loaded or any request is computed."""
+    from evalkit.report.table import check_compare_to
+    from evalkit.scorers import runs_untrusted_code
+
+    check_compare_to(args.compare_to)
+    if args.training_tokens is not None and args.training_tokens < 0:
+        raise UsageError(f"--training-tokens: expected 0 or more, got {args.training_tokens}")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit: expected a positive integer, got {args.limit}")
+    if args.data_dir is not None and args.examples:
+        raise UsageError("--data-dir and --examples are exclusive")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise UsageError(f"--data-dir {args.data_dir}: no such folder")
+    risky = [t.name for t in tasks if runs_untrusted_code(t)]
+    if risky and not args.allow_code_execution:
+        raise UsageError(f"{', '.join(risky)} run model-generated code; pass --allow-code-execution to "
+                         "allow it (each program runs in a separate, limited process without network)")
+    if risky:  # fail closed before any work: without containment only --unsafe-execution runs code
+        from evalkit.execution import allow_unsafe_execution, find_sandbox
+        find_sandbox(allow_unsafe=args.unsafe_execution)  # ContainmentMissing unless bwrap works or it is allowed
+        if args.unsafe_execution:
+            allow_unsafe_execution()
+    if args.n_samples is not None and args.n_samples < 1:
+        raise UsageError(f"--n-samples: expected a positive integer, got {args.n_samples}")
+    if args.num_fewshot is not None and args.num_fewshot < 0:
+        raise UsageError(f"--num-fewshot: expected 0 or more, got {args.num_fewshot}")
+    if args.n_samples is not None and not any("n" in t.settings() for t in tasks):
+        raise UsageError("--n-samples applies to tasks that draw n samples per request (humaneval, mbpp, "
+                         "math_maj1@k, gsm8k_maj1@k), and none was asked for")
+
+
+def configure(args, tasks) -> None:
+    """Apply --num-fewshot to every task, --n-samples to the tasks that draw n samples (from a file with
+    one completion per problem, n is 1), and each of the run command's TASK_FLAGS to the tasks that have
+    its setting; then check the scorers the tasks will need."""
+    from evalkit.commands.run import TASK_FLAGS
+    from evalkit.scorers import check_scorers
+
+    for flag, (setting, _, _) in TASK_FLAGS.items():
+        value = getattr(args, setting)
+        if value is None:
+            continue
+        takers = [task for task in tasks if setting in task.settings()]
+        if not takers:
+            raise UsageError(f"{flag} applies to no task asked for")
+        for task in takers:
+            try:
+                task.configure(**{setting: value})
+            except UsageError as error:
+                raise UsageError(f"{flag}: {error}") from None
+    n = args.n_samples
+    if n is None and args.load_generations is not None and one_completion_each(args.load_generations):
+        n = 1
+    for task in tasks:
+        changes = {key: value for key, value in (("num_fewshot", args.num_fewshot), ("n", n)) if value is not None}
+        if "n" not in task.settings():
+            changes.pop("n", None)
+        try:
+            task.configure(**changes)
+        except UsageError as error:
+            flag = "--num-fewshot" if "num_fewshot" in changes else "--n-samples"
+            raise UsageError(f"{flag}: {error}") from None
+        check_scorers(task)
+
+
+def one_completion_each(path: Path) -> bool:
+    from evalkit.generations_file import load_generations
+    completions = load_generations(path)
+    return bool(completions) and all(len(texts) == 1 for texts in completions.values())
+
+
+def results(args, runs, backend) -> dict[str, Any]:
+    """The results.json document; with an output folder, it is written with the samples, generations and
+    reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
+    from evalkit.backends import options_from_args
+    from evalkit.generations_file import save_generations
+    from evalkit.report import write_reports
+    from evalkit.results import remove_other_tasks_files, results_document, write_results, write_samples
+
+    settings = {"tasks": args.tasks, "suite": args.suite, "data": str(args.data_dir) if args.data_dir else
+                ("examples" if args.examples else "hub"), "limit": args.limit, "num_fewshot": args.num_fewshot,
+                "batch_size": options_from_args(args).batch_size, "dtype": args.dtype, "seed": args.seed,
+                "deterministic": args.deterministic, "n_samples": args.n_samples,
+                "load_generations": str(args.load_generations or "") or None}
+    model = backend.describe()
+    if args.label:
+        model["label"] = args.label
+    if args.training is not None:
+        model["training"] = args.training
+    document = results_document(runs, model, settings)
+    if args.output_dir is None:
+        return document
+    remove_other_tasks_files(args.output_dir, [run.task.name for run in runs])
+    for run in runs:
+        write_samples(args.output_dir, run)
+        if args.save_generations and run.generations:
+            save_generations(args.output_dir / "generations" / f"{run.task.name}.jsonl", run.generations)
+    write_results(args.output_dir, document)
+    write_reports(args.output_dir, [document], args.compare_to, [args.output_dir])
+    return document

@@ -1,0 +1,38 @@
+"""Tasks that fill no cell of the paper's tables (YAML user tasks, MMLU's mmlu_<subject> tasks): a table of
+their own, one row per (model, task) with the headline metric, its standard error and the documents
+evaluated."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalkit.report.cells import row_label
+from evalkit.report.paper import PaperTable
+from evalkit.report.run_settings import row_notes
+
+TITLE = "Tasks outside the paper's tables"
+HEADER = ["Model", "Task", "Metric", "Value", "Stderr", "n"]
+
+
+@dataclass(frozen=True)
+class UserTasksTable:
+    body: list[list[str | None]]  # rows of HEADER's columns; None for a value not reported
+    notes: list[str]              # what a cell cannot show (window cuts, pass@k out of reach)
+
+
+def user_tasks_table(tables: list[PaperTable], result_dicts: list[dict]) -> UserTasksTable | None:
+    in_tables = {column.task for table in tables for column in table.columns}
+    body, notes = [], []
+    for result in result_dicts:
+        for task, metrics in result["results"].items():
+            if task in in_tables:
+                continue
+            headline = (result.get("protocol") or {}).get(task, {}).get("headline_metric")
+            value, stderr = metrics.get(headline), metrics.get(f"{headline}_stderr")
+            label = row_label(result, [task])
+            body.append([label, task, headline or "", _number(value), _number(stderr), str(metrics.get("n", ""))])
+            notes += row_notes(result, label, [task])
+    return UserTasksTable(body, notes) if body else None
+
+
+def _number(value) -> str | None:
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
