@@ -60,7 +60,8 @@ SUBJECT_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
 
 @functools.cache
 def suites() -> dict[str, list[str]]:
-    """Suite name -> task names: each paper table whose tasks are all registered, then "ci"."""
+    """Suite name -> task names: each paper table whose tasks are all registered, "paper" (everything the
+    paper reports: every table's tasks, and TruthfulQA's MC1/MC2 rows), then "ci"."""
     from evalkit.report.paper import load_tables
 
     found = {}
@@ -68,7 +69,8 @@ def suites() -> dict[str, list[str]]:
         names = list(dict.fromkeys(column.task for column in table.columns))
         if all(name in TASKS for name in names):
             found[f"table{table.number}"] = names
-    return found | {"ci": TASK_NAMES}
+    paper = list(dict.fromkeys([name for names in found.values() for name in names] + ["truthfulqa_mc"]))
+    return found | {"paper": paper, "ci": TASK_NAMES}
 
 
 def get_task(name_or_yaml_path: str) -> Task:

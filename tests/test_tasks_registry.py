@@ -88,5 +88,13 @@ def test_suites_are_the_report_tables():
     assert found["table8"] == ["humaneval", "mbpp"] and found["table9"] == ["mmlu"]
     # a table is a suite once all its tasks are registered
     assert all(found[name] == tables[name] and all(t in TASK_NAMES for t in found[name])
-               for name in found if name != "ci")
-    assert {name for name, names in tables.items() if all(t in TASK_NAMES for t in names)} == set(found) - {"ci"}
+               for name in found if name not in ("paper", "ci"))
+    assert {name for name, names in tables.items() if all(t in TASK_NAMES for t in names)} == set(found) - {"paper", "ci"}
+
+
+def test_paper_suite_is_every_table_of_the_paper():
+    found = suites()
+    assert [f"table{n}" for n in range(3, 15)] == [name for name in found if name.startswith("table")]
+    paper = found["paper"]
+    assert len(paper) == len(set(paper)) and set(paper) == set(TASK_NAMES)
+    assert all(name in paper for n in range(3, 15) for name in found[f"table{n}"])
