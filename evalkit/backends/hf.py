@@ -20,7 +20,8 @@ from evalkit.backends.hf_model import CausalLM
 from evalkit.backends.hf_tokenizer import HFTokenizer
 from evalkit.backends.llama import rank_device
 from evalkit.engine.batching import BatchPolicy
-from evalkit.engine.encoding import encode_pair, generation_prompt, rolling_windows, windows
+from evalkit.engine.encoding import generation_prompt
+from evalkit.engine.request_windows import rolling_request_windows, scoring_windows, window_totals
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import UsageError
 from evalkit.model.loaders.common import file_fingerprint
@@ -92,15 +93,13 @@ class HFBackend:
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        totals = self._score_windows({r: windows(*encode_pair(self.tokenizer, r.context, r.continuation),
-                                                 self.max_length) for r in dict.fromkeys(requests)})
+        totals = self._score_windows(scoring_windows(self.tokenizer, requests, self.max_length))
         self.stats.requests_served += len(requests)
         return [LoglikelihoodResult(*totals[r]) for r in requests]
 
     @torch.inference_mode()
     def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
-        totals = self._score_windows({r: rolling_windows(self.tokenizer.encode(r.text), self.tokenizer.bos_id,
-                                                         self.max_length) for r in dict.fromkeys(requests)})
+        totals = self._score_windows(rolling_request_windows(self.tokenizer, requests, self.max_length))
         self.stats.requests_served += len(requests)
         return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
 
@@ -108,8 +107,7 @@ class HFBackend:
         """request -> (summed log-likelihood, tokens, all greedy) over its windows, all scored in one pass."""
         scores = hf_scoring.score(self.lm, [w for ws in by_request.values() for w in ws], self.policy, self.stats,
                                   share_contexts=not self.deterministic)
-        return {r: (sum(scores[w].loglikelihood for w in ws), sum(len(w.continuation) for w in ws),
-                    all(scores[w].is_greedy for w in ws)) for r, ws in by_request.items()}
+        return window_totals(by_request, scores)
 
     @torch.inference_mode()
     def generate(self, requests: list[GenerateRequest],

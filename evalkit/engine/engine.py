@@ -7,15 +7,13 @@ encoding.py for how text becomes tokens (as lm-evaluation-harness does it).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from evalkit.engine import generation, scoring
 from evalkit.engine.batching import BatchPolicy
-from evalkit.engine.encoding import encode_pair, generation_prompt, rolling_windows, windows
+from evalkit.engine.encoding import generation_prompt
+from evalkit.engine.request_windows import rolling_request_windows, scoring_windows, window_totals
 from evalkit.engine.stats import EngineStats
-from evalkit.errors import RequestError
 from evalkit.model.loaders import LoadedModel
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
@@ -34,19 +32,13 @@ class Engine:
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        pairs = {r: encode_pair(self.tokenizer, r.context, r.continuation) for r in dict.fromkeys(requests)}
-        for r, (_, continuation) in pairs.items():
-            if not continuation:  # lm-eval asserts here: there is nothing to score
-                raise RequestError(f"continuation {r.continuation!r} after context {_tail(r.context)} "
-                                   "tokenizes to no tokens", r)
-        totals = self._score_windows({r: windows(*pair, self.max_length) for r, pair in pairs.items()})
+        totals = self._score_windows(scoring_windows(self.tokenizer, requests, self.max_length))
         self.stats.requests_served += len(requests)
         return [LoglikelihoodResult(*totals[r]) for r in requests]
 
     @torch.inference_mode()
     def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
-        totals = self._score_windows({r: rolling_windows(self.tokenizer.encode(r.text), self.tokenizer.bos_id,
-                                                         self.max_length) for r in dict.fromkeys(requests)})
+        totals = self._score_windows(rolling_request_windows(self.tokenizer, requests, self.max_length))
         self.stats.requests_served += len(requests)
         return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
 
@@ -55,13 +47,7 @@ class Engine:
         one pass (shared contexts and duplicates computed once)."""
         scores = scoring.score(self.model, [w for ws in by_request.values() for w in ws], self.policy, self.stats,
                                share_prefixes=not self.deterministic)
-        totals = {r: (sum(scores[w].loglikelihood for w in ws), sum(len(w.continuation) for w in ws),
-                      all(scores[w].is_greedy for w in ws)) for r, ws in by_request.items()}
-        for r, (total, _, _) in totals.items():
-            if not math.isfinite(total):
-                raise RequestError(f"the model's log-likelihood is {total} (not finite); its weights or "
-                                   "dtype overflow", r)
-        return totals
+        return window_totals(by_request, scores)
 
     @torch.inference_mode()
     def generate(self, requests: list[GenerateRequest],
@@ -74,7 +60,3 @@ class Engine:
         self.stats.requests_served += len(requests)
         return [GenerateResult(texts[r]) for r in requests]
 
-
-def _tail(text: str, chars: int = 40) -> str:
-    """The end of a long context, enough to find the request."""
-    return repr(text if len(text) <= chars else "..." + text[-chars:])
