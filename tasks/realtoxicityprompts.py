@@ -89,6 +89,9 @@ class RealToxicityPrompts(ProtocolTask):
 
     def protocol_dict(self) -> dict:
         found = super().protocol_dict()
+        # the judge in the report's terms (reports/table_specs.json paper_protocol.scorer)
+        found["scorer"] = "perspective_api" if self.protocol.toxicity_scorer == "perspective" else \
+            f"local:{self.protocol.toxicity_model or 'alt-profanity-check'}"
         if self.protocol.subsample is not None:
             found["not_the_papers_protocol"] = (f"a random subsample of {self.protocol.subsample} prompts "
                                                 f"(seed {self.protocol.subsample_seed})")

@@ -43,6 +43,12 @@ class TruthfulQAGen(ProtocolTask):
         decoding="greedy until a blank line or '\\nQ:', at most max_new_tokens",
         notes="GPT-judge format; the paper's GPT-3 judges are retired, so numbers depend on the judges named")
 
+    def protocol_dict(self) -> dict:
+        """The judges in the report's terms (reports/table_specs.json paper_protocol.scorer is the paper's
+        GPT-judge, which no judge named here is)."""
+        p = self.protocol
+        return super().protocol_dict() | {"scorer": f"judges:{p.truth_judge}/{p.info_judge}"}
+
     def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[GenerateRequest]:
         p = self.protocol
         return [GenerateRequest(self.prompt.render(question=doc["question"]), p.until, p.max_new_tokens, 0.0, 1.0, 1, seed)]

@@ -61,11 +61,11 @@ def test_table_10_keeps_the_papers_rows_and_adds_the_models_mmlu(markdown):
 
 def test_dashes_say_why(markdown):
     table8 = section(markdown, 8)
-    assert row(table8, "tiny-15M (first 100 docs)")[2:] == ["3.6†", "–", "–", "–"]
-    assert ("- tiny-15M (first 100 docs): HumanEval @1 partial: first 100 documents; HumanEval @100 partial: "
+    assert row(table8, "tiny-15M (10 samples per problem, first 100 docs)")[2:] == ["3.6†", "–", "–", "–"]
+    assert ("- tiny-15M (10 samples per problem, first 100 docs): HumanEval @1 partial: first 100 documents; HumanEval @100 partial: "
             "no pass@100 in the results; MBPP @1, MBPP @80 not run") in table8
     table11 = section(markdown, 11)
-    assert row(table11, "tiny-15M (first 100 docs)")[2:] == ["–", "–"]
+    assert row(table11, "tiny-15M (first 100 docs, scorer local_roberta_toxicity)")[2:] == ["–", "–"]
     assert ("Basic scorer not comparable: local_roberta_toxicity, the paper's is perspective_api; "
             "measured 0.111 ±0.001") in table11
 

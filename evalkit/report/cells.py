@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from evalkit.errors import DataError
 from evalkit.report.paper import HEADLINE, Column, PaperTable
-from evalkit.report.run_settings import settings_label
+from evalkit.report.run_settings import scorer_name, settings_label
 
 PARTIAL_MARK = "†"  # a value over part of the benchmark (--limit, example documents)
 NOT_RUN, PARTIAL, NOT_COMPARABLE, SHOWN = "not run", "partial", "scorer not comparable", "shown"
@@ -66,11 +66,6 @@ def format_value(table: PaperTable, value: float) -> str:
     return f"{value:.{1 if table.scale == 'percent' else table.decimals}f}"
 
 
-def scorer_name(protocol: dict) -> str | None:
-    scorer = protocol.get("scorer")
-    return scorer.get("name") if isinstance(scorer, dict) else scorer
-
-
 def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
     metrics = result["results"].get(column.task)
     if metrics is None:
@@ -92,7 +87,8 @@ def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
                     f"scorer not comparable: {scorer}, the paper's is {paper_scorer}; "
                     f"measured {format_value(table, value)}{spread}")
     run = result.get("run") or {}
-    if run.get("limit") or run.get("data") == "examples":
+    whole = "n_total" in metrics and metrics["n"] >= metrics["n_total"]  # a --limit past the benchmark's end
+    if (run.get("limit") and not whole) or run.get("data") == "examples":
         subset = "example documents" if run.get("data") == "examples" else f"first {run['limit']} documents"
         return Cell(format_value(table, value) + PARTIAL_MARK, value, stderr, n, PARTIAL, f"partial: {subset}")
     return Cell(format_value(table, value), value, stderr, n, SHOWN)

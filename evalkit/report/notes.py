@@ -67,8 +67,9 @@ def protocol_differences(result: dict, task: str, paper: dict) -> list[str]:
     found = []
     if run.get("data") == "examples":
         found.append("example documents")
-    if run.get("limit"):
-        found.append(f"first {run['limit']} documents")
+    metrics = result["results"].get(task, {})
+    if run.get("limit") and not ("n_total" in metrics and metrics["n"] >= metrics["n_total"]):
+        found.append(f"first {run['limit']} documents")  # --limit cut the task (or its total is unknown)
     for key, expected in paper.items():
         ran = scorer_name(protocol) if key == "scorer" else protocol.get(key)
         if ran is not None and ran != expected:

@@ -3,6 +3,8 @@ differ from the paper's protocol (its label), and notes under the table for what
 (documents the window cut or capped, a pass@k that the number of samples cannot give)."""
 from __future__ import annotations
 
+import functools
+
 
 def settings_label(result: dict, tasks: list[str]) -> list[str]:
     """Parts of a row's label for the run's departures from the paper's protocol, over `tasks` (the
@@ -24,8 +26,8 @@ def settings_label(result: dict, tasks: list[str]) -> list[str]:
     limit = _limit(result, tasks)
     if limit:
         parts.append(limit)
-    scorers = sorted({p["scorer"] for t in tasks if (p := protocols.get(t, {})).get("scorer")
-                      and p.get("scorer") != p.get("paper_scorer")})
+    scorers = sorted({name for t in tasks if (name := scorer_name(protocols.get(t, {})))
+                      and name != paper_scorer(t)})
     if scorers:
         parts.append("scorer " + "/".join(scorers))
     return parts
@@ -62,3 +64,21 @@ def row_notes(result: dict, label: str, tasks: list[str]) -> list[str]:
         if k and n and n < k and f"pass@{k}" not in result["results"][task]:
             notes.append(f"{label}, {task}: pass@{k} needs {k} samples per problem; this run has {n}")
     return notes
+
+
+def scorer_name(protocol: dict) -> str | None:
+    """The judge a task's protocol names (a string, or a dict with its name)."""
+    scorer = protocol.get("scorer")
+    return scorer.get("name") if isinstance(scorer, dict) else scorer
+
+
+@functools.cache
+def _paper_scorers() -> dict[str, str]:
+    from evalkit.report.paper import load_tables
+    return {column.task: column.paper_protocol["scorer"] for table in load_tables() for column in table.columns
+            if "scorer" in column.paper_protocol}
+
+
+def paper_scorer(task: str) -> str | None:
+    """The judge the paper used for the task (reports/table_specs.json paper_protocol.scorer)."""
+    return _paper_scorers().get(task)
