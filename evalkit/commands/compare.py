@@ -18,7 +18,7 @@ def add_parser(sub):
                              "0.01 = 1 point) in any task; may be repeated")
     parser.add_argument("--max-flipped", type=int, default=10, help="flipped documents listed per task")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="seed of the paired bootstrap resamples")
     parser.set_defaults(handler=_handler)
 
 
