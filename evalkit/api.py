@@ -62,8 +62,6 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     name = backend_name(args)
     options_from_args(args)
     check_settings(args, tasks)
-    if args.output_dir is not None:
-        check_output_dir(args.output_dir)
     configure(args, tasks)
     if args.model is None and name != "generations":
         raise UsageError("--model is required (e.g. --model tiny for the embedded model with random weights, a "
@@ -73,6 +71,8 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
     for task in tasks:
         task.check_source(source)
+    if args.output_dir is not None:  # the last check: a refused run leaves no folder behind
+        check_output_dir(args.output_dir)
     progress = not args.no_progress
 
     backend = load_backend(args)
