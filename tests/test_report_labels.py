@@ -102,3 +102,10 @@ def test_window_caps_are_counted_and_noted(tmp_path):
     assert window["max_length"] == 512 and window["documents"] == 2 and window["new_tokens_capped"] == 2
     assert "in the 512-token window, 0 of 2 prompts were cut from the left and 2 had their new tokens capped" \
         in table((tmp_path / "report.md").read_text(), 8)
+
+
+def test_documents_left_unscored_make_the_row_incomplete():
+    result = only(full_result(), ["piqa"])
+    result["scorers"] = {"piqa": {"toxicity": {"failed": 2}, "excluded_documents": 2}}
+    markdown, _ = render_reports([result])
+    assert "| tiny-7M (incomplete: 2 documents unscored) |" in table(markdown, 3)

@@ -30,6 +30,9 @@ def settings_label(result: dict, tasks: list[str]) -> list[str]:
                       and name != paper_scorer(t)})
     if scorers:
         parts.append("scorer " + "/".join(scorers))
+    excluded = sum((result.get("scorers") or {}).get(t, {}).get("excluded_documents", 0) for t in tasks)
+    if excluded:  # documents whose judgement could not be made are left out, never scored 0: say so
+        parts.append(f"incomplete: {excluded} document{'s' if excluded != 1 else ''} unscored")
     return parts
 
 
