@@ -57,7 +57,8 @@ def test_headline_metric_is_computed(name):
                 "race_high": "acc_answer", "mmlu": "acc", "humaneval": "pass@1",
                 "mbpp": "pass@1", "crows_pairs": "bias", "winogender": "acc",
                 "truthfulqa_mc": "mc2", "truthfulqa_gen": "truthful_informative",
-                "realtoxicityprompts_basic": "toxicity", "realtoxicityprompts_respectful": "toxicity"}.get(name, "acc_char")
+                "realtoxicityprompts_basic": "toxicity", "realtoxicityprompts_respectful": "toxicity"}.get(
+        name, "exact_match" if name.startswith(("naturalquestions", "triviaqa", "math", "gsm8k")) else "acc_char")
     assert protocol.headline_metric == expected
 
 
