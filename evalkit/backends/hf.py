@@ -21,12 +21,11 @@ from evalkit.backends.hf_tokenizer import HFTokenizer
 from evalkit.backends.llama import rank_device
 from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.encoding import generation_prompt
-from evalkit.engine.request_windows import rolling_request_windows, scoring_windows, window_totals
+from evalkit.engine.request_windows import WindowScoring
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import UsageError
 from evalkit.model.loaders.common import file_fingerprint
-from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
-                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+from evalkit.requests import GenerateRequest, GenerateResult, Request
 
 MIN_TRANSFORMERS = (4, 40)
 INSTALL_HINT = "pip install 'evalkit[hf]'"
@@ -58,7 +57,7 @@ def load(options: BackendOptions) -> "HFBackend":
                      transformers.__version__)
 
 
-class HFBackend:
+class HFBackend(WindowScoring):
     name = "hf"
 
     def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, weights: str, max_length: int,
@@ -91,23 +90,8 @@ class HFBackend:
     def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
         pass  # answers are computed, whatever document asks
 
-    @torch.inference_mode()
-    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        totals = self._score_windows(scoring_windows(self.tokenizer, requests, self.max_length))
-        self.stats.requests_served += len(requests)
-        return [LoglikelihoodResult(*totals[r]) for r in requests]
-
-    @torch.inference_mode()
-    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
-        totals = self._score_windows(rolling_request_windows(self.tokenizer, requests, self.max_length))
-        self.stats.requests_served += len(requests)
-        return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
-
-    def _score_windows(self, by_request: dict) -> dict:
-        """request -> (summed log-likelihood, tokens, all greedy) over its windows, all scored in one pass."""
-        scores = hf_scoring.score(self.lm, [w for ws in by_request.values() for w in ws], self.policy, self.stats,
-                                  share_contexts=not self.deterministic)
-        return window_totals(by_request, scores)
+    def score_windows(self, windows: list) -> dict:
+        return hf_scoring.score(self.lm, windows, self.policy, self.stats, share_contexts=not self.deterministic)
 
     @torch.inference_mode()
     def generate(self, requests: list[GenerateRequest],

@@ -12,14 +12,13 @@ import torch
 from evalkit.engine import generation, scoring
 from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.encoding import generation_prompt
-from evalkit.engine.request_windows import rolling_request_windows, scoring_windows, window_totals
+from evalkit.engine.request_windows import WindowScoring
 from evalkit.engine.stats import EngineStats
 from evalkit.model.loaders import LoadedModel
-from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
-                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+from evalkit.requests import GenerateRequest, GenerateResult
 
 
-class Engine:
+class Engine(WindowScoring):
     def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
                  max_length: int | None = None):
         self.loaded = loaded
@@ -30,24 +29,8 @@ class Engine:
         self.policy = BatchPolicy.from_setting(batch_size, deterministic, self.model.device)
         self.stats = EngineStats()
 
-    @torch.inference_mode()
-    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        totals = self._score_windows(scoring_windows(self.tokenizer, requests, self.max_length))
-        self.stats.requests_served += len(requests)
-        return [LoglikelihoodResult(*totals[r]) for r in requests]
-
-    @torch.inference_mode()
-    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
-        totals = self._score_windows(rolling_request_windows(self.tokenizer, requests, self.max_length))
-        self.stats.requests_served += len(requests)
-        return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
-
-    def _score_windows(self, by_request: dict) -> dict:
-        """request -> (summed log-likelihood, tokens, all greedy) over its windows, every window scored in
-        one pass (shared contexts and duplicates computed once)."""
-        scores = scoring.score(self.model, [w for ws in by_request.values() for w in ws], self.policy, self.stats,
-                               share_prefixes=not self.deterministic)
-        return window_totals(by_request, scores)
+    def score_windows(self, windows: list) -> dict:
+        return scoring.score(self.model, windows, self.policy, self.stats, share_prefixes=not self.deterministic)
 
     @torch.inference_mode()
     def generate(self, requests: list[GenerateRequest],

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from evalkit.engine.encoding import TokenRequest, encode_pair, rolling_windows, windows
 from evalkit.errors import RequestError
-from evalkit.requests import LoglikelihoodRequest, RollingLoglikelihoodRequest
+from evalkit.requests import (LoglikelihoodRequest, LoglikelihoodResult, RollingLoglikelihoodRequest,
+                              RollingLoglikelihoodResult)
 from evalkit.tokenizer import Tokenizer
 
 Totals = tuple[float, int, bool]  # summed log-likelihood, tokens scored, every token greedy
@@ -44,6 +47,27 @@ def window_totals(by_request: dict, scores: dict) -> dict:
         if not math.isfinite(total):
             raise RequestError(f"the model's log-likelihood is {total} (not finite); its weights or dtype overflow", r)
     return totals
+
+
+class WindowScoring:
+    """loglikelihood and loglikelihood_rolling for a local backend that has `tokenizer`, `max_length`,
+    `stats` and `score_windows(windows) -> {window: score}` (its forward passes)."""
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        totals = self._totals(scoring_windows(self.tokenizer, requests, self.max_length))
+        self.stats.requests_served += len(requests)
+        return [LoglikelihoodResult(*totals[r]) for r in requests]
+
+    @torch.inference_mode()
+    def loglikelihood_rolling(self, requests: list[RollingLoglikelihoodRequest]) -> list[RollingLoglikelihoodResult]:
+        totals = self._totals(rolling_request_windows(self.tokenizer, requests, self.max_length))
+        self.stats.requests_served += len(requests)
+        return [RollingLoglikelihoodResult(*totals[r][:2]) for r in requests]
+
+    def _totals(self, by_request: dict) -> dict:
+        """Every window of every request scored in one pass (shared contexts and duplicates computed once)."""
+        return window_totals(by_request, self.score_windows([w for ws in by_request.values() for w in ws]))
 
 
 def _tail(text: str, chars: int = 40) -> str:
