@@ -77,10 +77,13 @@ class ServerStats:
 
 def request_json(session: requests.Session, method: str, url: str, body: dict[str, Any] | None,
                  parse: Callable[[Any], T], policy: RetryPolicy, stats: ServerStats,
-                 headers: dict[str, str] | None = None) -> T:
-    """parse(JSON body) of the first acceptable answer; EvalkitError after policy.max_retries retries."""
+                 headers: dict[str, str] | None = None, stop: threading.Event | None = None) -> T:
+    """parse(JSON body) of the first acceptable answer; EvalkitError after policy.max_retries retries.
+    Once `stop` is set (a sibling request failed for good), no further attempt is made."""
     last = "no attempt"
     for attempt in range(policy.max_retries + 1):
+        if attempt and stop is not None and stop.is_set():
+            raise EvalkitError(f"{method} {url}: abandoned: another request of the batch failed")
         if attempt:
             stats.count(retries=1)
         stats.count(http_requests=1)
@@ -108,7 +111,11 @@ def request_json(session: requests.Session, method: str, url: str, body: dict[st
                     stats.count(malformed_responses=1)
                     last = f"malformed response ({str(error)[:200]})"
         if attempt < policy.max_retries:
-            time.sleep(policy.backoff(attempt + 1) if wait is None else wait)
+            delay = policy.backoff(attempt + 1) if wait is None else wait
+            if stop is None:
+                time.sleep(delay)
+            else:
+                stop.wait(delay)
     raise EvalkitError(f"{method} {url}: no valid answer after {policy.max_retries + 1} attempts (last: {last}); "
                        "answers received so far are in the response cache: rerun to resume")
 

@@ -35,7 +35,7 @@ import json
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable, TypeVar
 
 import requests
@@ -63,6 +63,7 @@ class OpenAIBackend:
         self.stats = ServerStats()
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="evalkit-openai")
+        self._stop = threading.Event()  # set while a failed batch winds down its sibling requests
         self._local = threading.local()  # one requests.Session per thread (sessions are not thread-safe)
         self._counts: dict[str, int] = {}
         self.server = self._model_entry()
@@ -133,11 +134,23 @@ class OpenAIBackend:
         return self._local.session
 
     def _call(self, method: str, url: str, body: dict[str, Any] | None, parse: Callable[[Any], T]) -> T:
-        return request_json(self._session(), method, url, body, parse, self.retry, self.stats, self.headers)
+        return request_json(self._session(), method, url, body, parse, self.retry, self.stats, self.headers,
+                            self._stop)
 
     def _map(self, fn: Callable[[Any], T], items: list) -> list[T]:
-        """fn over items, up to `concurrency` at once, results in order (the first error is raised)."""
-        return list(self.pool.map(fn, items))
+        """fn over items, up to `concurrency` at once, results in order. The first error is raised once every
+        other request has ended (those not started are cancelled, those retrying stop), so that no request
+        of a failed run reaches the server after the run has stopped."""
+        futures = [self.pool.submit(fn, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            self._stop.set()
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            self._stop.clear()
+            raise
 
     def _model_entry(self) -> dict[str, Any]:
         entries = self._call("GET", self.base_url + "/models", None, _model_list)
