@@ -17,7 +17,7 @@ from evalkit.backends.hf_model import CausalLM, positions
 from evalkit.backends.hf_tokenizer import HFTokenizer
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import continuation_text
-from evalkit.engine.generation import CACHE_SCALE, cut_at_stop
+from evalkit.engine.generation import CACHE_SCALE, cut_at_stop, plan
 from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
 from evalkit.requests import GenerateRequest
@@ -38,13 +38,7 @@ def generate(lm: CausalLM, tokenizer: HFTokenizer, prompts: dict[GenerateRequest
              stats: EngineStats, first_sample: dict[GenerateRequest, int]) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each to
     its prompt ids and its most new tokens (both already fitted to the window)."""
-    budget = {r: new for r, (_, new) in prompts.items()}
-    first = {r: min(first_sample.get(r, 0), max(r.n, 0)) for r in prompts}
-    texts = {r: ("",) * (r.n - first[r]) for r in prompts if budget[r] <= 0 or first[r] >= r.n}
-    by_ids: dict[tuple[int, ...], list[GenerateRequest]] = {}
-    for request, (ids, _) in prompts.items():
-        if request not in texts:
-            by_ids.setdefault(tuple(ids), []).append(request)
+    budget, first, texts, by_ids = plan(prompts, first_sample)
     stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
 
     def cost(item: tuple[tuple[int, ...], list[GenerateRequest]]) -> tuple[int, int]:  # (rows, cache slots per row)

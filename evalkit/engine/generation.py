@@ -52,14 +52,7 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
              first_sample: dict[GenerateRequest, int]) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
     to its prompt ids and its most new tokens (both already fitted to the window)."""
-    budget = {r: new for r, (_, new) in prompts.items()}
-    first = {r: min(first_sample.get(r, 0), max(r.n, 0)) for r in prompts}
-    # nothing to decode: no new tokens allowed (empty texts), or every asked-for sample is known
-    texts = {r: ("",) * (r.n - first[r]) for r in prompts if budget[r] <= 0 or first[r] >= r.n}
-    by_ids: dict[tuple[int, ...], list[GenerateRequest]] = {}
-    for request, (ids, _) in prompts.items():
-        if request not in texts:
-            by_ids.setdefault(tuple(ids), []).append(request)
+    budget, first, texts, by_ids = plan(prompts, first_sample)
     groups = sorted((_Prompt(ids, reqs, first, budget) for ids, reqs in by_ids.items()),
                     key=lambda p: p.cost[1], reverse=True)
     stats.requests_computed += sum(len(p.requests) for p in groups)
@@ -72,6 +65,20 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
 
     run_batched(groups, lambda p: p.cost, run, policy, retry, scale=CACHE_SCALE)
     return texts
+
+
+def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: dict[GenerateRequest, int]):
+    """What a generation call must decode, for any decoder: each request's budget and first sample index,
+    the texts already known (no new tokens allowed: empty texts; every asked-for sample known: none), and
+    the other requests grouped by their prompt ids (one prefill each)."""
+    budget = {r: new for r, (_, new) in prompts.items()}
+    first = {r: min(first_sample.get(r, 0), max(r.n, 0)) for r in prompts}
+    texts = {r: ("",) * (r.n - first[r]) for r in prompts if budget[r] <= 0 or first[r] >= r.n}
+    by_ids: dict[tuple[int, ...], list[GenerateRequest]] = {}
+    for request, (ids, _) in prompts.items():
+        if request not in texts:
+            by_ids.setdefault(tuple(ids), []).append(request)
+    return budget, first, texts, by_ids
 
 
 def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt],
