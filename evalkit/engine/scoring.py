@@ -1,17 +1,16 @@
-"""Scoring continuations on token ids, each distinct context forwarded once for all its continuations.
+"""Scoring continuations on token ids: prefix trees packed into long rows, few and large forwards.
 
-Contexts that share a long token prefix (a few-shot preamble, a passage asked several questions) form
-a family (prefixes.py) whose prefix is forwarded once. A batch of contexts is then handled in two steps:
-  1. fork the prefix's KV cache per context (or start an empty one) and forward the rest of each context
-     (right-padded); each context's last real position predicts every continuation's first token;
-  2. fork the cache per continuation (`KVCache.select`) and forward the continuations minus their last
-     token as one right-padded chunk after the cached prefix; chunk position j predicts token j + 1.
-Only the gathered positions go through the output layer, so (B, T, vocab) logits never exist.
+The requests of a context (its continuations minus their last token, after the context) form a prefix
+tree (prefix_tree.py): the context is forwarded once for all its continuations. Trees are packed into
+rows of about ROW_TOKENS (packing.py), several rows per forward; in a row a token reads only its
+ancestors (a tree mask) at its depth as position, so nothing but the arithmetic's order changes.
+Contexts sharing a long token prefix (a few-shot preamble) form a family (prefixes.py): the prefix is
+forwarded once into a KV cache and the family's rows come after it. Only the gathered positions go
+through the output layer, each once, so (B, T, vocab) logits never exist.
 
-The reverse case (WinoGrande partial scoring: different contexts, one continuation) cannot share work
-this way: a continuation's keys and values depend on everything before it, so nothing after the first
-differing token is reusable. Only a common token prefix of the contexts is, and for WinoGrande that is
-half of one short sentence shared by two rows: too little to pay for a prefix tree.
+Deterministic mode (share_prefixes=False): each request is a row and a forward of its own (context +
+continuation[:-1], plain causal), so a result never depends on which requests came with it (bit-identical
+across batches, chunks and ranks), at the price of forwarding a context once per continuation.
 """
 from __future__ import annotations
 
@@ -19,10 +18,13 @@ from dataclasses import dataclass
 
 import torch
 
-from evalkit.engine.batching import BatchPolicy, pad, run_batched
+from evalkit.engine.batching import BatchPolicy, run_batched
 from evalkit.engine.encoding import TokenRequest
+from evalkit.engine.packing import ROW_TOKENS, layout, pack
+from evalkit.engine.prefix_tree import PrefixTree, prefix_tree
 from evalkit.engine.prefixes import families
 from evalkit.engine.stats import EngineStats
+from evalkit.model.kv_cache import KVCache
 from evalkit.model.llama import Transformer
 
 LOGIT_CHUNK = 1024  # positions per output-layer call: bounds the (P, vocab) fp32 logits in memory
@@ -35,95 +37,102 @@ class TokenScore:
 
 
 @dataclass
-class _Group:
-    """One distinct context and its distinct continuations (each at least one token)."""
-    context: tuple[int, ...]
-    continuations: list[tuple[int, ...]]
-
-    @property
-    def length(self) -> int:  # slots a row of this group needs in the KV cache
-        return len(self.context) + max(len(c) for c in self.continuations) - 1
+class _Row:
+    """Requests forwarded together as one prefix tree (sequence k is requests[k]'s, after the family prefix)."""
+    requests: list[TokenRequest]
+    contexts: int  # distinct contexts: what a batch size counts
+    tree: PrefixTree
 
 
 def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy, stats: EngineStats,
           share_prefixes: bool = True) -> dict[TokenRequest, TokenScore]:
-    """Score every distinct request; duplicates and shared contexts are computed once.
-
-    share_prefixes=False keeps every context whole, so that a result never depends on which other
-    contexts came with it (deterministic mode: bit-identical across batches, chunks and ranks).
-    """
+    """Score every distinct request; duplicates and shared contexts are computed once."""
     scores = {r: TokenScore(0.0, True) for r in requests if not r.continuation}  # nothing to predict
-    by_context: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-    for r in dict.fromkeys(requests):
-        if r.continuation:
-            by_context.setdefault(r.context, []).append(r.continuation)
-    groups = [_Group(c, k) for c, k in by_context.items()]
-    stats.requests_computed += sum(len(g.continuations) for g in groups)
+    todo = [r for r in dict.fromkeys(requests) if r.continuation]
+    stats.requests_computed += len(todo)
+    if share_prefixes:
+        by_context: dict[tuple[int, ...], list[TokenRequest]] = {}
+        for r in todo:
+            by_context.setdefault(r.context, []).append(r)
+        stats.contexts_reused += len(todo) - len(by_context)
+        found, capacity = families(list(by_context.values()), lambda g: g[0].context), ROW_TOKENS
+    else:
+        found, capacity = [((), [[r] for r in todo])], 0
+    plans = [(prefix, _rows(prefix, groups, capacity)) for prefix, groups in found]
 
     def retry() -> None:
         stats.oom_retries += 1
 
-    # Longest first within each family, and the family with the longest member first.
-    found = families(groups, lambda g: g.context) if share_prefixes else [((), groups)]
-    for prefix, members in sorted(found, key=lambda f: -max(g.length for g in f[1])):
-        members.sort(key=lambda g: g.length, reverse=True)
-        run_batched(members, lambda g: (1, g.length - len(prefix)),
-                    lambda batch: scores.update(_score_batch(model, prefix, batch, policy, stats)), policy, retry)
+    for prefix, rows in sorted(plans, key=lambda plan: -len(plan[1][0].tree)):  # the longest row first
+        cache = _forward_prefix(model, prefix, len(rows[0].tree), sum(row.contexts for row in rows), stats)
+        run_batched(rows, lambda row: (row.contexts, len(row.tree)),
+                    lambda batch: scores.update(_score_rows(model, len(prefix), cache, batch, stats)), policy, retry)
     return scores
 
 
-def _score_batch(model: Transformer, prefix: tuple[int, ...], groups: list[_Group], policy: BatchPolicy,
-                 stats: EngineStats) -> dict[TokenRequest, TokenScore]:
-    """Score a batch of groups whose contexts all start with `prefix` (forwarded once, then forked)."""
+def _rows(prefix: tuple[int, ...], groups: list[list[TokenRequest]], capacity: int) -> list[_Row]:
+    """Groups (the requests of one context each) packed into rows, longest row first."""
+    p = len(prefix)
+    sizes = [len(g[0].context) - p + sum(len(r.continuation) - 1 for r in g) for g in groups]  # tree size at most
+    rows = []
+    for members in pack(sizes, capacity):
+        requests = [r for i in members for r in groups[i]]
+        tree = prefix_tree([r.context[p:] + r.continuation[:-1] for r in requests])
+        rows.append(_Row(requests, len(members), tree))
+    return rows
+
+
+def _forward_prefix(model: Transformer, prefix: tuple[int, ...], longest_row: int, contexts: int,
+                    stats: EngineStats) -> KVCache | None:
+    """A family's shared prefix forwarded once into a one-row cache with room for its longest row."""
+    if not prefix:
+        return None
+    cache = model.new_cache(1, len(prefix) + longest_row)
+    model.hidden_states(torch.tensor([prefix], device=model.device), None, cache)
+    stats.count_step(len(prefix), len(prefix))
+    stats.prefix_tokens_reused += (contexts - 1) * len(prefix)
+    return cache
+
+
+def _score_rows(model: Transformer, p: int, prefix_cache: KVCache | None, rows: list[_Row],
+                stats: EngineStats) -> dict[TokenRequest, TokenScore]:
+    """One forward of rows (after a cached prefix of p tokens, forked per row) -> each request's score."""
     device = model.device
-    suffixes, suffix_mask = pad([g.context[len(prefix):] for g in groups], left=False, device=device)  # (B, Ts)
-    rows = [(g, cont) for g, group in enumerate(groups) for cont in group.continuations]
-    chunk_len = max(len(cont) for _, cont in rows) - 1
-    capacity = len(prefix) + suffixes.shape[1] + chunk_len
-    if prefix:
-        shared = model.new_cache(1, capacity)
-        model.hidden_states(torch.tensor([prefix], device=device), None, shared)
-        stats.count_forward(torch.ones(1, len(prefix), dtype=torch.bool))
-        stats.prefix_tokens_reused += (len(groups) - 1) * len(prefix)
-        cache = shared.select(torch.zeros(len(groups), dtype=torch.long, device=device))
-    else:
-        cache = model.new_cache(len(groups), capacity)
-    hidden_suffix = model.hidden_states(suffixes, suffix_mask, cache)  # (B, Ts, dim)
-    last = hidden_suffix[torch.arange(len(groups), device=device), suffix_mask.sum(dim=1) - 1]  # (B, dim)
-    stats.count_forward(suffix_mask)
-    stats.contexts_reused += len(rows) - len(groups)
+    packed = layout([row.tree for row in rows], p, device)
+    cache = None if prefix_cache is None else prefix_cache.select(torch.zeros(len(rows), dtype=torch.long,
+                                                                              device=device))
+    hidden = model.hidden_states_at(packed.tokens, packed.positions, packed.attn_mask, cache, packed.real)  # (B, T, dim)
+    stats.count_forward(packed.real)
 
-    hidden = [last[torch.tensor([g for g, _ in rows], device=model.device)]]  # (R, dim)
-    targets = [cont[0] for _, cont in rows]
-    owners = list(range(len(rows)))
-    long_rows = [i for i, (_, cont) in enumerate(rows) if len(cont) > 1]
-    slots = [(1, capacity - chunk_len + len(rows[i][1]) - 1) for i in long_rows]
-    start = 0
-    while start < len(long_rows):
-        chunk = long_rows[start:start + policy.take(slots, start)]
-        start += len(chunk)
-        forked = cache.select(torch.tensor([rows[i][0] for i in chunk], device=model.device))
-        inputs, chunk_mask = pad([rows[i][1][:-1] for i in chunk], left=False, device=device)  # (r, Tk)
-        hidden.append(model.hidden_states(inputs, chunk_mask, forked)[chunk_mask])  # (sum len-1, dim)
-        stats.count_forward(chunk_mask)
-        for i in chunk:
-            targets.extend(rows[i][1][1:])
-            owners.extend([i] * (len(rows[i][1]) - 1))
-
-    logprobs, greedy = _logprobs(model, torch.cat(hidden), torch.tensor(targets, device=model.device))
-    owner = torch.tensor(owners, device=model.device)
-    total = torch.zeros(len(rows), dtype=torch.float64, device=model.device).index_add_(0, owner, logprobs.double())
-    misses = torch.zeros(len(rows), dtype=torch.long, device=model.device).index_add_(0, owner, (~greedy).long())
-    return {TokenRequest(groups[g].context, cont): TokenScore(float(total[i]), bool(misses[i] == 0))
-            for i, (g, cont) in enumerate(rows)}
+    T = packed.tokens.shape[1]
+    nodes, targets, owners, requests = [], [], [], []
+    for b, row in enumerate(rows):
+        for r, path in zip(row.requests, row.tree.paths):
+            first = len(r.context) - p - 1  # the context's last node predicts the continuation's first token
+            nodes.extend(b * T + node for node in path[first:])
+            targets.extend(r.continuation)
+            owners.extend([len(requests)] * len(r.continuation))
+            requests.append(r)
+    logprobs, greedy = _logprobs(model, hidden.flatten(0, 1), torch.tensor(nodes, device=device),
+                                 torch.tensor(targets, device=device))
+    owner = torch.tensor(owners, device=device)
+    total = torch.zeros(len(requests), dtype=torch.float64, device=device).index_add_(0, owner, logprobs.double())
+    misses = torch.zeros(len(requests), dtype=torch.long, device=device).index_add_(0, owner, (~greedy).long())
+    return {r: TokenScore(float(total[i]), bool(misses[i] == 0)) for i, r in enumerate(requests)}
 
 
-def _logprobs(model: Transformer, hidden: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """hidden (P, dim), targets (P,) -> log P(target) (P,) fp32 and whether target is the argmax (P,)."""
-    logprobs, greedy = [], []
-    for s in range(0, hidden.shape[0], LOGIT_CHUNK):
-        logits = model.logits(hidden[s:s + LOGIT_CHUNK])  # (p, vocab) fp32
-        t = targets[s:s + LOGIT_CHUNK]
-        logprobs.append(logits.log_softmax(-1).gather(1, t[:, None])[:, 0])
-        greedy.append(logits.argmax(-1) == t)
-    return torch.cat(logprobs), torch.cat(greedy)
+def _logprobs(model: Transformer, hidden: torch.Tensor, nodes: torch.Tensor,
+              targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """hidden (N, dim), nodes (P,) into it, targets (P,) -> log P(target) (P,) fp32 and whether target is
+    the argmax (P,). A node predicting several targets (a context's last token) goes through the output
+    layer once."""
+    unique, inverse = torch.unique(nodes, return_inverse=True)  # (U,), (P,)
+    logprobs = torch.empty(len(nodes), dtype=torch.float32, device=nodes.device)
+    greedy = torch.empty(len(nodes), dtype=torch.bool, device=nodes.device)
+    for s in range(0, len(unique), LOGIT_CHUNK):
+        logits = model.logits(hidden[unique[s:s + LOGIT_CHUNK]])  # (u, vocab) fp32
+        picked = ((inverse >= s) & (inverse < s + LOGIT_CHUNK)).nonzero()[:, 0]  # targets read from this chunk
+        local, t = inverse[picked] - s, targets[picked]
+        logprobs[picked] = logits.log_softmax(-1)[local, t]
+        greedy[picked] = logits.argmax(-1)[local] == t
+    return logprobs, greedy

@@ -145,13 +145,23 @@ class Transformer(nn.Module):
         start = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device) if cache is None \
             else cache.next_pos
         positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
+        return self.hidden_states_at(tokens, positions, attention_mask(mask, cache), cache, mask)
+
+    def hidden_states_at(self, tokens: torch.Tensor, positions: torch.Tensor, attn_mask: torch.Tensor | None,
+                         cache: KVCache | None = None, real: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens (B, T) at explicit rotary positions (B, T) -> final-normed hidden states (B, T, dim).
+
+        attn_mask (B, 1, T, S) is True where query t may read key slot s (S = cached slots + T), or None
+        for plain causal. Packed scoring (engine/packing.py) lays many sequences in one row as a prefix
+        tree: positions are depths and the mask lets a token read only its ancestors. With a cache, the
+        chunk is appended after the cached slots and `real` (B, T) marks which of its slots hold tokens.
+        """
         freqs = self.rope(positions)
-        attn_mask = attention_mask(mask, cache)
         x = self.tok_embeddings(tokens)  # (B, T, dim)
         for i, layer in enumerate(self.layers):
             x = layer(x, freqs, attn_mask, cache, i)
         if cache is not None:
-            cache.advance(mask)
+            cache.advance(torch.ones_like(tokens, dtype=torch.bool) if real is None else real)
         return self.norm(x)
 
     def rope(self, positions: torch.Tensor) -> torch.Tensor:

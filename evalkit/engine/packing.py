@@ -1,0 +1,77 @@
+"""Packing prefix trees into rows of about equal length, and one forward's tensors for a batch of rows.
+
+A row holds several prefix trees side by side (each one context with its continuations); a token reads
+only its ancestors in its own tree (and a cached family prefix, if any), at its depth as position, so
+packing changes no result. Rows are few and long, and about equally long, so padding is rare.
+
+Row length: a dense masked attention over a row of T tokens costs about T / (6 dim) of a token's
+matrix work per layer (a causal one half of that), so rows stay short enough for that to be small
+and long enough to hold many trees (benchmarks/packed_scoring.py measures both).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import torch
+
+from evalkit.engine.prefix_tree import PrefixTree
+
+ROW_TOKENS = 1024  # target tokens per row (a tree longer than this gets a row of its own)
+
+
+def pack(sizes: list[int], capacity: int) -> list[list[int]]:
+    """Indices of items grouped into rows, longest row first; capacity 0 puts every item alone.
+
+    Items of at least `capacity` tokens get a row each; the rest are dealt, largest first, to the least
+    filled of ceil(total / capacity) rows (LPT), so rows end up within about one small item of each other.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
+    if capacity <= 0:
+        return [[i] for i in order]
+    rows = [[i] for i in order if sizes[i] >= capacity]
+    small = [i for i in order if sizes[i] < capacity]
+    if small:
+        n = math.ceil(sum(sizes[i] for i in small) / capacity)
+        heap = [(0, r) for r in range(n)]  # (tokens so far, row)
+        dealt: list[list[int]] = [[] for _ in range(n)]
+        for i in small:
+            load, r = heapq.heappop(heap)
+            dealt[r].append(i)
+            heapq.heappush(heap, (load + sizes[i], r))
+        rows += sorted((row for row in dealt if row), key=lambda row: -sum(sizes[i] for i in row))
+    return rows
+
+
+@dataclass
+class PackedRows:
+    """One forward's inputs: B rows of T slots, each row one prefix tree, after `offset` cached slots."""
+    tokens: torch.Tensor            # (B, T) long, 0 in padding
+    positions: torch.Tensor         # (B, T) long: offset + depth
+    real: torch.Tensor              # (B, T) bool: slot holds a token
+    attn_mask: torch.Tensor | None  # (B, 1, T, offset + T) bool, or None where plain causal is the same
+
+
+def layout(trees: list[PrefixTree], offset: int, device: torch.device) -> PackedRows:
+    """Right-pad the trees' nodes into rows; a padding slot reads only itself (its output is never read)."""
+    B, T = len(trees), max(len(t) for t in trees)
+    tokens = torch.zeros(B, T, dtype=torch.long)
+    depth = torch.zeros(B, T, dtype=torch.long)
+    end = torch.arange(1, T + 1).repeat(B, 1)  # (B, T): padding slot j ends at j + 1
+    for b, tree in enumerate(trees):
+        n = len(tree)
+        tokens[b, :n] = torch.tensor(tree.tokens)
+        depth[b, :n] = torch.tensor(tree.depth)
+        end[b, :n] = torch.tensor(tree.end)
+    real = torch.tensor([[j < len(t) for j in range(T)] for t in trees])  # (B, T)
+    tokens, depth, end, real = (x.to(device) for x in (tokens, depth, end, real))
+    if offset == 0 and bool(real.all()) and bool((end == T).all()):
+        attn_mask = None  # every row is one sequence filling it: the mask is the causal one
+    else:
+        slot = torch.arange(T, device=device)
+        # query i reads key j when j is i or an ancestor of i: j <= i < end[j]
+        own = (slot[None, None, :] <= slot[None, :, None]) & (slot[None, :, None] < end[:, None, :])  # (B, T, T)
+        cached = torch.ones(B, T, offset, dtype=torch.bool, device=device)  # the family prefix: every query
+        attn_mask = torch.cat([cached, own], dim=2)[:, None]  # (B, 1, T, offset + T)
+    return PackedRows(tokens, depth + offset, real, attn_mask)
