@@ -113,3 +113,17 @@ def test_deterministic_mode_is_bit_identical_whatever_comes_along(model):
         for r in requests[::5]:
             alone = score(model.model, [r], policy, EngineStats(), share_prefixes=False)[r]
             assert alone == together[r]
+
+
+def test_a_row_shortened_by_shared_continuations_still_fits_its_family_cache(stories):
+    """Rows are packed by an upper bound of their tree; the cache must hold the longest actual row."""
+    prefix = tuple(range(10, 50))  # a family prefix (40 tokens)
+    stem = tuple(range(100, 200))  # ten continuations sharing their first 100 tokens: the tree is far smaller
+    requests = [TokenRequest(prefix + (1,), stem + (300 + k, 7)) for k in range(10)]
+    requests.append(TokenRequest(prefix + tuple(range(200, 500)) * 2, (8,)))  # 600 tokens after the prefix
+    policy = BatchPolicy.from_setting(2, False, CPU)
+    with torch.inference_mode():
+        packed = score(stories.model, requests, policy, EngineStats())
+    padded = padded_score(stories.model, requests, policy, EngineStats())
+    for r in requests:
+        assert packed[r].loglikelihood == pytest.approx(padded[r].loglikelihood, abs=1e-4)

@@ -79,7 +79,7 @@ def _rows(prefix: tuple[int, ...], groups: list[list[TokenRequest]], capacity: i
         requests = [r for i in members for r in groups[i]]
         tree = prefix_tree([r.context[p:] + r.continuation[:-1] for r in requests])
         rows.append(_Row(requests, len(members), tree))
-    return rows
+    return sorted(rows, key=lambda row: -len(row.tree))  # shared prefixes may have shortened some
 
 
 def _forward_prefix(model: Transformer, prefix: tuple[int, ...], longest_row: int, contexts: int,
