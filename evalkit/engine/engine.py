@@ -1,7 +1,7 @@
 """The engine: serves plain requests with the bundled model, fast and exactly.
 
-Speed comes from length-sorted, padded batches; each distinct context forwarded once for all its
-continuations (multiple choice); one prefill forked into n sampled rows; duplicates computed once.
+Speed comes from packed rows without padding, each distinct context forwarded once for all its
+continuations (multiple choice, scoring.py); one prefill forked into n sampled rows; duplicates computed once.
 Results come back in the order of the requests. See scoring.py and generation.py for the mechanics,
 encoding.py for how text becomes tokens (as lm-evaluation-harness does it).
 """

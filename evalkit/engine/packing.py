@@ -64,7 +64,7 @@ def layout(trees: list[PrefixTree], offset: int, device: torch.device) -> Packed
         tokens[b, :n] = torch.tensor(tree.tokens)
         depth[b, :n] = torch.tensor(tree.depth)
         end[b, :n] = torch.tensor(tree.end)
-    real = torch.tensor([[j < len(t) for j in range(T)] for t in trees])  # (B, T)
+    real = torch.arange(T)[None, :] < torch.tensor([len(t) for t in trees])[:, None]  # (B, T)
     tokens, depth, end, real = (x.to(device) for x in (tokens, depth, end, real))
     if offset == 0 and bool(real.all()) and bool((end == T).all()):
         attn_mask = None  # every row is one sequence filling it: the mask is the causal one
