@@ -63,9 +63,9 @@ def workload(tokenizer) -> list[TokenRequest]:
     for i in range(7):  # shared contexts of different lengths, 2-5 endings each, one- and multi-token
         context = " ".join(words[:4 + 6 * i]) + ("" if i % 3 else " ")
         requests += [LoglikelihoodRequest(context, ending) for ending in ENDINGS[:2 + i % 4]]
-    preamble = STORY * 2  # forked prefix: a family whose preamble is forwarded once
-    requests += [LoglikelihoodRequest(f"{preamble}Q: {q}?\nA:", f" {a}") for q in ("Who", "What color", "Where")
-                 for a in ("A", "B", "Lily and the big red ball")]
+    for preamble in (STORY * 2, STORY * 30):  # families: packed whole in a row / longer than a row (KV cache)
+        requests += [LoglikelihoodRequest(f"{preamble}Q: {q}?\nA:", f" {a}") for q in ("Who", "What color", "Where")
+                     for a in ("A", "B", "Lily and the big red ball")]
     requests += [LoglikelihoodRequest("", "Lily and the ball."), LoglikelihoodRequest("Once", " upon a")]
     requests += requests[:4]  # duplicates
     windows = [w for ws in scoring_windows(tokenizer, requests, 2048).values() for w in ws]
@@ -101,7 +101,7 @@ def test_packed_forwards_fewer_tokens_in_fewer_calls(model):
     padded_score(model.model, requests, BatchPolicy.from_setting(8, False, CPU), old)
     with torch.inference_mode():
         score(model.model, requests, BatchPolicy.from_setting(8, False, CPU), new)
-    assert new.tokens_forwarded < old.tokens_forwarded and 3 * new.forward_calls <= old.forward_calls
+    assert new.tokens_forwarded < old.tokens_forwarded and 2 * new.forward_calls <= old.forward_calls
     assert new.padding_tokens <= 0.05 * (new.tokens_forwarded + new.padding_tokens)
 
 

@@ -4,8 +4,9 @@ The requests of a context (its continuations minus their last token, after the c
 tree (prefix_tree.py): the context is forwarded once for all its continuations. Trees are packed into
 rows of about ROW_TOKENS (packing.py), several rows per forward; in a row a token reads only its
 ancestors (a tree mask) at its depth as position, so nothing but the arithmetic's order changes.
-Contexts sharing a long token prefix (a few-shot preamble) form a family (prefixes.py): the prefix is
-forwarded once into a KV cache and the family's rows come after it. Only the gathered positions go
+Contexts sharing a long token prefix (a few-shot preamble) form a family (prefixes.py). A family larger
+than a row forwards its prefix once into a KV cache and its rows come after it; a smaller one (a passage
+asked two questions) is packed whole into a row, where its tree shares the prefix at no extra forward. Only the gathered positions go
 through the output layer, each once, so (B, T, vocab) logits never exist.
 
 Deterministic mode (share_prefixes=False): each request is a row and a forward of its own (context +
@@ -58,7 +59,17 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
         found, capacity = families(list(by_context.values()), lambda g: g[0].context), ROW_TOKENS
     else:
         found, capacity = [((), [[r] for r in todo])], 0
-    plans = [(prefix, _rows(prefix, groups, capacity)) for prefix, groups in found]
+    plans, loose = [], []  # loose: (shared tokens, groups) packed as one item each, with no cached prefix
+    for prefix, groups in found:
+        if not prefix:
+            loose += [(0, [g]) for g in groups]
+        elif _tree_size(len(prefix), groups) <= capacity:  # a row's worth: its tree shares the prefix, no extra forward
+            loose.append((len(prefix), groups))
+            stats.prefix_tokens_reused += (len(groups) - 1) * len(prefix)
+        else:
+            plans.append((prefix, _rows(len(prefix), [(len(prefix), [g]) for g in groups], capacity)))
+    if loose:
+        plans.append(((), _rows(0, loose, capacity)))
 
     def retry() -> None:
         stats.oom_retries += 1
@@ -70,15 +81,19 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
     return scores
 
 
-def _rows(prefix: tuple[int, ...], groups: list[list[TokenRequest]], capacity: int) -> list[_Row]:
-    """Groups (the requests of one context each) packed into rows, longest row first."""
-    p = len(prefix)
-    sizes = [len(g[0].context) - p + sum(len(r.continuation) - 1 for r in g) for g in groups]  # tree size at most
+def _tree_size(shared: int, groups: list[list[TokenRequest]]) -> int:
+    """Tokens in the prefix tree of groups (one context's requests each) whose contexts share `shared`
+    tokens: an upper bound, as continuations and longer context prefixes may be shared too."""
+    return shared + sum(len(g[0].context) - shared + sum(len(r.continuation) - 1 for r in g) for g in groups)
+
+
+def _rows(p: int, items: list[tuple[int, list[list[TokenRequest]]]], capacity: int) -> list[_Row]:
+    """Items (shared tokens, groups) packed whole into rows after a cached prefix of p tokens, longest row first."""
     rows = []
-    for members in pack(sizes, capacity):
-        requests = [r for i in members for r in groups[i]]
+    for members in pack([_tree_size(shared, groups) - p for shared, groups in items], capacity):
+        requests = [r for i in members for g in items[i][1] for r in g]
         tree = prefix_tree([r.context[p:] + r.continuation[:-1] for r in requests])
-        rows.append(_Row(requests, len(members), tree))
+        rows.append(_Row(requests, sum(len(items[i][1]) for i in members), tree))
     return sorted(rows, key=lambda row: -len(row.tree))  # shared prefixes may have shortened some
 
 
