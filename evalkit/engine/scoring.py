@@ -6,8 +6,8 @@ rows of about ROW_TOKENS (packing.py), several rows per forward; in a row a toke
 ancestors (a tree mask) at its depth as position, so nothing but the arithmetic's order changes.
 Contexts sharing a long token prefix (a few-shot preamble) form a family (prefixes.py). A family larger
 than a row forwards its prefix once into a KV cache and its rows come after it; a smaller one (a passage
-asked two questions) is packed whole into a row, where its tree shares the prefix at no extra forward. Only the gathered positions go
-through the output layer, each once, so (B, T, vocab) logits never exist.
+asked two questions) is packed whole into a row, where its tree shares the prefix at no extra forward.
+Only the gathered positions go through the output layer, each once, so (B, T, vocab) logits never exist.
 
 Deterministic mode (share_prefixes=False): each request is a row and a forward of its own (context +
 continuation[:-1], plain causal), so a result never depends on which requests came with it (bit-identical
