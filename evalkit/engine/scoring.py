@@ -114,9 +114,10 @@ def _score_rows(model: Transformer, p: int, prefix_cache: KVCache | None, rows: 
     """One forward of rows (after a cached prefix of p tokens, forked per row) -> each request's score."""
     device = model.device
     packed = layout([row.tree for row in rows], p, device)
-    cache = None if prefix_cache is None else prefix_cache.select(torch.zeros(len(rows), dtype=torch.long,
-                                                                              device=device))
-    hidden = model.hidden_states_at(packed.tokens, packed.positions, packed.attn_mask, cache, packed.real)  # (B, T, dim)
+    cache = None if prefix_cache is None else \
+        prefix_cache.select(torch.zeros(len(rows), dtype=torch.long, device=device))  # the prefix, once per row
+    hidden = model.hidden_states_at(packed.tokens, packed.positions, packed.attn_mask, cache,
+                                    packed.real)  # (B, T, dim)
     stats.count_forward(packed.real)
 
     T = packed.tokens.shape[1]
