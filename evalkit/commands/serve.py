@@ -12,6 +12,7 @@ from pathlib import Path
 from evalkit.backends import DTYPES, parse_batch_size
 from evalkit.backends.base import BackendOptions
 from evalkit.errors import UsageError
+from evalkit.preflight import check_device
 
 
 def add_parser(sub) -> None:
@@ -30,6 +31,7 @@ def _handler(args) -> int:
     if not 0 < args.port < 65536:
         raise UsageError(f"--port: expected 1-65535, got {args.port}")
     batch_size = parse_batch_size(args.batch_size)
+    check_device(args.device)
     try:
         import uvicorn
 
