@@ -121,6 +121,7 @@ class Transformer(nn.Module):
         if cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
         self._rope: torch.Tensor | None = None  # rope_table, built on first use on the weights' device
+        self.kv_heads = cfg.kv_heads  # per rank under tensor parallelism (evalkit/model/tensor_parallel.py)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -132,7 +133,7 @@ class Transformer(nn.Module):
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         cfg = self.cfg
-        return KVCache(cfg.n_layers, batch, cfg.kv_heads, cfg.head_dim, capacity, self.dtype, self.device)
+        return KVCache(cfg.n_layers, batch, self.kv_heads, cfg.head_dim, capacity, self.dtype, self.device)
 
     def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
                       cache: KVCache | None = None) -> torch.Tensor:
@@ -180,7 +181,8 @@ class Transformer(nn.Module):
         for missing or unknown keys and wrong shapes.
         """
         expected = {name: p.shape for name, p in self.named_parameters()}  # tied output appears once
-        if self.cfg.tie_embeddings:
+        tied = self.output.weight is self.tok_embeddings.weight  # not under tensor parallelism: two slices
+        if tied:
             state_dict.pop("output.weight", None)
         missing = sorted(set(expected) - set(state_dict))
         unknown = sorted(set(state_dict) - set(expected))
@@ -201,5 +203,5 @@ class Transformer(nn.Module):
                 tensor = tensor.t().contiguous().t()
             state_dict[name] = tensor  # the original can go now
         self.load_state_dict(state_dict, strict=False, assign=True)
-        if self.cfg.tie_embeddings:
+        if tied:
             self.output.weight = self.tok_embeddings.weight

@@ -1,0 +1,80 @@
+"""Load one tensor-parallel rank's slice of a checkpoint: no rank ever reads or holds the whole model.
+
+Each format's `tensor_index` locates the Meta-named tensors in their files (stored.py); the model is built
+on the meta device and parallelized (evalkit/model/tensor_parallel.py); then, one tensor at a time, the
+rank reads its slice (`rank_slice`) and assigns it. Meta's shards are read directly when their count is T
+(the slice of each tensor is then exactly one shard's part) and re-sliced otherwise, reading only the
+overlapping parts; Hugging Face files by slice reads, whole heads in Meta's head order then unpermuted;
+llama2.c exports by slice reads too. The embedded `tiny` model is generated whole (it is tiny) and sliced.
+A model with tied embeddings gets two slices of the one matrix: by columns for the embedding, by
+vocabulary rows for the output layer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from evalkit.model.config import ModelConfig
+from evalkit.model.llama import Transformer
+from evalkit.model.loaders.common import LoadedModel, find_tokenizer
+from evalkit.model.loaders.stored import MemoryTensor, Stored
+from evalkit.model.tensor_parallel import TensorParallel, check, parallelize, rank_slice
+from evalkit.tokenizer import Tokenizer
+
+
+def _index(fmt: str, path: Path) -> tuple[ModelConfig, dict[str, Stored], Tokenizer, list[Path]]:
+    from evalkit.model.loaders import hf, llama2c, meta, tiny
+    if fmt == "tiny":
+        from evalkit.model.config import preset
+        tokenizer = Tokenizer(tiny.TOKENIZER)
+        cfg = preset("tiny").with_(vocab_size=tokenizer.vocab_size)
+        return cfg, {n: MemoryTensor(t) for n, t in tiny.random_state_dict(cfg).items()}, tokenizer, []
+    if fmt == "llama2c":
+        cfg, index = llama2c.tensor_index(path)
+        tokenizer = Tokenizer(find_tokenizer(path.parent))
+        return cfg, index, tokenizer, [path, tokenizer.path]
+    return (meta if fmt == "meta" else hf).tensor_index(path)
+
+
+def rank_state_dict(cfg: ModelConfig, index: dict[str, Stored], names: list[str],
+                    tp: TensorParallel) -> dict[str, torch.Tensor]:
+    """This rank's slice of every tensor in `names`, read from where `index` says it is stored."""
+    state_dict = {}
+    for name in names:
+        source = index.get(name)
+        if source is None and name == "output.weight" and cfg.tie_embeddings:
+            source = index.get("tok_embeddings.weight")
+        if source is None:
+            continue  # load_weights names what is missing
+        part = rank_slice(name, cfg, tp)
+        tensor = source.read(part)
+        if part is not None and part.stop - part.start < part.length:  # the last rank's padded vocabulary rows
+            tensor = F.pad(tensor, (0, 0, 0, part.length - (part.stop - part.start)))
+        state_dict[name] = tensor
+    return state_dict
+
+
+def load_slice(spec: str, fmt: str, path: Path, device: str, dtype: torch.dtype | None,
+               tp: TensorParallel) -> LoadedModel:
+    """The model `spec` names, as rank `tp.rank` of `tp.size`; refused before any weight is read when the
+    model's heads or feed-forward size cannot be split that way."""
+    from evalkit.model.loaders import check_vocab, fingerprint
+    from evalkit.model.loaders.tiny import load_fingerprint
+
+    cfg, index, tokenizer, files = _index(fmt, path)
+    check(cfg, tp.size, spec)
+    check_vocab(cfg, tokenizer)
+    with torch.device("meta"):
+        model = Transformer(cfg)
+    parallelize(model, tp)
+    names = [name for name, _ in model.named_parameters()]
+    unknown = sorted(set(index) - set(names))
+    state_dict = rank_state_dict(cfg, index, names, tp)
+    state_dict.update({name: torch.empty(0) for name in unknown})  # so that load_weights names them
+    model.load_weights(state_dict, str(path), dtype=dtype, device=device)
+    model.eval().requires_grad_(False)
+    mark = load_fingerprint(cfg, model.dtype) if fmt == "tiny" else fingerprint(fmt, files, model.dtype)
+    return LoadedModel(model, tokenizer, spec, fmt, mark)
+

@@ -1,0 +1,148 @@
+"""Tensors located in checkpoint files, read slice by slice with plain positioned reads.
+
+Tensor parallelism wants each rank to read only its part of every weight. A memory map would do for
+rows, but a column slice touches every page of the tensor and the pages stay resident while mapped, so
+here a tensor is a (file, byte offset, dtype, shape) record and a slice is read with `readinto`: row
+slices in one read, column slices through a bounded buffer of whole rows. Memory then holds the slice
+and that buffer, never the rest of the file.
+
+Where tensors are found: in torch's zip checkpoints (Meta's consolidated.NN.pth, pytorch_model*.bin)
+torch.load with map_location="meta" reads only the pickle and records each storage's offset in the file;
+in safetensors files the header (8-byte length, then JSON of dtype, shape and data_offsets) says it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from evalkit.errors import CheckpointError
+from evalkit.model.tensor_parallel import Slice
+
+BUFFER_BYTES = 16 << 20  # whole rows read at once for a column slice
+SAFETENSORS_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
+
+
+class Stored(Protocol):
+    shape: tuple[int, ...]
+
+    def read(self, part: Slice | None) -> torch.Tensor:
+        """The slice (None: the whole tensor) as a new CPU tensor in the stored dtype."""
+
+
+@dataclass(frozen=True)
+class FileTensor:
+    """A row-major tensor stored contiguously at `offset` bytes into `path`."""
+    path: Path
+    offset: int
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+
+    def read(self, part: Slice | None) -> torch.Tensor:
+        rows = self.shape[0] if self.shape else 1
+        width = math.prod(self.shape[1:])  # elements per row
+        item = torch.empty((), dtype=self.dtype).element_size()
+        row_bytes = width * item
+        with open(self.path, "rb", buffering=0) as handle:
+            if part is None or part.dim == 0:
+                start, stop = (0, rows) if part is None else (part.start, part.stop)
+                out = self._read(handle, self.offset + start * row_bytes, (stop - start) * row_bytes)
+                return out.view(self.dtype).view((stop - start, *self.shape[1:]) if self.shape else ())
+            if part.dim != 1 or len(self.shape) != 2:
+                raise ValueError(f"column slices of 2-D tensors only, not dim {part.dim} of {self.shape}")
+            out = torch.empty(rows, part.stop - part.start, dtype=self.dtype)  # (rows, cols)
+            block = max(1, BUFFER_BYTES // row_bytes)
+            for first in range(0, rows, block):
+                n = min(block, rows - first)
+                chunk = self._read(handle, self.offset + first * row_bytes, n * row_bytes)
+                out[first:first + n] = chunk.view(self.dtype).view(n, width)[:, part.start:part.stop]
+            return out
+
+    def _read(self, handle, offset: int, size: int) -> torch.Tensor:
+        """size bytes at offset -> uint8 tensor (size,), read in as many calls as the kernel needs."""
+        buffer = torch.empty(size, dtype=torch.uint8)
+        view, done = memoryview(buffer.numpy()), 0
+        handle.seek(offset)
+        while done < size:
+            got = handle.readinto(view[done:])
+            if not got:
+                raise CheckpointError(f"{self.path}: truncated ({offset + done} bytes, a tensor needs "
+                                      f"{offset + size})")
+            done += got
+        return buffer
+
+
+@dataclass(frozen=True)
+class MemoryTensor:
+    """A tensor already in memory (the embedded `tiny` model, pre-zip torch checkpoints)."""
+    tensor: torch.Tensor
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.tensor.shape)
+
+    def read(self, part: Slice | None) -> torch.Tensor:
+        return self.tensor if part is None else self.tensor.narrow(part.dim, part.start, part.stop - part.start)
+
+
+@dataclass(frozen=True)
+class ConcatTensor:
+    """One tensor stored as consecutive parts along `dim` (Meta's model-parallel shards)."""
+    parts: tuple[Stored, ...]
+    dim: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        shape = list(self.parts[0].shape)
+        shape[self.dim] = sum(p.shape[self.dim] for p in self.parts)
+        return tuple(shape)
+
+    def read(self, part: Slice | None) -> torch.Tensor:
+        if part is None:
+            return torch.cat([p.read(None) for p in self.parts], dim=self.dim)
+        if part.dim != self.dim:
+            raise ValueError(f"a slice along dim {part.dim} of parts split along dim {self.dim}")
+        pieces, first = [], 0
+        for p in self.parts:  # only the parts overlapping [start, stop) are read
+            last = first + p.shape[self.dim]
+            lo, hi = max(part.start, first), min(part.stop, last)
+            if lo < hi:
+                pieces.append(p.read(Slice(self.dim, lo - first, hi - first, hi - lo)))
+            first = last
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=self.dim)
+
+
+def index_torch_file(path: Path) -> dict[str, Stored]:
+    """Every tensor of a torch.save zip file, located without reading its data."""
+    try:
+        tensors = torch.load(path, map_location="meta", weights_only=True)
+    except Exception:  # noqa: BLE001 - pre-1.6 (non-zip) files, truncated zips, bad pickles
+        from evalkit.model.loaders.meta import load_shard  # reads what torch.load can, or says why not
+        return {name: MemoryTensor(t) for name, t in load_shard(path).items()}
+    index: dict[str, Stored] = {}
+    for name, t in tensors.items():
+        offset = getattr(t.untyped_storage(), "_checkpoint_offset", None)
+        if offset is None or not t.is_contiguous():
+            raise CheckpointError(f"{path}: tensor {name} cannot be located for slice reads "
+                                  f"(torch {torch.__version__})")
+        index[name] = FileTensor(path, offset + t.storage_offset() * t.element_size(), t.dtype, tuple(t.shape))
+    return index
+
+
+def index_safetensors(path: Path) -> dict[str, Stored]:
+    """Every tensor of a .safetensors file, from its header."""
+    try:
+        with open(path, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(length))
+        start = 8 + length
+        return {name: FileTensor(path, start + info["data_offsets"][0], SAFETENSORS_DTYPES[info["dtype"]],
+                                 tuple(info["shape"]))
+                for name, info in header.items() if name != "__metadata__"}
+    except (OSError, struct.error, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: unreadable safetensors header ({type(error).__name__}: {error})") from None
