@@ -110,6 +110,19 @@ def attention_mask(mask: torch.Tensor, cache: KVCache | None) -> torch.Tensor | 
     return (visible | (k_slot == q_slot)[None])[:, None]                                # (B, 1, T, S)
 
 
+def placed(name: str, tensor: torch.Tensor, dtype: torch.dtype | None, device: torch.device | str) -> torch.Tensor:
+    """A weight converted to the model's dtype and device, and its layout (a no-op when already placed)."""
+    tensor = tensor.to(device=device, dtype=dtype or tensor.dtype)
+    return tensor.t().contiguous().t() if column_major(name, tensor.ndim, tensor.dtype, tensor.device) else tensor
+
+
+def column_major(name: str, ndim: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether a weight is kept column-major: fp32 matrices on the CPU, except the embedding (lookups want rows).
+    Same values: F.linear then multiplies x by a row-major W^T (BLAS "NN", not "NT"), which MKL runs
+    1.1-1.2x faster for a decoding step's few rows (fp32)."""
+    return device.type == "cpu" and dtype == torch.float32 and ndim == 2 and name != "tok_embeddings.weight"
+
+
 class Transformer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -195,13 +208,7 @@ class Transformer(nn.Module):
                 raise CheckpointError(f"{source}: tensor {name} has shape {tuple(state_dict[name].shape)}, "
                                       f"the config implies {tuple(shape)}")
         for name, tensor in state_dict.items():
-            tensor = tensor.to(device=device, dtype=dtype or tensor.dtype)
-            if tensor.device.type == "cpu" and tensor.dtype == torch.float32 and tensor.ndim == 2 \
-                    and name != "tok_embeddings.weight":  # embedding lookups want rows
-                # Same values in column-major memory: F.linear then multiplies x by a row-major W^T (BLAS
-                # "NN", not "NT"), which MKL runs 1.1-1.2x faster for a decoding step's few rows (fp32).
-                tensor = tensor.t().contiguous().t()
-            state_dict[name] = tensor  # the original can go now
+            state_dict[name] = placed(name, tensor, dtype, device)  # the original can go now
         self.load_state_dict(state_dict, strict=False, assign=True)
         if tied:
             self.output.weight = self.tok_embeddings.weight

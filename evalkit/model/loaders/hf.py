@@ -20,7 +20,7 @@ from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
 from evalkit.model.loaders.common import find_tokenizer
 from evalkit.model.loaders.config_file import config_errors
-from evalkit.model.loaders.stored import Stored, index_safetensors, index_torch_file
+from evalkit.model.loaders.stored import Stored, index_safetensors, index_torch_file, read
 from evalkit.model.tensor_parallel import Slice
 from evalkit.tokenizer import Tokenizer
 
@@ -134,9 +134,9 @@ class UnpermutedRows:
     def shape(self) -> tuple[int, ...]:
         return self.stored.shape
 
-    def read(self, part: Slice | None) -> torch.Tensor:
-        rows = self.stored.read(part)
-        return unpermute(rows, self.heads * rows.shape[0] // self.shape[0])
+    def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
+        rows = read(self.stored, part)  # (local heads * hd, dim) in HF's order: one transient copy
+        dest.copy_(unpermute(rows, self.heads * rows.shape[0] // self.shape[0]))
 
 
 def tensor_index(folder: Path) -> tuple[ModelConfig, dict[str, Stored], Tokenizer, list[Path]]:

@@ -14,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from evalkit.model.config import ModelConfig
-from evalkit.model.llama import Transformer
+from evalkit.model.llama import Transformer, column_major
 from evalkit.model.loaders.common import LoadedModel, find_tokenizer
 from evalkit.model.loaders.stored import MemoryTensor, Stored
 from evalkit.model.tensor_parallel import TensorParallel, check, parallelize, rank_slice
@@ -38,9 +37,10 @@ def _index(fmt: str, path: Path) -> tuple[ModelConfig, dict[str, Stored], Tokeni
     return (meta if fmt == "meta" else hf).tensor_index(path)
 
 
-def rank_state_dict(cfg: ModelConfig, index: dict[str, Stored], names: list[str],
-                    tp: TensorParallel) -> dict[str, torch.Tensor]:
-    """This rank's slice of every tensor in `names`, read from where `index` says it is stored."""
+def rank_state_dict(cfg: ModelConfig, index: dict[str, Stored], names: list[str], tp: TensorParallel,
+                    dtype: torch.dtype | None, device: str) -> dict[str, torch.Tensor]:
+    """This rank's slice of every tensor in `names`, read from where `index` says it is stored straight into
+    its final dtype, device and layout (see Transformer.load_weights), so no second copy is ever made."""
     state_dict = {}
     for name in names:
         source = index.get(name)
@@ -49,10 +49,18 @@ def rank_state_dict(cfg: ModelConfig, index: dict[str, Stored], names: list[str]
         if source is None:
             continue  # load_weights names what is missing
         part = rank_slice(name, cfg, tp)
-        tensor = source.read(part)
+        shape = list(source.shape)
+        if part is not None:
+            shape[part.dim] = part.length
+        kind = dtype or getattr(source, "dtype", torch.float32)
+        dest = torch.empty(shape[::-1], dtype=kind, device=device).t() \
+            if column_major(name, len(shape), kind, torch.device(device)) else torch.empty(shape, dtype=kind, device=device)
         if part is not None and part.stop - part.start < part.length:  # the last rank's padded vocabulary rows
-            tensor = F.pad(tensor, (0, 0, 0, part.length - (part.stop - part.start)))
-        state_dict[name] = tensor
+            dest.zero_()
+            source.read_into(part, dest.narrow(part.dim, 0, part.stop - part.start))
+        else:
+            source.read_into(part, dest)
+        state_dict[name] = dest
     return state_dict
 
 
@@ -66,12 +74,12 @@ def load_slice(spec: str, fmt: str, path: Path, device: str, dtype: torch.dtype 
     cfg, index, tokenizer, files = _index(fmt, path)
     check(cfg, tp.size, spec)
     check_vocab(cfg, tokenizer)
-    with torch.device("meta"):
+    with torch.device("meta"):  # no memory until the slices are assigned
         model = Transformer(cfg)
-    parallelize(model, tp)
+        parallelize(model, tp)
     names = [name for name, _ in model.named_parameters()]
     unknown = sorted(set(index) - set(names))
-    state_dict = rank_state_dict(cfg, index, names, tp)
+    state_dict = rank_state_dict(cfg, index, names, tp, dtype, device)
     state_dict.update({name: torch.empty(0) for name in unknown})  # so that load_weights names them
     model.load_weights(state_dict, str(path), dtype=dtype, device=device)
     model.eval().requires_grad_(False)

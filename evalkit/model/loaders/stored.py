@@ -2,9 +2,10 @@
 
 Tensor parallelism wants each rank to read only its part of every weight. A memory map would do for
 rows, but a column slice touches every page of the tensor and the pages stay resident while mapped, so
-here a tensor is a (file, byte offset, dtype, shape) record and a slice is read with `readinto`: row
-slices in one read, column slices through a bounded buffer of whole rows. Memory then holds the slice
-and that buffer, never the rest of the file.
+here a tensor is a (file, byte offset, dtype, shape) record and a slice is read with `readinto`, in blocks
+of whole rows of at most BUFFER_BYTES, each block copied straight into the destination (the model's dtype,
+device and layout). Memory then holds the slice and one block, never the rest of the file nor a second
+copy of the slice.
 
 Where tensors are found: in torch's zip checkpoints (Meta's consolidated.NN.pth, pytorch_model*.bin)
 torch.load with map_location="meta" reads only the pickle and records each storage's offset in the file;
@@ -24,15 +25,25 @@ import torch
 from evalkit.errors import CheckpointError
 from evalkit.model.tensor_parallel import Slice
 
-BUFFER_BYTES = 16 << 20  # whole rows read at once for a column slice
+BUFFER_BYTES = 4 << 20  # whole rows read at once: a few MB, for any model size
 SAFETENSORS_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
 
 
 class Stored(Protocol):
     shape: tuple[int, ...]
 
-    def read(self, part: Slice | None) -> torch.Tensor:
-        """The slice (None: the whole tensor) as a new CPU tensor in the stored dtype."""
+    def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
+        """Copy the slice (None: the whole tensor) into dest: any dtype, device and strides, of the slice's shape."""
+
+
+def read(stored: Stored, part: Slice | None) -> torch.Tensor:
+    """The slice as a new CPU tensor of the stored dtype (float32 where the store does not say)."""
+    shape = list(stored.shape)
+    if part is not None:
+        shape[part.dim] = part.stop - part.start
+    dest = torch.empty(shape, dtype=getattr(stored, "dtype", torch.float32))
+    stored.read_into(part, dest)
+    return dest
 
 
 @dataclass(frozen=True)
@@ -43,25 +54,26 @@ class FileTensor:
     dtype: torch.dtype
     shape: tuple[int, ...]
 
-    def read(self, part: Slice | None) -> torch.Tensor:
+    def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
+        """Rows read in blocks of at most BUFFER_BYTES (a row slice reads only its rows, a column slice whole
+        rows), each block copied into dest before the next is read."""
         rows = self.shape[0] if self.shape else 1
         width = math.prod(self.shape[1:])  # elements per row
-        item = torch.empty((), dtype=self.dtype).element_size()
-        row_bytes = width * item
+        row_bytes = width * torch.empty((), dtype=self.dtype).element_size()
+        if part is not None and (part.dim > 1 or (part.dim == 1 and len(self.shape) != 2)):
+            raise ValueError(f"row or column slices of 2-D tensors only, not dim {part.dim} of {self.shape}")
+        first, last = (part.start, part.stop) if part is not None and part.dim == 0 else (0, rows)
+        columns = slice(part.start, part.stop) if part is not None and part.dim == 1 else slice(None)
+        block = max(1, BUFFER_BYTES // max(row_bytes, 1))
+        flat = dest.view(-1) if not self.shape else dest  # a 0-d or 1-d tensor is one row
         with open(self.path, "rb", buffering=0) as handle:
-            if part is None or part.dim == 0:
-                start, stop = (0, rows) if part is None else (part.start, part.stop)
-                out = self._read(handle, self.offset + start * row_bytes, (stop - start) * row_bytes)
-                return out.view(self.dtype).view((stop - start, *self.shape[1:]) if self.shape else ())
-            if part.dim != 1 or len(self.shape) != 2:
-                raise ValueError(f"column slices of 2-D tensors only, not dim {part.dim} of {self.shape}")
-            out = torch.empty(rows, part.stop - part.start, dtype=self.dtype)  # (rows, cols)
-            block = max(1, BUFFER_BYTES // row_bytes)
-            for first in range(0, rows, block):
-                n = min(block, rows - first)
-                chunk = self._read(handle, self.offset + first * row_bytes, n * row_bytes)
-                out[first:first + n] = chunk.view(self.dtype).view(n, width)[:, part.start:part.stop]
-            return out
+            for row in range(first, last, block):
+                n = min(block, last - row)
+                chunk = self._read(handle, self.offset + row * row_bytes, n * row_bytes).view(self.dtype)
+                if len(self.shape) <= 1:
+                    flat.copy_(chunk)
+                else:
+                    dest[row - first:row - first + n] = chunk.view(n, *self.shape[1:])[:, columns]
 
     def _read(self, handle, offset: int, size: int) -> torch.Tensor:
         """size bytes at offset -> uint8 tensor (size,), read in as many calls as the kernel needs."""
@@ -86,8 +98,12 @@ class MemoryTensor:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.tensor.shape)
 
-    def read(self, part: Slice | None) -> torch.Tensor:
-        return self.tensor if part is None else self.tensor.narrow(part.dim, part.start, part.stop - part.start)
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.tensor.dtype
+
+    def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
+        dest.copy_(self.tensor if part is None else self.tensor.narrow(part.dim, part.start, part.stop - part.start))
 
 
 @dataclass(frozen=True)
@@ -102,19 +118,22 @@ class ConcatTensor:
         shape[self.dim] = sum(p.shape[self.dim] for p in self.parts)
         return tuple(shape)
 
-    def read(self, part: Slice | None) -> torch.Tensor:
-        if part is None:
-            return torch.cat([p.read(None) for p in self.parts], dim=self.dim)
-        if part.dim != self.dim:
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(self.parts[0], "dtype", torch.float32)
+
+    def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
+        """Only the parts overlapping the slice are read, each into its place in dest."""
+        start, stop = (0, self.shape[self.dim]) if part is None else (part.start, part.stop)
+        if part is not None and part.dim != self.dim:
             raise ValueError(f"a slice along dim {part.dim} of parts split along dim {self.dim}")
-        pieces, first = [], 0
-        for p in self.parts:  # only the parts overlapping [start, stop) are read
+        first = 0
+        for p in self.parts:
             last = first + p.shape[self.dim]
-            lo, hi = max(part.start, first), min(part.stop, last)
+            lo, hi = max(start, first), min(stop, last)
             if lo < hi:
-                pieces.append(p.read(Slice(self.dim, lo - first, hi - first, hi - lo)))
+                p.read_into(Slice(self.dim, lo - first, hi - first, hi - lo), dest.narrow(self.dim, lo - start, hi - lo))
             first = last
-        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=self.dim)
 
 
 def index_torch_file(path: Path) -> dict[str, Stored]:
