@@ -29,6 +29,15 @@ BUFFER_BYTES = 4 << 20  # whole rows read at once: a few MB, for any model size
 SAFETENSORS_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
 
 
+_BLOCK: list[torch.Tensor] = []  # one read buffer for the process: blocks never churn the allocator
+
+
+def _block(size: int) -> torch.Tensor:
+    if not _BLOCK or _BLOCK[0].numel() < size:
+        _BLOCK[:] = [torch.empty(max(size, BUFFER_BYTES), dtype=torch.uint8)]
+    return _BLOCK[0][:size]
+
+
 class Stored(Protocol):
     shape: tuple[int, ...]
 
@@ -76,8 +85,9 @@ class FileTensor:
                     dest[row - first:row - first + n] = chunk.view(n, *self.shape[1:])[:, columns]
 
     def _read(self, handle, offset: int, size: int) -> torch.Tensor:
-        """size bytes at offset -> uint8 tensor (size,), read in as many calls as the kernel needs."""
-        buffer = torch.empty(size, dtype=torch.uint8)
+        """size bytes at offset -> uint8 tensor (size,) in the shared block buffer (valid until the next read),
+        read in as many calls as the kernel needs."""
+        buffer = _block(size)
         view, done = memoryview(buffer.numpy()), 0
         handle.seek(offset)
         while done < size:
