@@ -39,11 +39,7 @@ def loading_peaks(tp, folders: list[str]) -> list[int]:
     return peaks
 
 
-def test_each_rank_holds_about_half_the_model_while_loading(tmp_path, monkeypatch):
-    # This model's tensors are 1-6 MB, under glibc's dynamic mmap threshold (up to 32 MB), so freed read
-    # buffers would stay in a fragmented heap and count as resident; a real checkpoint's tensors (50-400 MB)
-    # are always mmapped and returned when freed. A fixed 1 MB threshold gives the small model that behaviour.
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+def test_each_rank_holds_about_half_the_model_while_loading(tmp_path):
     weights = random_weights(CFG, scale=1.0)
     size = sum(t.numel() * t.element_size() for t in weights.values())
     folders = [str(write_meta(tmp_path / "meta", CFG, weights, n_shards=2)), str(write_hf(tmp_path / "hf", CFG, weights))]
