@@ -99,3 +99,17 @@ def test_kv_heads_follow_the_query_heads():
 def test_splits_the_shape_does_not_allow_are_refused(cfg, size, says):
     with pytest.raises(UsageError, match=says):
         check(cfg, size, "model")
+
+
+def test_a_rank_of_a_bf16_hf_checkpoint_keeps_bf16_and_holds_its_heads(tmp_path):
+    """Loading needs no collective: rank 1 of 2 read in this process equals the rows of the whole model's
+    weights that rank_slice names, in the stored dtype (wq and wk too, which are unpermuted per slice)."""
+    from evalkit.model.loaders import load_model
+    weights = {name: t.to(torch.bfloat16) for name, t in random_weights(GQA, seed=2).items()}
+    folder = str(write_hf(tmp_path / "hf", GQA, weights))
+    whole = dict(load_model(folder).model.named_parameters())
+    tp = TensorParallel(1, 2)
+    for name, param in load_model(folder, tp=tp).model.named_parameters():
+        part = rank_slice(name, GQA, tp)
+        expected = whole[name] if part is None else whole[name].narrow(part.dim, part.start, part.stop - part.start)
+        assert param.dtype == torch.bfloat16 and torch.equal(param, expected), name

@@ -134,6 +134,10 @@ class UnpermutedRows:
     def shape(self) -> tuple[int, ...]:
         return self.stored.shape
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.stored.dtype
+
     def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
         rows = read(self.stored, part)  # (local heads * hd, dim) in HF's order: one transient copy
         dest.copy_(unpermute(rows, self.heads * rows.shape[0] // self.shape[0]))

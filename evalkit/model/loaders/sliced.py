@@ -52,7 +52,7 @@ def rank_state_dict(cfg: ModelConfig, index: dict[str, Stored], names: list[str]
         shape = list(source.shape)
         if part is not None:
             shape[part.dim] = part.length
-        kind = dtype or getattr(source, "dtype", torch.float32)
+        kind = dtype or source.dtype
         dest = torch.empty(shape[::-1], dtype=kind, device=device).t() \
             if column_major(name, len(shape), kind, torch.device(device)) else torch.empty(shape, dtype=kind, device=device)
         if part is not None and part.stop - part.start < part.length:  # the last rank's padded vocabulary rows

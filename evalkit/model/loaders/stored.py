@@ -40,17 +40,18 @@ def _block(size: int) -> torch.Tensor:
 
 class Stored(Protocol):
     shape: tuple[int, ...]
+    dtype: torch.dtype  # as stored
 
     def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
         """Copy the slice (None: the whole tensor) into dest: any dtype, device and strides, of the slice's shape."""
 
 
 def read(stored: Stored, part: Slice | None) -> torch.Tensor:
-    """The slice as a new CPU tensor of the stored dtype (float32 where the store does not say)."""
+    """The slice as a new CPU tensor of the stored dtype."""
     shape = list(stored.shape)
     if part is not None:
         shape[part.dim] = part.stop - part.start
-    dest = torch.empty(shape, dtype=getattr(stored, "dtype", torch.float32))
+    dest = torch.empty(shape, dtype=stored.dtype)
     stored.read_into(part, dest)
     return dest
 
@@ -130,7 +131,7 @@ class ConcatTensor:
 
     @property
     def dtype(self) -> torch.dtype:
-        return getattr(self.parts[0], "dtype", torch.float32)
+        return self.parts[0].dtype
 
     def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
         """Only the parts overlapping the slice are read, each into its place in dest."""
