@@ -56,7 +56,8 @@ def measure(tp, checkpoint: str, args) -> dict:
     open("/proc/self/clear_refs", "w").write("5")
     before = status("VmRSS")
     names = [name for name, _ in model.named_parameters()]
-    model.load_weights(rank_state_dict(cfg, index_torch_file(Path(checkpoint)), names, tp, None, "cpu"), checkpoint)
+    model.load_weights(rank_state_dict(cfg, index_torch_file(Path(checkpoint)), names, tp, None, "cpu", checkpoint),
+                       checkpoint)
     model.eval()
     load_peak = status("VmHWM") - before
     weights = sum(p.numel() * p.element_size() for p in model.parameters())

@@ -113,3 +113,15 @@ def test_a_rank_of_a_bf16_hf_checkpoint_keeps_bf16_and_holds_its_heads(tmp_path)
         part = rank_slice(name, GQA, tp)
         expected = whole[name] if part is None else whole[name].narrow(part.dim, part.start, part.stop - part.start)
         assert param.dtype == torch.bfloat16 and torch.equal(param, expected), name
+
+
+def test_a_stored_tensor_of_the_wrong_shape_is_refused_before_it_is_sliced(tmp_path):
+    from evalkit.errors import CheckpointError
+    from evalkit.model.loaders import load_model
+    weights = random_weights(GQA, seed=3)
+    weights["layers.1.attention.wk.weight"] = weights["layers.1.attention.wq.weight"]  # 4 heads of rows, not 2
+    folder = write_hf(tmp_path / "hf", GQA.with_(n_kv_heads=4), weights)  # permuted as 4 heads
+    (folder / "config.json").write_text((folder / "config.json").read_text().replace(
+        '"num_key_value_heads": 4', '"num_key_value_heads": 2'))
+    with pytest.raises(CheckpointError, match=r"layers.1.attention.wk.weight has shape \(64, 64\)"):
+        load_model(str(folder), tp=TensorParallel(0, 2))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
 from evalkit.model.llama import Transformer, column_major
 from evalkit.model.loaders.common import LoadedModel, find_tokenizer
@@ -38,28 +39,35 @@ def _index(fmt: str, path: Path) -> tuple[ModelConfig, dict[str, Stored], Tokeni
 
 
 def rank_state_dict(cfg: ModelConfig, index: dict[str, Stored], names: list[str], tp: TensorParallel,
-                    dtype: torch.dtype | None, device: str) -> dict[str, torch.Tensor]:
+                    dtype: torch.dtype | None, device: str, source: str = "") -> dict[str, torch.Tensor]:
     """This rank's slice of every tensor in `names`, read from where `index` says it is stored straight into
-    its final dtype, device and layout (see Transformer.load_weights), so no second copy is ever made."""
+    its final dtype, device and layout (see Transformer.load_weights), so no second copy is ever made.
+    A stored tensor whose whole shape is not the config's is refused before it is read (CheckpointError
+    naming `source`): a slice of it would be the wrong rows."""
+    with torch.device("meta"):
+        whole = {name: tuple(p.shape) for name, p in Transformer(cfg.with_(tie_embeddings=False)).named_parameters()}
     state_dict = {}
     for name in names:
-        source = index.get(name)
-        if source is None and name == "output.weight" and cfg.tie_embeddings:
-            source = index.get("tok_embeddings.weight")
-        if source is None:
+        stored = index.get(name)
+        if stored is None and name == "output.weight" and cfg.tie_embeddings:
+            stored = index.get("tok_embeddings.weight")
+        if stored is None:
             continue  # load_weights names what is missing
+        if tuple(stored.shape) != whole[name]:
+            raise CheckpointError(f"{source}: tensor {name} has shape {tuple(stored.shape)}, the config implies "
+                                  f"{whole[name]}")
         part = rank_slice(name, cfg, tp)
-        shape = list(source.shape)
+        shape = list(stored.shape)
         if part is not None:
             shape[part.dim] = part.length
-        kind = dtype or source.dtype
+        kind = dtype or stored.dtype
         dest = torch.empty(shape[::-1], dtype=kind, device=device).t() \
             if column_major(name, len(shape), kind, torch.device(device)) else torch.empty(shape, dtype=kind, device=device)
         if part is not None and part.stop - part.start < part.length:  # the last rank's padded vocabulary rows
             dest.zero_()
-            source.read_into(part, dest.narrow(part.dim, 0, part.stop - part.start))
+            stored.read_into(part, dest.narrow(part.dim, 0, part.stop - part.start))
         else:
-            source.read_into(part, dest)
+            stored.read_into(part, dest)
         state_dict[name] = dest
     return state_dict
 
@@ -78,9 +86,9 @@ def load_slice(spec: str, fmt: str, path: Path, device: str, dtype: torch.dtype 
         model = Transformer(cfg)
         parallelize(model, tp)
     names = [name for name, _ in model.named_parameters()]
-    unknown = sorted(set(index) - set(names))
-    state_dict = rank_state_dict(cfg, index, names, tp, dtype, device)
-    state_dict.update({name: torch.empty(0) for name in unknown})  # so that load_weights names them
+    if unknown := sorted(set(index) - set(names)):
+        raise CheckpointError(f"{path}: unknown keys {unknown[:5]}{'...' if len(unknown) > 5 else ''}")
+    state_dict = rank_state_dict(cfg, index, names, tp, dtype, device, str(path))
     model.load_weights(state_dict, str(path), dtype=dtype, device=device)
     model.eval().requires_grad_(False)
     mark = load_fingerprint(cfg, model.dtype) if fmt == "tiny" else fingerprint(fmt, files, model.dtype)
