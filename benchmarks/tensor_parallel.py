@@ -12,6 +12,13 @@ Configurations run one after another in fresh processes: T = 1 with 1 thread, T 
 with 1 thread per rank. Memory: the rank's weights, and its resident-memory peak above the RSS before
 loading (VmHWM after reading, then after the workloads). Ratios are against T = 1 with 1 thread.
 
+Measured on this project's shared 2-vCPU Xeon (5 agents' jobs running alongside, so T = 1 with 2 threads
+suffered most), torch 2.13 CPU, defaults:
+    configuration         score tok/s  ratio  decode tok/s  ratio  weights/rank  load peak  run peak
+    T=1, 1 thread                 579  1.00x            34  1.00x        229 MB     235 MB    288 MB
+    T=1, 2 threads                277  0.48x             7  0.20x        229 MB     235 MB    296 MB
+    T=2, 1 thread/rank            526  0.91x            33  0.98x        115 MB     120 MB    193 MB
+
 On a shared 2-core machine T = 2 cannot be faster than T = 1 with 2 threads: the same matrix products are
 split in two, plus two all-reduces per layer and two all-gathers per forward through gloo's TCP loopback.
 Tensor parallelism is for models that do not fit one device; on GPUs the collectives go over NVLink (NCCL).
