@@ -14,19 +14,23 @@ from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.encoding import generation_prompt
 from evalkit.engine.request_windows import WindowScoring
 from evalkit.engine.stats import EngineStats
+from evalkit.model.footprint import Footprint
 from evalkit.model.loaders import LoadedModel
 from evalkit.requests import GenerateRequest, GenerateResult
 
 
 class Engine(WindowScoring):
     def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
-                 max_length: int | None = None):
+                 max_length: int | None = None, device_memory: int | None = None):
+        """device_memory: bytes free for batches, for batch_size "auto" (default: asked of a CUDA device)."""
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.max_length = max_length or loaded.config.max_seq_len  # the window; longer contexts are cut
         self.deterministic = deterministic
-        self.policy = BatchPolicy.from_setting(batch_size, deterministic, self.model.device)
+        footprint = Footprint(self.model.cfg, self.model.dtype.itemsize)
+        self.policy = BatchPolicy.from_setting(batch_size, deterministic, self.model.device, footprint,
+                                               self.max_length, device_memory)
         self.stats = EngineStats()
 
     def score_windows(self, windows: list) -> dict:

@@ -29,22 +29,20 @@ from evalkit.model.llama import Transformer
 from evalkit.requests import GenerateRequest
 from evalkit.tokenizer import Tokenizer
 
-CACHE_SCALE = 8  # a decoding row holds its whole KV cache but forwards one token: allow 8x the token budget
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
 
 
 @dataclass
 class _Prompt:
-    """Distinct prompt ids and the distinct requests that share them (e.g. different seeds)."""
+    """Distinct prompt ids and the samples to draw after them: (request, sample index), e.g. several
+    requests that differ only in their seeds. A prompt with more samples than a batch holds is split."""
     ids: tuple[int, ...]
-    requests: list[GenerateRequest]
-    first: dict[GenerateRequest, int]   # index of each request's first sample to generate
+    samples: list[tuple[GenerateRequest, int]]
     budget: dict[GenerateRequest, int]  # most new tokens of each request
 
     @property
-    def cost(self) -> tuple[int, int]:  # (decoding rows, cache slots per row)
-        return sum(r.n - self.first[r] for r in self.requests), \
-            len(self.ids) + max(self.budget[r] for r in self.requests)
+    def slots(self) -> int:  # KV-cache slots per row
+        return len(self.ids) + max(self.budget[r] for r, _ in self.samples)
 
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
@@ -53,17 +51,25 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
     to its prompt ids and its most new tokens (both already fitted to the window)."""
     budget, first, texts, by_ids = plan(prompts, first_sample)
-    groups = sorted((_Prompt(ids, reqs, first, budget) for ids, reqs in by_ids.items()),
-                    key=lambda p: p.cost[1], reverse=True)
-    stats.requests_computed += sum(len(p.requests) for p in groups)
+    groups = sorted((_Prompt(ids, [(r, k) for r in reqs for k in range(first[r], r.n)], budget)
+                     for ids, reqs in by_ids.items()), key=lambda p: p.slots, reverse=True)
+    stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
+    drawn: dict[tuple[GenerateRequest, int], str] = {}
 
     def run(batch: list[_Prompt]) -> None:
-        texts.update(_generate_batch(model, tokenizer, batch, stats))
+        drawn.update(_generate_batch(model, tokenizer, batch, stats))
 
     def retry() -> None:
         stats.oom_retries += 1
 
-    run_batched(groups, lambda p: p.cost, run, policy, retry, scale=CACHE_SCALE)
+    def split(prompt: _Prompt, limit: int) -> list[_Prompt]:
+        size = max(1, limit // policy.cache_cost(1, prompt.slots)[1] - policy.from_memory)  # + the prefill row
+        return [_Prompt(prompt.ids, prompt.samples[i:i + size], budget) for i in range(0, len(prompt.samples), size)]
+
+    run_batched(groups, lambda p: policy.cache_cost(len(p.samples), p.slots), run, policy, retry, slots=True,
+                split=split)
+    for reqs in by_ids.values():
+        texts.update({r: tuple(drawn[r, k] for k in range(first[r], r.n)) for r in reqs})
     return texts
 
 
@@ -82,9 +88,10 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
 
 
 def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt],
-                    stats: EngineStats) -> dict[GenerateRequest, tuple[str, ...]]:
+                    stats: EngineStats) -> dict[tuple[GenerateRequest, int], str]:
+    """The text of each (request, sample index) of the batch's prompts."""
     device = model.device
-    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(prompt.first[r], r.n)]
+    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r, k in prompt.samples]
     requests = [r for _, r, _ in samples]
     budgets = [prompts[p].budget[r] for p, r, _ in samples]
     steps = max(budgets)
@@ -92,8 +99,13 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     cache = model.new_cache(len(prompts), tokens.shape[1] + steps)
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
     stats.count_forward(mask)
-    rows = torch.tensor([p for p, _, _ in samples], device=device)
-    cache, logits = cache.select(rows), model.logits(last)[rows]  # (R, ...), (R, vocab)
+    logits = model.logits(last)  # (B, vocab)
+    if len(samples) > len(prompts):  # fork each prompt's row into its samples' rows
+        rows = torch.tensor([p for p, _, _ in samples], device=device)
+        forked = cache.select(rows)
+        stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes + forked.nbytes)
+        cache, logits = forked, logits[rows]  # (R, ...), (R, vocab)
+    stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes)
 
     R = len(samples)
     sampling = any(r.temperature > 0 for r in requests)
@@ -134,7 +146,8 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
             break
         if (~still).sum() * 4 >= len(still):  # drop finished rows
             keep = torch.from_numpy(np.flatnonzero(still)).to(device)
-            cache, live, chosen = cache.select(keep), live[keep], chosen[keep]
+            cache.compact(keep)
+            live, chosen = live[keep], chosen[keep]
             still = still[still]
         step_mask = torch.from_numpy(still).to(device)[:, None]  # (L, 1): finished rows forward padding
         logits = model.logits(model.hidden_states(chosen[:, None], step_mask, cache)[:, -1])
@@ -143,11 +156,8 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     stats.samples_generated += R
     lengths = length.tolist()
     stats.tokens_generated += sum(lengths)
-    texts: dict[GenerateRequest, list[str]] = {}
-    for (p, request, _), ids, n in zip(samples, generated.tolist(), lengths):
-        text = continuation_text(tokenizer, list(prompts[p].ids), ids[:n])
-        texts.setdefault(request, []).append(cut_at_stop(text, request.until))
-    return {r: tuple(t) for r, t in texts.items()}
+    return {(request, k): cut_at_stop(continuation_text(tokenizer, list(prompts[p].ids), ids[:n]), request.until)
+            for (p, request, k), ids, n in zip(samples, generated.tolist(), lengths)}
 
 
 class _StopWatch:

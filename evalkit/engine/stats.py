@@ -16,6 +16,7 @@ class EngineStats:
     samples_generated: int = 0
     tokens_generated: int = 0
     oom_retries: int = 0        # batches retried with half the token budget (batch_size="auto")
+    peak_cache_bytes: int = 0   # most KV-cache bytes alive at once in a generation batch (fork included)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
