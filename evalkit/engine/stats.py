@@ -27,6 +27,10 @@ class EngineStats:
 
     def count_step(self, real: int, slots: int) -> None:
         """Count one forward of `slots` token slots of which `real` hold real tokens."""
-        self.forward_calls += 1
+        self.count_steps(1, real, slots)
+
+    def count_steps(self, calls: int, real: int, slots: int) -> None:
+        """Count `calls` forwards of `slots` token slots in all, of which `real` hold real tokens."""
+        self.forward_calls += calls
         self.tokens_forwarded += real
         self.padding_tokens += slots - real
