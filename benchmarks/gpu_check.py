@@ -14,6 +14,8 @@ Measured, printed as one markdown table:
 - peak device memory above the weights (torch.cuda.max_memory_allocated) of each side's largest batch;
 - the SDPA kernel each side runs (the aten op the profiler records for a prefill and a decode step:
   flash, memory-efficient, cuDNN or math) and the backends enabled in torch.backends.cuda;
+- one decoding step eager vs (on CUDA) replayed as a CUDA graph, at batch 1 and 64: what capturing the
+  decode step would pay (the engine does not capture it yet; its cache grows a slot per step);
 - agreement of the two models' logits (max |difference| over the logits' standard deviation; a wrong
   weight mapping gives about 1.4);
 - a Table 3 slice: stories260K on --slice-docs documents of the 8 zero-shot tasks (real files from
@@ -230,6 +232,45 @@ def hf_step(hf, ids: torch.Tensor):
     return lambda: hf(input_ids=ids[:, -1:], use_cache=True, **{name: past})
 
 
+def graph_gain(model: Transformer, batch: int, prompt: int, device: torch.device, steps: int = 20) -> list[str]:
+    """One decoding step eager vs replayed as a CUDA graph (no kernel launches from Python): what capturing
+    the decode step would pay at this batch. The same step is replayed (cache length and positions reset
+    before each), since the engine's cache grows a slot per step and a graph needs fixed shapes."""
+    ids = prompts(model.cfg, batch, prompt, device)
+    cache = model.new_cache(batch, prompt + 1)
+    with torch.inference_mode():
+        model.hidden_states(ids, None, cache)
+        token, mask = ids[:, -1:], torch.ones(batch, 1, dtype=torch.bool, device=device)
+        length, positions = cache.length, cache.next_pos.clone()
+
+        def step():
+            cache.length = length
+            cache.next_pos.copy_(positions)
+            return model.logits(model.hidden_states(token, mask, cache)[:, -1])
+
+        def per_step(fn) -> float:
+            return best_time(lambda: [fn() for _ in range(steps)], device, 2) / steps * 1e3
+
+        label = f"decode step ms, batch {batch}: eager / CUDA graph"
+        if device.type != "cuda":
+            return [label, f"{per_step(step):.2f} / n/a on the CPU", "", "", ""]
+        try:
+            side = torch.cuda.Stream(device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    step()
+            torch.cuda.current_stream(device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                step()
+        except Exception as error:  # noqa: BLE001 - report why, the other checks still run
+            return [label, f"{per_step(step):.2f} / capture failed: {type(error).__name__}: "
+                           f"{str(error).splitlines()[0][:80]}", "", "", ""]
+        eager, replay = per_step(step), per_step(graph.replay)
+    return [label, f"{eager:.2f} / {replay:.2f}", "", "", f"a graph saves {1 - replay / eager:.0%} of a step"]
+
+
 def agreement(ours: Transformer, hf, device: torch.device) -> float:
     """max |ours - transformers| over the logits' standard deviation, on one 64-token prompt."""
     ids = prompts(ours.cfg, 1, 64, device)
@@ -298,6 +339,7 @@ def main() -> None:
     rows.append([f"peak memory above the weights, batch {largest} (prefill / decode)",
                  memory(info, "ours", largest), "", memory(info, "hf", largest), ""])
     rows.append(["SDPA kernel", info["sdpa ours"], "", info["sdpa hf"], ""])
+    rows.extend(graph_gain(ours, batch, args.prompt, device) for batch in (1, BATCHES[-1]))
     if device.type == "cuda":
         b = torch.backends.cuda
         rows.append(["SDPA backends enabled", f"flash {b.flash_sdp_enabled()}, memory-efficient "

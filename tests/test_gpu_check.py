@@ -20,6 +20,7 @@ def test_gpu_check_tiny_on_cpu():
     for batch in (1, 8, 64):
         assert f"prefill tokens/s, batch {batch} x 16" in checks and f"decode tokens/s, batch {batch}, 16 new" in checks
     assert any(c.startswith("peak memory") for c in checks) and "SDPA kernel" in checks
+    assert "decode step ms, batch 64: eager / CUDA graph" in checks  # eager here; the capture is CUDA's
     sdpa = next(line for line in table if "SDPA kernel" in line)
     assert "flash" in sdpa or "math" in sdpa  # the CPU's SDPA ops, as the profiler recorded them
     drift = float(next(line for line in table if "logits agreement" in line).split("|")[2])
