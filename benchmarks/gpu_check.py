@@ -114,7 +114,7 @@ def build_models(cfg: ModelConfig, dtype: torch.dtype, device: torch.device):
     finally:
         torch.set_default_dtype(default)
     ours.eval().requires_grad_(False)
-    hf.eval().requires_grad_(False)
+    hf = hf.to(dtype).eval().requires_grad_(False)  # a no-op unless transformers chose its own dtype
     with torch.no_grad():
         for name, p in ours.named_parameters():
             p.normal_(0.0, 0.02) if p.ndim == 2 else p.fill_(1.0)

@@ -7,8 +7,8 @@ for a generation batch, both halved on every out-of-memory error:
 - on CPU, a token budget where matrix products are already efficient, and CACHE_SCALE times it in
   slots (a decoding row holds its whole cache but forwards one token);
 - on a CUDA device (or wherever the device memory is given), budgets derived from memory: the free
-  memory after the weights, less a margin, divided by a token's activations (scoring) or by a slot's
-  KV cache plus its share of the prefill's activations (generation; evalkit.model.footprint);
+  memory after the weights, less a margin, divided by a token's KV cache and activations (tokens per
+  scoring forward, slots per generation batch; evalkit.model.footprint);
 - on another accelerator, a large fixed token budget.
 A generation item (one prompt's samples) larger than the whole slot budget is split into chunks of
 samples (`run_batched`'s `split`), so n = 256 samples of a long prompt never need one batch.
@@ -63,14 +63,14 @@ class BatchPolicy:
 
     @classmethod
     def from_memory_budget(cls, memory: int, footprint: Footprint, context: int) -> "BatchPolicy":
-        """Budgets that keep a batch within MEMORY_FRACTION of `memory` bytes: tokens per forward from a
-        token's activations; KV slots per generation batch from a slot's cache plus a prefill token's
-        activations (a prompt's prefill row is counted beside its samples, see cache_cost)."""
+        """Budgets that keep a batch within MEMORY_FRACTION of `memory` bytes, a token (or KV slot) costing
+        its K and V in every layer plus its activations: scoring forwards its tokens into a KV cache (for
+        the continuations forked from it), and a generation batch's prefill fills its samples' slots (a
+        prompt's prefill row counted beside its samples, see cache_cost)."""
         usable = int(memory * MEMORY_FRACTION)
-        activations = footprint.activation_bytes_per_token(context)
-        slot = footprint.kv_bytes_per_token + activations
-        return cls(UNLIMITED, max(1, usable // activations), True, max(1, usable // slot),
-                   math.ceil(footprint.decode_row_bytes / slot), True)
+        slot = footprint.kv_bytes_per_token + footprint.activation_bytes_per_token(context)
+        budget = max(1, usable // slot)
+        return cls(UNLIMITED, budget, True, budget, math.ceil(footprint.decode_row_bytes / slot), True)
 
     @property
     def slot_budget(self) -> int:
