@@ -159,7 +159,7 @@ class Transformer(nn.Module):
         start = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device) if cache is None \
             else cache.next_pos
         positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
-        freqs = self.rope(positions)
+        freqs = self.rope(positions, tokens.shape[1] + (0 if cache is None else cache.length))
         attn_mask = attention_mask(mask, cache)
         x = self.tok_embeddings(tokens)  # (B, T, dim)
         for i, layer in enumerate(self.layers):
@@ -168,9 +168,11 @@ class Transformer(nn.Module):
             cache.advance(mask)
         return self.norm(x)
 
-    def rope(self, positions: torch.Tensor) -> torch.Tensor:
-        """positions (B, T) -> rotations (B, T, 1, hd/2) from a table that grows past max_seq_len if needed."""
-        need = int(positions.max()) + 1 if positions.numel() else 1
+    def rope(self, positions: torch.Tensor, bound: int | None = None) -> torch.Tensor:
+        """positions (B, T), all below `bound` -> rotations (B, T, 1, hd/2) from a table that grows past
+        max_seq_len if needed. hidden_states knows a bound on the host (the slots so far), so a decoding
+        step does not wait to read the positions back from the device."""
+        need = bound if bound is not None else int(positions.max()) + 1 if positions.numel() else 1
         if self._rope is None or len(self._rope) < need or self._rope.device != positions.device:
             length = max(need, self.cfg.max_seq_len, 2 * len(self._rope) if self._rope is not None else 0)
             self._rope = rope_table(self.cfg.head_dim, self.cfg.rope_theta, length, positions.device)
