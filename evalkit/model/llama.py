@@ -135,6 +135,7 @@ class Transformer(nn.Module):
             self.output.weight = self.tok_embeddings.weight
         self._rope: torch.Tensor | None = None  # rope_table, built on first use on the weights' device
         self.kv_heads = cfg.kv_heads  # per rank under tensor parallelism (evalkit/model/tensor_parallel.py)
+        self.tensor_parallel = 1  # ranks the model is split over (set by tensor_parallel.parallelize)
 
     @property
     def dtype(self) -> torch.dtype:

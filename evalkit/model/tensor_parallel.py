@@ -146,6 +146,7 @@ def parallelize(model: nn.Module, tp: TensorParallel) -> None:
     model.tok_embeddings = ParallelEmbedding(cfg.vocab_size, cfg.dim // T, tp)
     model.output = VocabParallelOutput(cfg.dim, cfg.vocab_size, tp)  # tied weights become two slices
     model.kv_heads = kv  # the KV cache holds this rank's heads only
+    model.tensor_parallel = T  # memory budgets count this rank's share (evalkit.model.footprint)
     for layer in model.layers:
         attention, ffn = layer.attention, layer.feed_forward
         attention.n_heads, attention.n_kv_heads = heads, kv
