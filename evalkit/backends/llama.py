@@ -13,6 +13,7 @@ from typing import Any
 
 from evalkit.backends.base import BackendOptions
 from evalkit.engine import Engine, EngineStats
+from evalkit.model.auto_dtype import resolve_dtype
 from evalkit.model.loaders import LoadedModel, load_model
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
@@ -22,8 +23,9 @@ class LlamaBackend:
     name = "llama"
 
     def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
-                 device: str = "cpu"):
+                 device: str = "cpu", dtype_reason: str | None = None):
         self.loaded = loaded
+        self.dtype_reason = dtype_reason  # why --dtype auto chose the model's dtype (None: not asked)
         self.engine = Engine(loaded, batch_size=batch_size, deterministic=deterministic)
         self.device = device  # as asked (e.g. "cuda"), recorded in results
 
@@ -51,7 +53,7 @@ class LlamaBackend:
                 "format": loaded.format, "fingerprint": loaded.fingerprint,
                 "dtype": str(model.dtype).replace("torch.", ""), "device": self.device,
                 "params": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg),
-                "backend": self.name}
+                "backend": self.name, **({"dtype_auto": self.dtype_reason} if self.dtype_reason else {})}
 
     def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
         pass  # answers are computed, whatever document asks
@@ -76,5 +78,6 @@ def rank_device(device: str) -> str:
 
 
 def load(options: BackendOptions) -> LlamaBackend:
-    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=options.dtype)
-    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device)
+    dtype = resolve_dtype(options.dtype, rank_device(options.device))
+    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=dtype.dtype)
+    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device, dtype.reason)
