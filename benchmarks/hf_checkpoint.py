@@ -63,13 +63,13 @@ def tokenizer_model(data: Path, work: Path) -> Path:
     return path
 
 
-def write_small_model(tokenizer: Path, folder: Path, seed: int = 0) -> Path:
-    """The small preset (vocabulary of `tokenizer`) with seeded random weights, in transformers' format."""
+def write_random_model(tokenizer: Path, folder: Path, preset_name: str = "small", seed: int = 0) -> Path:
+    """A preset (with the vocabulary of `tokenizer`) with seeded random weights, in transformers' format."""
     if (folder / "config.json").is_file():
         return folder
     vocab = Tokenizer(tokenizer).vocab_size
     torch.manual_seed(seed)
-    model = Transformer(dataclasses.replace(preset("small"), vocab_size=vocab)).eval()
+    model = Transformer(dataclasses.replace(preset(preset_name), vocab_size=vocab)).eval()
     hf = to_transformers(model)
     hf.config.eos_token_id = 2  # the tokenizer's </s>: lm-eval reads it
     tmp = folder.with_name(folder.name + ".tmp")

@@ -45,8 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                     "--batch-size)")
     parser.add_argument("--repeats", type=int, default=1, help="paired runs per dtype; medians are printed")
     parser.add_argument("--threads", type=int, default=2, help="OMP/MKL threads of each process")
-    parser.add_argument("--model", type=Path, help="a transformers Llama folder (default: the small preset with "
-                                                   "random weights, written under --work)")
+    parser.add_argument("--model", type=Path, help="a transformers Llama folder (default: --preset with random "
+                                                   "weights, written under --work)")
+    parser.add_argument("--preset", default="small", help="evalkit's model preset for the default model")
     parser.add_argument("--tokenizer", type=Path, help="SentencePiece model for the default model (default: a "
                                                        "32000-token one trained on --data's text)")
     parser.add_argument("--data", type=Path, default=DATA, help="the local benchmark files (default ../shared/data)")
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
                HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                HF_DATASETS_CACHE=str(args.work / "hf_datasets"), PYTHONPATH=str(REPO))
     os.environ.update({k: env[k] for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")})
-    from hf_checkpoint import tokenizer_model, write_small_model
+    from hf_checkpoint import tokenizer_model, write_random_model
     from lm_eval_agreement import compare, evalkit_documents, lm_eval_documents
     from lm_eval_tasks import write_tasks
 
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     model = args.model
     if model is None:
         tokenizer = args.tokenizer or tokenizer_model(args.data, args.work)
-        model = write_small_model(tokenizer, args.work / f"small-{tokenizer.stem}")
+        model = write_random_model(tokenizer, args.work / f"{args.preset}-{tokenizer.stem}", args.preset)
     lm_tasks = write_tasks(tasks, args.data, args.work / "lm_eval_tasks")
     from lm_eval.tasks import TaskManager, get_task_dict
     get_task_dict(lm_tasks, TaskManager(include_path=str(args.work / "lm_eval_tasks")))  # datasets' cache, untimed
