@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -148,10 +149,11 @@ def main(argv=None) -> int:
         times = {"lm-eval": [], "evalkit": []}
         for repeat in range(args.repeats):
             out = args.work / "runs" / f"{dtype}-{repeat}"
+            shutil.rmtree(out, ignore_errors=True)  # lm-eval names its files by time: keep only this run's
             runs = commands(args, model, tasks, lm_tasks, dtype, out)
             order = ["lm-eval", "evalkit"] if repeat % 2 == 0 else ["evalkit", "lm-eval"]
+            out.mkdir(parents=True)
             for name in order:
-                out.mkdir(parents=True, exist_ok=True)
                 times[name].append(timed(runs[name], env, out / f"{name}.log"))
                 print(f"  {dtype} repeat {repeat + 1}: {name} {times[name][-1][0]:.1f} s", flush=True)
         wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
