@@ -1,4 +1,5 @@
-"""Per-document agreement between an evalkit run and an lm-eval run of the same task and documents.
+"""Per-document agreement between two runs of the same task and documents: evalkit vs lm-eval, or one
+harness's bf16 run vs its fp32 run.
 
 evalkit writes `samples/<task>.jsonl` (doc_id, target, loglikelihoods per choice); lm-eval with
 `--log_samples` writes `samples_<task>_<time>.jsonl` (doc_id, target, filtered_resps: [loglikelihood,
@@ -18,8 +19,8 @@ class Agreement:
     documents: int
     same_prediction: int
     max_shift: float          # largest |evalkit - lm-eval| log-likelihood of one choice (nat)
-    acc_evalkit: float        # mean of (prediction == target): the acc both report
-    acc_lm_eval: float
+    acc_first: float          # mean of (prediction == target), the acc both harnesses report, of the first run
+    acc_second: float
 
 
 def _argmax(values: list[float]) -> int:
@@ -42,6 +43,7 @@ def lm_eval_documents(out: Path, task: str) -> dict[int, tuple[int, list[float]]
 
 
 def compare(task: str, ours: dict, theirs: dict) -> Agreement:
+    """ours, theirs: doc_id -> (target, log-likelihoods), as read by the functions above."""
     if set(ours) != set(theirs):
         raise SystemExit(f"vs_lm_eval: {task}: the two runs scored different documents")
     same, shift, right_ours, right_theirs = 0, 0.0, 0, 0

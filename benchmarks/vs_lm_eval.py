@@ -173,12 +173,31 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|")
     for dtype, a in agreement:
         print(f"| {dtype} | {a.task} | {a.documents} | {a.same_prediction}/{a.documents} | {a.max_shift:.4f} "
-              f"| {a.acc_evalkit:.4f} | {a.acc_lm_eval:.4f} |")
+              f"| {a.acc_first:.4f} | {a.acc_second:.4f} |")
+    dtypes = args.dtype.split(",")
+    if "float32" in dtypes and "bfloat16" in dtypes:  # the last repeat's outputs of each dtype
+        print_bf16_vs_fp32(tasks, lm_tasks, args.work / "runs" / f"float32-{args.repeats - 1}",
+                           args.work / "runs" / f"bfloat16-{args.repeats - 1}")
     print("\n| dtype | evalkit forward (GFLOP/s) | plain matmul (GFLOP/s) | efficiency |")
     print("|---|---|---|---|")
     for dtype, ours, matmul in rates:
         print(f"| {dtype} | {ours:.1f} | {matmul:.1f} | {ours / matmul:.0%} |")
     return 0
+
+
+def print_bf16_vs_fp32(tasks: list[str], lm_tasks: list[str], fp32: Path, bf16: Path) -> None:
+    """Per task and harness: does its bf16 run keep its fp32 run's predictions?"""
+    from lm_eval_agreement import compare, evalkit_documents, lm_eval_documents
+    print("\n| task | evalkit: bf16 predictions = fp32 | max abs. dLL | lm-eval: bf16 predictions = fp32 "
+          "| max abs. dLL | acc fp32 -> bf16 (evalkit; lm-eval) |")
+    print("|---|---|---|---|---|---|")
+    for task, lm_task in zip(tasks, lm_tasks):
+        ours = compare(task, evalkit_documents(fp32 / "evalkit", task), evalkit_documents(bf16 / "evalkit", task))
+        theirs = compare(task, lm_eval_documents(fp32 / "lm_eval", lm_task),
+                         lm_eval_documents(bf16 / "lm_eval", lm_task))
+        print(f"| {task} | {ours.same_prediction}/{ours.documents} | {ours.max_shift:.3f} "
+              f"| {theirs.same_prediction}/{theirs.documents} | {theirs.max_shift:.3f} "
+              f"| {ours.acc_first:.3f} -> {ours.acc_second:.3f}; {theirs.acc_first:.3f} -> {theirs.acc_second:.3f} |")
 
 
 def lm_eval_version() -> str:
