@@ -29,4 +29,5 @@ def test_smoke_fp32_agrees_with_lm_eval(tmp_path):
     for task, documents, same, total, shift in rows:
         assert int(documents) == int(same) == int(total) == 3, (task, proc.stdout)
         assert float(shift) < 1e-3, (task, shift)
-    assert re.search(r"^\| float32 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\| float32 \| [\d.]+ \([\d.]+\) \| [\d.]+ \([\d.]+\) \| [\d.]+x \|", proc.stdout, re.M), \
+        proc.stdout
