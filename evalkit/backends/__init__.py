@@ -17,7 +17,7 @@ BACKENDS = {
     "openai": "evalkit.backends.openai",            # an OpenAI-compatible completions server
     "generations": "evalkit.backends.generations",  # answers from a generations file
 }
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "bfloat16", "float16", "auto")  # auto: evalkit/model/auto_dtype.py
 
 
 def add_backend_arguments(parser, generations: bool = False) -> None:
@@ -30,7 +30,8 @@ def add_backend_arguments(parser, generations: bool = False) -> None:
                                        "model name. Required by run (unless --load-generations); generate and "
                                        "score default to tiny")
     group.add_argument("--device", default="cpu", help="llama, hf: cpu, cuda, cuda:N or mps")
-    group.add_argument("--dtype", choices=DTYPES, help="default: as stored")
+    group.add_argument("--dtype", choices=DTYPES, help="llama, hf: default as stored; auto: bfloat16 where the "
+                       "hardware runs it fast (AMX, AVX512-BF16, CUDA sm_80+), else float32")
     group.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
     group.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
     group.add_argument("--tensor-parallel", type=int, default=1, metavar="T",

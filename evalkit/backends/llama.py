@@ -15,6 +15,7 @@ import torch
 
 from evalkit.backends.base import BackendOptions
 from evalkit.engine import Engine, EngineStats
+from evalkit.model.auto_dtype import resolve_dtype
 from evalkit.model.llama import Transformer
 from evalkit.model.loaders import LoadedModel, load_model
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
@@ -25,8 +26,9 @@ class LlamaBackend:
     name = "llama"
 
     def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
-                 device: str = "cpu", tensor_parallel: int = 1):
+                 device: str = "cpu", tensor_parallel: int = 1, dtype_reason: str | None = None):
         self.loaded = loaded
+        self.dtype_reason = dtype_reason  # why --dtype auto chose the model's dtype (None: not asked)
         self.engine = Engine(loaded, batch_size=batch_size, deterministic=deterministic)
         self.device = device  # as asked (e.g. "cuda"), recorded in results
         self.tensor_parallel = tensor_parallel
@@ -60,7 +62,8 @@ class LlamaBackend:
                 "format": loaded.format, "fingerprint": loaded.fingerprint,
                 "dtype": str(model.dtype).replace("torch.", ""), "device": self.device,
                 "params": sum(p.numel() for p in whole.parameters()), "config": asdict(model.cfg),
-                "backend": self.name, **split}
+                "backend": self.name, **split,
+                **({"dtype_auto": self.dtype_reason} if self.dtype_reason else {})}
 
     def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
         pass  # answers are computed, whatever document asks
@@ -94,5 +97,7 @@ def load(options: BackendOptions) -> LlamaBackend:
     """The model, whole or (with --tensor-parallel T) this rank's slice of it."""
     from evalkit.serving.distributed import tensor_parallel
     tp = tensor_parallel(options.tensor_parallel)
-    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=options.dtype, tp=tp)
-    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device, options.tensor_parallel)
+    dtype = resolve_dtype(options.dtype, rank_device(options.device))
+    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=dtype.dtype, tp=tp)
+    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device, options.tensor_parallel,
+                        dtype.reason)
