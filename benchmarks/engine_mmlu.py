@@ -1,10 +1,10 @@
 """MMLU-shaped scoring: 5-shot prompts of ~600 tokens (550-650), answers " A".." D" of one token each.
 
-Same comparison as engine_hellaswag.py (one transformers forward per answer vs the engine). With
-one-token answers the engine forwards each prompt once and reads all four answers from its last
-position. As in MMLU, the questions of one subject share their five shots (a ~450-520-token
-preamble, `--per-subject` questions each), which the engine forwards once per subject;
-`--per-subject 1` gives every question its own shots. Target: >= 1.5x faster than the naive baseline.
+Same comparison as engine_hellaswag.py (lm-eval's HF loop at batch 8 vs the engine). With one-token
+answers both forward each prompt once and read all four answers from its last position (lm-eval
+through its logits cache). As in MMLU, the questions of one subject share their five shots (a
+~450-520-token preamble, `--per-subject` questions each), which the engine forwards once per subject;
+`--per-subject 1` gives every question its own shots.
 
     .venv/bin/python benchmarks/engine_mmlu.py --questions 6
 """

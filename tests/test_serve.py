@@ -151,3 +151,15 @@ def test_concurrent_clients_are_batched(server):
     for a, b in zip(alone, together):
         assert b["logprobs"]["tokens"] == a["logprobs"]["tokens"]
         assert b["logprobs"]["token_logprobs"][1:] == pytest.approx(a["logprobs"]["token_logprobs"][1:], abs=1e-4)
+
+
+@pytest.mark.parametrize("device", ["cuda:7", "tpu", "cpu:zero"])
+def test_a_missing_device_is_refused_before_the_model_loads(device):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    done = subprocess.run([sys.executable, "run_eval.py", "serve", "--model", STORIES_BIN, "--device", device,
+                           "--port", "8999"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].count("--device") == 1, done.stderr

@@ -17,7 +17,7 @@ BACKENDS = {
     "openai": "evalkit.backends.openai",            # an OpenAI-compatible completions server
     "generations": "evalkit.backends.generations",  # answers from a generations file
 }
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "bfloat16", "float16", "auto")  # auto: evalkit/model/auto_dtype.py
 
 
 def add_backend_arguments(parser, generations: bool = False) -> None:
@@ -30,9 +30,13 @@ def add_backend_arguments(parser, generations: bool = False) -> None:
                                        "model name. Required by run (unless --load-generations); generate and "
                                        "score default to tiny")
     group.add_argument("--device", default="cpu", help="llama, hf: cpu, cuda, cuda:N or mps")
-    group.add_argument("--dtype", choices=DTYPES, help="default: as stored")
+    group.add_argument("--dtype", choices=DTYPES, help="llama, hf: default as stored; auto: bfloat16 where the "
+                       "hardware runs it fast (AMX, AVX512-BF16, CUDA sm_80+), else float32")
     group.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
     group.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
+    group.add_argument("--tensor-parallel", type=int, default=1, metavar="T",
+                       help="llama: split the model over T processes (heads and FFN columns, as Meta's shards); "
+                            "launch with torchrun --nproc_per_node T x replicas")
     group.add_argument("--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
     group.add_argument("--api-key-env", metavar="VAR", help="openai: environment variable holding the API key")
     group.add_argument("--concurrency", type=int, default=4, help="openai: requests in flight at once")
@@ -66,13 +70,17 @@ def backend_name(args) -> str:
 def options_from_args(args) -> BackendOptions:
     """The backend settings of a parsed command line, checked before anything is loaded."""
     from evalkit.preflight import check_device
+    from evalkit.serving.distributed import check_tensor_parallel
     if args.concurrency < 1:
         raise UsageError(f"--concurrency: expected a positive integer, got {args.concurrency}")
     check_device(args.device)
+    check_tensor_parallel(args.tensor_parallel)
+    if args.tensor_parallel > 1 and backend_name(args) != "llama":
+        raise UsageError(f"--tensor-parallel applies to the llama backend, not --backend {backend_name(args)}")
     return BackendOptions(model=args.model, device=args.device, dtype=args.dtype,
                           batch_size=parse_batch_size(args.batch_size), deterministic=args.deterministic,
                           base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
-                          generations=getattr(args, "load_generations", None))
+                          generations=getattr(args, "load_generations", None), tensor_parallel=args.tensor_parallel)
 
 
 def load_backend(args) -> Backend:

@@ -33,6 +33,7 @@ class BackendOptions:
     max_retries: int = 6                  # openai: per request, for 429, 5xx, timeouts, malformed bodies
     timeout_s: float = 120.0              # openai: per HTTP request
     generations: Path | None = None       # generations: --load-generations FILE
+    tensor_parallel: int = 1              # llama: ranks the model is split over (under torchrun)
 
 
 @runtime_checkable

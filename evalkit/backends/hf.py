@@ -24,6 +24,7 @@ from evalkit.engine.encoding import generation_prompt
 from evalkit.engine.request_windows import WindowScoring
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import UsageError
+from evalkit.model.auto_dtype import resolve_dtype
 from evalkit.model.loaders.common import file_fingerprint
 from evalkit.requests import GenerateRequest, GenerateResult, Request
 
@@ -51,18 +52,20 @@ def load(options: BackendOptions) -> "HFBackend":
     from evalkit.backends import hf_loading  # imports transformers
 
     folder = hf_loading.resolve(options.model)
-    tokenizer, lm = hf_loading.load_pretrained(folder, options.model, options.dtype, rank_device(options.device))
+    dtype = resolve_dtype(options.dtype, rank_device(options.device))
+    tokenizer, lm = hf_loading.load_pretrained(folder, options.model, dtype.dtype, rank_device(options.device))
     weights = file_fingerprint(hf_loading.fingerprinted_files(folder))
     return HFBackend(lm, HFTokenizer(tokenizer, options.model), options, weights, hf_loading.max_length(lm.model),
-                     transformers.__version__)
+                     transformers.__version__, dtype.reason)
 
 
 class HFBackend(WindowScoring):
     name = "hf"
 
     def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, weights: str, max_length: int,
-                 transformers_version: str):
-        """weights: a fingerprint of the folder's config, tokenizer and weight files."""
+                 transformers_version: str, dtype_reason: str | None = None):
+        """weights: a fingerprint of the folder's config, tokenizer and weight files; dtype_reason: why
+        --dtype auto chose the model's dtype (None where it was not asked)."""
         self.lm = lm
         self.tokenizer = tokenizer
         self.options = options
@@ -71,6 +74,7 @@ class HFBackend(WindowScoring):
         self.fingerprint = "hf:" + hashlib.sha256(f"{weights}:{lm.model.dtype}".encode()).hexdigest()[:16] + \
             f":max_length={max_length}:deterministic={options.deterministic}"
         self.transformers_version = transformers_version
+        self.dtype_reason = dtype_reason
         self.deterministic = options.deterministic
         self.policy = BatchPolicy.from_setting(options.batch_size, options.deterministic, lm.device)
         self.stats = EngineStats()
@@ -85,7 +89,8 @@ class HFBackend(WindowScoring):
                 "fingerprint": self.fingerprint, "dtype": str(model.dtype).replace("torch.", ""),
                 "device": self.options.device, "params": sum(p.numel() for p in model.parameters()),
                 "model_type": model.config.model_type, "max_length": self.max_length,
-                "transformers": self.transformers_version, "shared_contexts": self.lm.cache_arg is not None}
+                "transformers": self.transformers_version, "shared_contexts": self.lm.cache_arg is not None,
+                **({"dtype_auto": self.dtype_reason} if self.dtype_reason else {})}
 
     def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
         pass  # answers are computed, whatever document asks

@@ -17,7 +17,7 @@ from evalkit.backends.hf_model import CausalLM, positions
 from evalkit.backends.hf_tokenizer import HFTokenizer
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import continuation_text
-from evalkit.engine.generation import CACHE_SCALE, cut_at_stop, plan
+from evalkit.engine.generation import cut_at_stop, plan
 from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
 from evalkit.requests import GenerateRequest
@@ -57,7 +57,7 @@ def generate(lm: CausalLM, tokenizer: HFTokenizer, prompts: dict[GenerateRequest
         stats.oom_retries += 1
 
     groups = sorted(by_ids.items(), key=lambda item: cost(item)[1], reverse=True)
-    run_batched(groups, cost, run, policy, retry, scale=CACHE_SCALE)
+    run_batched(groups, cost, run, policy, retry, slots=True)
     return texts
 
 

@@ -11,8 +11,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from evalkit.backends.base import BackendOptions
 from evalkit.engine import Engine, EngineStats
+from evalkit.model.auto_dtype import resolve_dtype
+from evalkit.model.llama import Transformer
 from evalkit.model.loaders import LoadedModel, load_model
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Request,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
@@ -22,10 +26,14 @@ class LlamaBackend:
     name = "llama"
 
     def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
-                 device: str = "cpu"):
+                 device: str = "cpu", tensor_parallel: int = 1, dtype_reason: str | None = None):
         self.loaded = loaded
+        self.dtype_reason = dtype_reason  # why --dtype auto chose the model's dtype (None: not asked)
         self.engine = Engine(loaded, batch_size=batch_size, deterministic=deterministic)
         self.device = device  # as asked (e.g. "cuda"), recorded in results
+        self.tensor_parallel = tensor_parallel
+        if tensor_parallel > 1:  # one rank halving its batch on out-of-memory would desynchronize the collectives
+            self.engine.policy.auto = False
 
     @property
     def max_length(self) -> int:
@@ -35,7 +43,8 @@ class LlamaBackend:
     def fingerprint(self) -> str:
         """Weights, tokenizer and dtype (the loader's fingerprint), the window that cuts long contexts, and
         deterministic mode (unbatched, so bit-identical; batched results may differ in the last bits)."""
-        return f"{self.loaded.fingerprint}:max_length={self.engine.max_length}:deterministic={self.engine.deterministic}"
+        split = f":tensor_parallel={self.tensor_parallel}" if self.tensor_parallel > 1 else ""  # sums in another order
+        return f"{self.loaded.fingerprint}:max_length={self.engine.max_length}:deterministic={self.engine.deterministic}{split}"
 
     @property
     def stats(self) -> EngineStats:
@@ -47,11 +56,14 @@ class LlamaBackend:
     def describe(self) -> dict[str, Any]:
         loaded, model = self.loaded, self.loaded.model
         label = loaded.name if loaded.format == "tiny" else Path(loaded.name.rstrip("/")).name
+        split = {"tensor_parallel": self.tensor_parallel} if self.tensor_parallel > 1 else {}
+        whole = model if not split else full_model(model.cfg)  # a rank holds only its slice
         return {"name": loaded.name, "label": Path(label).stem if loaded.format == "llama2c" else label,
                 "format": loaded.format, "fingerprint": loaded.fingerprint,
                 "dtype": str(model.dtype).replace("torch.", ""), "device": self.device,
-                "params": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg),
-                "backend": self.name}
+                "params": sum(p.numel() for p in whole.parameters()), "config": asdict(model.cfg),
+                "backend": self.name, **split,
+                **({"dtype_auto": self.dtype_reason} if self.dtype_reason else {})}
 
     def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
         pass  # answers are computed, whatever document asks
@@ -67,6 +79,12 @@ class LlamaBackend:
         return self.engine.generate(requests, first_sample)
 
 
+def full_model(cfg) -> torch.nn.Module:
+    """The whole model's shapes, on the meta device (no memory)."""
+    with torch.device("meta"):
+        return Transformer(cfg)
+
+
 def rank_device(device: str) -> str:
     """Under a launcher (torchrun, accelerate: WORLD_SIZE > 1) each rank takes its own GPU: "cuda" means
     this rank's cuda:LOCAL_RANK."""
@@ -76,5 +94,10 @@ def rank_device(device: str) -> str:
 
 
 def load(options: BackendOptions) -> LlamaBackend:
-    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=options.dtype)
-    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device)
+    """The model, whole or (with --tensor-parallel T) this rank's slice of it."""
+    from evalkit.serving.distributed import tensor_parallel
+    tp = tensor_parallel(options.tensor_parallel)
+    dtype = resolve_dtype(options.dtype, rank_device(options.device))
+    loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=dtype.dtype, tp=tp)
+    return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device, options.tensor_parallel,
+                        dtype.reason)

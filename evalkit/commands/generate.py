@@ -27,10 +27,14 @@ def _handler(args):
         raise UsageError("need --max-new-tokens >= 0, --temperature >= 0 and 0 < --top-p <= 1")
     request = GenerateRequest(args.prompt, tuple(args.until), args.max_new_tokens, args.temperature,
                               args.top_p, 1, args.seed)
+    from evalkit.serving.distributed import finish, is_main_process
     backend = load_backend(args)
-    if backend.max_length is not None:
+    if backend.max_length is not None and is_main_process():
         say_window(backend, args.prompt, args.max_new_tokens)
-    print(backend.generate([request])[0].texts[0])
+    text = backend.generate([request])[0].texts[0]  # under torchrun every rank computes (tensor parallel)
+    if is_main_process():
+        print(text)
+    finish()
 
 
 def say_window(backend, prompt: str, max_new_tokens: int) -> None:

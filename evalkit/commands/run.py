@@ -90,7 +90,9 @@ def handle(args) -> int:
     if args.output_dir is None:
         raise UsageError("run: --output-dir is required")
     options = {key: value for key, value in vars(args).items() if key in run_options()}
-    evaluate(**options, on_task=print_task)
+    document = evaluate(**options, on_task=print_task)
+    if document is None:
+        return 0  # not rank 0 of a launch: rank 0 writes and says so
     out = args.output_dir
     print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'report.tex'}, {out / 'report.html'}")
     return 0

@@ -29,6 +29,10 @@ def read_requests(path: Path) -> list[LoglikelihoodRequest]:
 
 
 def _handler(args):
+    from evalkit.serving.distributed import finish, is_main_process
     requests = read_requests(args.requests)
-    for result in load_backend(args).loglikelihood(requests):
-        print(json.dumps(asdict(result)))
+    results = load_backend(args).loglikelihood(requests)  # under torchrun every rank computes (tensor parallel)
+    if is_main_process():
+        for result in results:
+            print(json.dumps(asdict(result)))
+    finish()

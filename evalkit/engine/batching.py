@@ -2,69 +2,134 @@
 
 Items arrive sorted longest first, so the first batch is the most expensive one: if anything runs out
 of memory it does so at once, not after an hour. A fixed batch size caps the rows per forward; "auto"
-caps rows x padded length by a token budget (on CPU a budget where matrix products are already
-efficient; on an accelerator a large one, halved on every out-of-memory error).
+caps rows x padded length by a token budget for a forward (scoring) and by a budget of KV-cache slots
+for a generation batch, both halved on every out-of-memory error:
+- on CPU, a token budget where matrix products are already efficient, and CACHE_SCALE times it in
+  slots (a decoding row holds its whole cache but forwards one token);
+- on a CUDA device (or wherever the device memory is given), budgets derived from memory: the free
+  memory after the weights, less a margin, divided by a token's KV cache and activations (tokens per
+  scoring forward, slots per generation batch; evalkit.model.footprint);
+- on another accelerator, a large fixed token budget.
+A generation item (one prompt's samples) larger than the whole slot budget is split into chunks of
+samples (`run_batched`'s `split`), so n = 256 samples of a long prompt never need one batch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
 import torch
 
 from evalkit.errors import UsageError
+from evalkit.model.footprint import Footprint
 
 T = TypeVar("T")
 
 CPU_TOKEN_BUDGET = 4096         # tokens per forward; larger batches gain nothing on a few CPU cores
 ACCELERATOR_TOKEN_BUDGET = 1 << 16
+CACHE_SCALE = 8         # slots per token of budget where the budget is not derived from memory
+MEMORY_FRACTION = 0.9   # of the free memory the memory-derived budgets spend: the allocator fragments
 UNLIMITED = 1 << 62
 
 
 @dataclass
 class BatchPolicy:
-    max_rows: int    # sequences per forward
-    max_tokens: int  # rows x padded length per forward
-    auto: bool       # halve max_tokens on out-of-memory instead of failing
+    max_rows: int                 # sequences per forward
+    max_tokens: int               # rows x padded length per forward
+    auto: bool                    # halve the budgets on out-of-memory instead of failing
+    max_slots: int | None = None  # generation: KV-cache rows x slots per batch (None: CACHE_SCALE x max_tokens)
+    row_slots: int = 0            # slots' worth of memory a decoding row holds besides its cache
+    from_memory: bool = False     # budgets derived from memory: generation costs count the forked prefill row
 
     @classmethod
-    def from_setting(cls, batch_size: int | str, deterministic: bool, device: torch.device) -> "BatchPolicy":
+    def from_setting(cls, batch_size: int | str, deterministic: bool, device: torch.device,
+                     footprint: Footprint | None = None, context: int = 2048,
+                     memory: int | None = None) -> "BatchPolicy":
+        """`footprint` (the model's) and `context` (its window) size memory-derived budgets; `memory` is
+        the free device memory in bytes (default: asked of the CUDA device; elsewhere no memory budget)."""
         if deterministic:
             return cls(1, UNLIMITED, False)  # no padding, no batch neighbours: bit-identical results
         if batch_size == "auto":
+            if memory is None and device.type == "cuda" and footprint is not None:
+                memory = torch.cuda.mem_get_info(device)[0]
+            if memory is not None and footprint is not None:
+                return cls.from_memory_budget(memory, footprint, context)
             budget = CPU_TOKEN_BUDGET if device.type == "cpu" else ACCELERATOR_TOKEN_BUDGET
             return cls(UNLIMITED, budget, True)
         if isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1:
             return cls(batch_size, UNLIMITED, False)
         raise UsageError(f"batch size must be a positive integer or 'auto', not {batch_size!r}")
 
-    def take(self, costs: Sequence[tuple[int, int]], start: int, scale: int = 1) -> int:
-        """How many items from `start` fit one batch (at least one); costs are (rows, padded length).
+    @classmethod
+    def from_memory_budget(cls, memory: int, footprint: Footprint, context: int) -> "BatchPolicy":
+        """Budgets that keep a batch within MEMORY_FRACTION of `memory` bytes, a token (or KV slot) costing
+        its K and V in every layer plus its activations: scoring forwards its tokens into a KV cache (for
+        the continuations forked from it), and a generation batch's prefill fills its samples' slots (a
+        prompt's prefill row counted beside its samples, see cache_cost)."""
+        usable = int(memory * MEMORY_FRACTION)
+        slot = footprint.kv_bytes_per_token + footprint.activation_bytes_per_token(context)
+        budget = max(1, usable // slot)
+        return cls(UNLIMITED, budget, True, budget, math.ceil(footprint.decode_row_bytes / slot), True)
 
-        `scale` multiplies the token budget (generation keeps a whole KV cache, not activations)."""
+    @property
+    def slot_budget(self) -> int:
+        return self.max_slots if self.max_slots is not None else self.max_tokens * CACHE_SCALE
+
+    def cache_cost(self, samples: int, slots: int) -> tuple[int, int]:
+        """(rows, length) of a generation item: `samples` rows of `slots` KV slots each. A memory-derived
+        budget also counts the prefill row that is forked into several samples, and each row's logits
+        and sampler temporaries (row_slots)."""
+        if not self.from_memory:
+            return samples, slots
+        return samples + (samples > 1), slots + self.row_slots
+
+    def take(self, costs: Sequence[tuple[int, int]], start: int, limit: int | None = None) -> int:
+        """How many items from `start` fit one batch (at least one); costs are (rows, padded length),
+        bounded by rows x longest <= limit (default: the token budget)."""
+        limit = self.max_tokens if limit is None else limit
         rows = longest = 0
         for i in range(start, len(costs)):
             item_rows, length = costs[i]
             rows += item_rows
             longest = max(longest, length)
-            if i > start and (rows > self.max_rows or rows * longest > self.max_tokens * scale):
+            if i > start and (rows > self.max_rows or rows * longest > limit):
                 return i - start
         return len(costs) - start
 
+    def halve(self, slots: bool = False) -> bool:
+        """After an out-of-memory error: halve the budgets; False when they are fixed or the one in use
+        (slots or tokens) cannot shrink."""
+        if not self.auto or (self.slot_budget if slots else self.max_tokens) <= 1:
+            return False
+        self.max_slots = max(1, self.slot_budget // 2)
+        self.max_tokens = max(1, self.max_tokens // 2)
+        return True
+
 
 def run_batched(items: list[T], cost: Callable[[T], tuple[int, int]], run: Callable[[list[T]], None],
-                policy: BatchPolicy, on_retry: Callable[[], None], scale: int = 1) -> None:
-    """Call run(batch) over consecutive batches of items (already sorted, most expensive first)."""
+                policy: BatchPolicy, on_retry: Callable[[], None], slots: bool = False,
+                split: Callable[[T, int], list[T]] | None = None) -> None:
+    """Call run(batch) over consecutive batches of items (already sorted, most expensive first).
+
+    slots=True bounds batches by the policy's KV-slot budget instead of its token budget; then an item
+    whose cost alone exceeds it is replaced by split(item, budget): parts that each fit (items is
+    changed in place)."""
     costs = [cost(item) for item in items]
     start = 0
     while start < len(items):
-        n = policy.take(costs, start, scale)
+        limit = policy.slot_budget if slots else policy.max_tokens
+        rows, length = costs[start]
+        if split is not None and rows * length > limit:
+            parts = split(items[start], limit)
+            items[start:start + 1] = parts
+            costs[start:start + 1] = [cost(part) for part in parts]
+        n = policy.take(costs, start, limit)
         try:
             run(items[start:start + n])
         except torch.OutOfMemoryError:
-            if not policy.auto or policy.max_tokens <= 1:
+            if not policy.halve(slots):
                 raise
-            policy.max_tokens //= 2
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             on_retry()

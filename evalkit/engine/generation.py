@@ -4,13 +4,16 @@ max_new_tokens capped to the room left in the window, see evalkit.window).
 
 A step costs the same whatever the number of samples or the length of their texts: tokens, lengths
 and stop flags stay on the device, each sample's random draws for all its steps are made at the start
-(one uniform per step from its own generator, as evalkit.engine.sampling prescribes), and the host
-reads back one small flag vector per step. Stop strings are searched in decoded text, not in token
-ids, because one may span two tokens (or end inside one); only a row whose new token could complete
-a stop string (its text holds a stop string's last character, or is a partial UTF-8 byte) is decoded,
-and only a tail window of its tokens. The returned text is cut before the first stop string. Finished
-rows are dropped from the cache once a quarter of the rows have finished, so long tails do not pay
-for short ones.
+(one uniform per step from its own generator, as evalkit.engine.sampling prescribes). EOS and budgets
+end rows on the device; the host reads back a small flag array once every `sync_every` steps (each
+read waits for the device's queue to drain: on a GPU, every 8 steps). Stop strings are searched in
+decoded text, not in token ids, because one may span two tokens (or end inside one); only a row whose
+new token could complete a stop string (its text holds a stop string's last character, or is a partial
+UTF-8 byte) is decoded, and only a tail window of its tokens, at the step where it was a candidate: a
+row found stopped late keeps the length it had then, so the texts do not depend on `sync_every` (a
+stopped row decodes on until the check, and its extra tokens are dropped). The returned text is cut
+before the first stop string. Finished rows are dropped from the cache at a check once a quarter of
+the rows have finished, so long tails do not pay for short ones.
 """
 from __future__ import annotations
 
@@ -29,41 +32,48 @@ from evalkit.model.llama import Transformer
 from evalkit.requests import GenerateRequest
 from evalkit.tokenizer import Tokenizer
 
-CACHE_SCALE = 8  # a decoding row holds its whole KV cache but forwards one token: allow 8x the token budget
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
 
 
 @dataclass
 class _Prompt:
-    """Distinct prompt ids and the distinct requests that share them (e.g. different seeds)."""
+    """Distinct prompt ids and the samples to draw after them: (request, sample index), e.g. several
+    requests that differ only in their seeds. A prompt with more samples than a batch holds is split."""
     ids: tuple[int, ...]
-    requests: list[GenerateRequest]
-    first: dict[GenerateRequest, int]   # index of each request's first sample to generate
+    samples: list[tuple[GenerateRequest, int]]
     budget: dict[GenerateRequest, int]  # most new tokens of each request
 
     @property
-    def cost(self) -> tuple[int, int]:  # (decoding rows, cache slots per row)
-        return sum(r.n - self.first[r] for r in self.requests), \
-            len(self.ids) + max(self.budget[r] for r in self.requests)
+    def slots(self) -> int:  # KV-cache slots per row
+        return len(self.ids) + max(self.budget[r] for r, _ in self.samples)
 
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
-             policy: BatchPolicy, stats: EngineStats,
-             first_sample: dict[GenerateRequest, int]) -> dict[GenerateRequest, tuple[str, ...]]:
+             policy: BatchPolicy, stats: EngineStats, first_sample: dict[GenerateRequest, int],
+             sync_every: int = 1) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
-    to its prompt ids and its most new tokens (both already fitted to the window)."""
+    to its prompt ids and its most new tokens (both already fitted to the window). The host reads the
+    decoding state back every `sync_every` steps (see the module doc)."""
     budget, first, texts, by_ids = plan(prompts, first_sample)
-    groups = sorted((_Prompt(ids, reqs, first, budget) for ids, reqs in by_ids.items()),
-                    key=lambda p: p.cost[1], reverse=True)
-    stats.requests_computed += sum(len(p.requests) for p in groups)
+    groups = sorted((_Prompt(ids, [(r, k) for r in reqs for k in range(first[r], r.n)], budget)
+                     for ids, reqs in by_ids.items()), key=lambda p: p.slots, reverse=True)
+    stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
+    drawn: dict[tuple[GenerateRequest, int], str] = {}
 
     def run(batch: list[_Prompt]) -> None:
-        texts.update(_generate_batch(model, tokenizer, batch, stats))
+        drawn.update(_generate_batch(model, tokenizer, batch, stats, sync_every))
 
     def retry() -> None:
         stats.oom_retries += 1
 
-    run_batched(groups, lambda p: p.cost, run, policy, retry, scale=CACHE_SCALE)
+    def split(prompt: _Prompt, limit: int) -> list[_Prompt]:
+        size = max(1, limit // policy.cache_cost(1, prompt.slots)[1] - policy.from_memory)  # + the prefill row
+        return [_Prompt(prompt.ids, prompt.samples[i:i + size], budget) for i in range(0, len(prompt.samples), size)]
+
+    run_batched(groups, lambda p: policy.cache_cost(len(p.samples), p.slots), run, policy, retry, slots=True,
+                split=split)
+    for reqs in by_ids.values():
+        texts.update({r: tuple(drawn[r, k] for k in range(first[r], r.n)) for r in reqs})
     return texts
 
 
@@ -81,10 +91,11 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
     return budget, first, texts, by_ids
 
 
-def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt],
-                    stats: EngineStats) -> dict[GenerateRequest, tuple[str, ...]]:
+def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt], stats: EngineStats,
+                    sync_every: int) -> dict[tuple[GenerateRequest, int], str]:
+    """The text of each (request, sample index) of the batch's prompts."""
     device = model.device
-    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r in prompt.requests for k in range(prompt.first[r], r.n)]
+    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r, k in prompt.samples]
     requests = [r for _, r, _ in samples]
     budgets = [prompts[p].budget[r] for p, r, _ in samples]
     steps = max(budgets)
@@ -92,8 +103,13 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     cache = model.new_cache(len(prompts), tokens.shape[1] + steps)
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
     stats.count_forward(mask)
-    rows = torch.tensor([p for p, _, _ in samples], device=device)
-    cache, logits = cache.select(rows), model.logits(last)[rows]  # (R, ...), (R, vocab)
+    logits = model.logits(last)  # (B, vocab)
+    if len(samples) > len(prompts):  # fork each prompt's row into its samples' rows
+        rows = torch.tensor([p for p, _, _ in samples], device=device)
+        forked = cache.select(rows)
+        stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes + forked.nbytes)
+        cache, logits = forked, logits[rows]  # (R, ...), (R, vocab)
+    stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes)
 
     R = len(samples)
     sampling = any(r.temperature > 0 for r in requests)
@@ -108,46 +124,69 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     done = torch.zeros(R, dtype=torch.bool, device=device)
     live = torch.arange(R, device=device)  # sample index of each cache row
 
+    pending: list[tuple[int, torch.Tensor]] = []  # (step, (L,) bool: its token may end a stop string), unread
+    forwarded, slots, calls = torch.zeros((), dtype=torch.long, device=device), 0, 0  # decoding steps' counts
+    first_bad = torch.full((R,), steps, device=device)  # each row's first step with non-finite logits
+    rows_host = np.arange(R)                              # `live` on the host: it changes only at a check
     for step in range(steps):
         active = ~done[live]  # (L,)
         finite = torch.isfinite(logits).all(dim=-1) | ~active  # (L,): NaN or inf would be sampled as a choice
+        first_bad[live] = torch.where(finite | (first_bad[live] < steps), first_bad[live], step)
         chosen = next_tokens(logits, temperature[live], top_p[live], uniform[live, step]) if sampling \
             else logits.argmax(-1)  # (L,)
         generated[live, step] = torch.where(active, chosen, generated[live, step])
         is_eos = chosen == tokenizer.eos_id
         length[live] = torch.where(active & ~is_eos, step + 1, length[live])
         ended = active & (is_eos | (step + 1 >= budget[live]))
-        maybe_stop = active & ~ended & watch.candidates(live, chosen)
+        pending.append((step, active & ~ended & watch.candidates(live, chosen)))
         done[live] = done[live] | ended
-        flags = torch.stack([maybe_stop, ~done[live], finite]).cpu().numpy()  # the step's one read-back: (3, L)
-        if not flags[2].all():
-            raise RequestError("the model's next-token logits are not finite; its weights or dtype overflow",
-                               requests[int(live[int(np.flatnonzero(~flags[2])[0])])])
-        if flags[0].any():  # rows whose new token may end a stop string: decode their tails
-            rows = live.cpu().numpy()
-            for i in np.flatnonzero(flags[0]):
-                if watch.stopped(int(rows[i]), generated, step, prompts[samples[rows[i]][0]].ids):
-                    done[rows[i]] = True
-                    flags[1, i] = False
-        still = flags[1]
-        if not still.any():
-            break
-        if (~still).sum() * 4 >= len(still):  # drop finished rows
-            keep = torch.from_numpy(np.flatnonzero(still)).to(device)
-            cache, live, chosen = cache.select(keep), live[keep], chosen[keep]
-            still = still[still]
-        step_mask = torch.from_numpy(still).to(device)[:, None]  # (L, 1): finished rows forward padding
+        if len(pending) == sync_every or step + 1 == steps:  # the check: one read-back for `pending` steps
+            still = _check(watch, pending, live, rows_host, first_bad, generated, done, length, requests,
+                           [prompts[p].ids for p, _, _ in samples])
+            pending = []
+            if not still.any():
+                break
+            if (~still).sum() * 4 >= len(still):  # drop finished rows
+                keep = np.flatnonzero(still)
+                keep_device = torch.from_numpy(keep).to(device)
+                cache.compact(keep_device)
+                live, chosen, rows_host = live[keep_device], chosen[keep_device], rows_host[keep]
+        step_mask = ~done[live][:, None]  # (L, 1): finished rows forward padding
         logits = model.logits(model.hidden_states(chosen[:, None], step_mask, cache)[:, -1])
-        stats.count_step(int(still.sum()), len(still))
+        forwarded += step_mask.sum()
+        slots, calls = slots + len(live), calls + 1
 
+    stats.count_steps(calls, int(forwarded), slots)
     stats.samples_generated += R
     lengths = length.tolist()
     stats.tokens_generated += sum(lengths)
-    texts: dict[GenerateRequest, list[str]] = {}
-    for (p, request, _), ids, n in zip(samples, generated.tolist(), lengths):
-        text = continuation_text(tokenizer, list(prompts[p].ids), ids[:n])
-        texts.setdefault(request, []).append(cut_at_stop(text, request.until))
-    return {r: tuple(t) for r, t in texts.items()}
+    return {(request, k): cut_at_stop(continuation_text(tokenizer, list(prompts[p].ids), ids[:n]), request.until)
+            for (p, request, k), ids, n in zip(samples, generated.tolist(), lengths)}
+
+
+def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: torch.Tensor, rows_host: np.ndarray,
+           first_bad: torch.Tensor, generated: torch.Tensor, done: torch.Tensor, length: torch.Tensor,
+           requests: list[GenerateRequest], prompt_ids: list[tuple[int, ...]]) -> np.ndarray:
+    """Read back the steps since the last check at once: raise on non-finite logits, search the tails of
+    rows whose new token may have ended a stop string (in step order: a row stops at its first), and
+    mark those rows done with the length they had then. -> (L,) bool: rows still decoding."""
+    packed = torch.cat([torch.stack([m for _, m in pending] + [~done[live]]).flatten().long(), first_bad.min()[None]])
+    packed = packed.cpu().numpy()  # the check's one read-back
+    flags = packed[:-1].reshape(len(pending) + 1, len(rows_host)).astype(bool)  # (k + 1, L)
+    if packed[-1] < generated.shape[1]:
+        raise RequestError("the model's next-token logits are not finite; its weights or dtype overflow",
+                           requests[int(first_bad.argmin())])
+    candidates = np.flatnonzero(flags[:-1].any(axis=0))
+    if len(candidates):
+        last = pending[-1][0]
+        tokens = generated[torch.from_numpy(rows_host[candidates]).to(generated.device), :last + 1].tolist()
+        for i, ids in zip(candidates, tokens):
+            row = int(rows_host[i])
+            for j, (step, _) in enumerate(pending):
+                if flags[j, i] and watch.stopped(row, ids, step, prompt_ids[row]):
+                    done[row], length[row], flags[-1, i] = True, step + 1, False
+                    break
+    return flags[-1]
 
 
 class _StopWatch:
@@ -165,11 +204,12 @@ class _StopWatch:
         """(L,) bool: the new token's text could end a stop string of its row's request."""
         return self.mask[self.group[live], chosen]
 
-    def stopped(self, row: int, generated: torch.Tensor, step: int, prompt: tuple[int, ...]) -> bool:
-        """Whether a stop string occurs in the last tokens of `row` (tokens 0..step), decoded in context."""
+    def stopped(self, row: int, generated: list[int], step: int, prompt: tuple[int, ...]) -> bool:
+        """Whether a stop string occurs in the last tokens of `row` up to token `step` (of its `generated`
+        tokens), decoded in context."""
         start = max(0, step + 1 - self.window[row])
         before = max(0, start - 4)
-        ids = generated[row, before:step + 1].tolist()
+        ids = generated[before:step + 1]
         lead = (list(prompt[-4:]) + ids[:start - before])[-4:]  # what precedes the window, for its leading space
         text = continuation_text(self.tokenizer, lead, ids[start - before:])
         return any(stop in text for stop in self.requests[row].until if stop)

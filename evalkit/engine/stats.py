@@ -16,6 +16,7 @@ class EngineStats:
     samples_generated: int = 0
     tokens_generated: int = 0
     oom_retries: int = 0        # batches retried with half the token budget (batch_size="auto")
+    peak_cache_bytes: int = 0   # most KV-cache bytes alive at once in a generation batch (fork included)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -26,6 +27,10 @@ class EngineStats:
 
     def count_step(self, real: int, slots: int) -> None:
         """Count one forward of `slots` token slots of which `real` hold real tokens."""
-        self.forward_calls += 1
+        self.count_steps(1, real, slots)
+
+    def count_steps(self, calls: int, real: int, slots: int) -> None:
+        """Count `calls` forwards of `slots` token slots in all, of which `real` hold real tokens."""
+        self.forward_calls += calls
         self.tokens_forwarded += real
         self.padding_tokens += slots - real

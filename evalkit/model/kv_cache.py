@@ -24,6 +24,10 @@ class KVCache:
         return self.k.shape[1]
 
     @property
+    def nbytes(self) -> int:
+        return self.k.nbytes + self.v.nbytes
+
+    @property
     def capacity(self) -> int:
         return self.k.shape[3]
 
@@ -53,6 +57,16 @@ class KVCache:
         new.next_pos = self.next_pos[rows]
         new.length = self.length
         return new
+
+    def compact(self, keep: torch.Tensor) -> None:
+        """Keep only rows `keep` (ascending), in place and layer by layer: no second copy of the cache
+        is ever alive, only one layer's rows in transit (dropping finished rows must not need memory)."""
+        m = len(keep)
+        for layer in range(self.k.shape[0]):
+            self.k[layer, :m] = self.k[layer, keep]
+            self.v[layer, :m] = self.v[layer, keep]
+        self.k, self.v = self.k[:, :m], self.v[:, :m]
+        self.valid, self.next_pos = self.valid[keep], self.next_pos[keep]
 
     def fork(self, n: int) -> "KVCache":
         """Each row repeated n times in place (row i becomes rows i*n .. i*n+n-1): one prompt, n samples."""

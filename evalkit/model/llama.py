@@ -110,6 +110,19 @@ def attention_mask(mask: torch.Tensor, cache: KVCache | None) -> torch.Tensor | 
     return (visible | (k_slot == q_slot)[None])[:, None]                                # (B, 1, T, S)
 
 
+def placed(name: str, tensor: torch.Tensor, dtype: torch.dtype | None, device: torch.device | str) -> torch.Tensor:
+    """A weight converted to the model's dtype and device, and its layout (a no-op when already placed)."""
+    tensor = tensor.to(device=device, dtype=dtype or tensor.dtype)
+    return tensor.t().contiguous().t() if column_major(name, tensor.ndim, tensor.dtype, tensor.device) else tensor
+
+
+def column_major(name: str, ndim: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether a weight is kept column-major: fp32 matrices on the CPU, except the embedding (lookups want rows).
+    Same values: F.linear then multiplies x by a row-major W^T (BLAS "NN", not "NT"), which MKL runs
+    1.1-1.2x faster for a decoding step's few rows (fp32)."""
+    return device.type == "cpu" and dtype == torch.float32 and ndim == 2 and name != "tok_embeddings.weight"
+
+
 class Transformer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -121,6 +134,8 @@ class Transformer(nn.Module):
         if cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
         self._rope: torch.Tensor | None = None  # rope_table, built on first use on the weights' device
+        self.kv_heads = cfg.kv_heads  # per rank under tensor parallelism (evalkit/model/tensor_parallel.py)
+        self.tensor_parallel = 1  # ranks the model is split over (set by tensor_parallel.parallelize)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -132,7 +147,7 @@ class Transformer(nn.Module):
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         cfg = self.cfg
-        return KVCache(cfg.n_layers, batch, cfg.kv_heads, cfg.head_dim, capacity, self.dtype, self.device)
+        return KVCache(cfg.n_layers, batch, self.kv_heads, cfg.head_dim, capacity, self.dtype, self.device)
 
     def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
                       cache: KVCache | None = None) -> torch.Tensor:
@@ -156,7 +171,7 @@ class Transformer(nn.Module):
         tree: positions are depths and the mask lets a token read only its ancestors. With a cache, the
         chunk is appended after the cached slots and `real` (B, T) marks which of its slots hold tokens.
         """
-        freqs = self.rope(positions)
+        freqs = self.rope(positions, tokens.shape[1] + (0 if cache is None else cache.length))  # depths stay below
         x = self.tok_embeddings(tokens)  # (B, T, dim)
         for i, layer in enumerate(self.layers):
             x = layer(x, freqs, attn_mask, cache, i)
@@ -164,9 +179,11 @@ class Transformer(nn.Module):
             cache.advance(torch.ones_like(tokens, dtype=torch.bool) if real is None else real)
         return self.norm(x)
 
-    def rope(self, positions: torch.Tensor) -> torch.Tensor:
-        """positions (B, T) -> rotations (B, T, 1, hd/2) from a table that grows past max_seq_len if needed."""
-        need = int(positions.max()) + 1 if positions.numel() else 1
+    def rope(self, positions: torch.Tensor, bound: int | None = None) -> torch.Tensor:
+        """positions (B, T), all below `bound` -> rotations (B, T, 1, hd/2) from a table that grows past
+        max_seq_len if needed. hidden_states knows a bound on the host (the slots so far), so a decoding
+        step does not wait to read the positions back from the device."""
+        need = bound if bound is not None else int(positions.max()) + 1 if positions.numel() else 1
         if self._rope is None or len(self._rope) < need or self._rope.device != positions.device:
             length = max(need, self.cfg.max_seq_len, 2 * len(self._rope) if self._rope is not None else 0)
             self._rope = rope_table(self.cfg.head_dim, self.cfg.rope_theta, length, positions.device)
@@ -190,7 +207,8 @@ class Transformer(nn.Module):
         for missing or unknown keys and wrong shapes.
         """
         expected = {name: p.shape for name, p in self.named_parameters()}  # tied output appears once
-        if self.cfg.tie_embeddings:
+        tied = self.output.weight is self.tok_embeddings.weight  # not under tensor parallelism: two slices
+        if tied:
             state_dict.pop("output.weight", None)
         missing = sorted(set(expected) - set(state_dict))
         unknown = sorted(set(state_dict) - set(expected))
@@ -203,13 +221,7 @@ class Transformer(nn.Module):
                 raise CheckpointError(f"{source}: tensor {name} has shape {tuple(state_dict[name].shape)}, "
                                       f"the config implies {tuple(shape)}")
         for name, tensor in state_dict.items():
-            tensor = tensor.to(device=device, dtype=dtype or tensor.dtype)
-            if tensor.device.type == "cpu" and tensor.dtype == torch.float32 and tensor.ndim == 2 \
-                    and name != "tok_embeddings.weight":  # embedding lookups want rows
-                # Same values in column-major memory: F.linear then multiplies x by a row-major W^T (BLAS
-                # "NN", not "NT"), which MKL runs 1.1-1.2x faster for a decoding step's few rows (fp32).
-                tensor = tensor.t().contiguous().t()
-            state_dict[name] = tensor  # the original can go now
+            state_dict[name] = placed(name, tensor, dtype, device)  # the original can go now
         self.load_state_dict(state_dict, strict=False, assign=True)
-        if self.cfg.tie_embeddings:
+        if tied:
             self.output.weight = self.tok_embeddings.weight

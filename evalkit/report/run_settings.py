@@ -21,7 +21,9 @@ def settings_label(result: dict, tasks: list[str]) -> list[str]:
     samples = sorted({protocols.get(t, {}).get("n") for t in tasks if protocols.get(t, {}).get("n")})
     if samples and (run.get("n_samples") is not None or run.get("load_generations")):
         parts.append(f"{'/'.join(map(str, samples))} sample{'s' if samples != [1] else ''} per problem")
-    if run.get("dtype"):
+    if run.get("dtype") == "auto":  # what auto chose on the machine that ran it, and why
+        parts.append(f"{model.get('dtype')} via auto on {model.get('dtype_auto')}")
+    elif run.get("dtype"):
         parts.append(run["dtype"])
     limit = _limit(result, tasks)
     if limit:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from evalkit.backends.base import Backend
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, Request, Result,
                               RollingLoglikelihoodRequest)
-from evalkit.serving.distributed import is_main_process, shard_and_gather, state
+from evalkit.serving.distributed import is_main_process, layout, shard_and_gather, state
 from evalkit.serving.progress import RequestsBar, print_summary
 from evalkit.serving.response_cache import ResponseCache
 
@@ -92,7 +92,7 @@ def compute(backend: Backend, groups: list[Group], cache: ResponseCache | None, 
     for chunk in chunks(groups, chunk_size):
         requests = [r for g in chunk for r in g.requests]
         answers = call_backend(backend, requests, stored)
-        if cache is not None:
+        if cache is not None and layout().tp_rank == 0:  # a replica's other ranks computed the same answers
             cache.put(list(zip(requests, answers)))
         results.update(zip(requests, answers))
         bar.update(len(requests))

@@ -1,20 +1,27 @@
-"""Data parallelism across processes: shard work by rank, compute, gather every result on every rank.
+"""Data parallelism across processes: shard work by replica, compute, gather every result on every rank.
 
 Launched as `accelerate launch run_eval.py ...` or `torchrun --nproc_per_node N run_eval.py ...`;
 a plain `python run_eval.py` is the one-process case and never touches torch.distributed. accelerate's
 PartialState reads the launcher's environment and sets up the process group (gloo on CPU, NCCL on GPUs).
+
+With `--tensor-parallel T` the N = T x R processes form a (dp, tp) DeviceMesh: R replicas of the model,
+each split over T consecutive ranks. The T ranks of a replica get the same work (they compute it
+together); only each replica's tensor-parallel rank 0 contributes results and counters to the gathers.
 """
 from __future__ import annotations
 
 import functools
 import heapq
+import os
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import torch
 from accelerate import PartialState
 from accelerate.utils import gather_object
 
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, UsageError
+from evalkit.model.tensor_parallel import TensorParallel
 
 Item = TypeVar("Item")
 Out = TypeVar("Out")
@@ -24,6 +31,53 @@ Out = TypeVar("Out")
 def state() -> PartialState:
     """The process's place in the launch (one process when no launcher set RANK/WORLD_SIZE)."""
     return PartialState(cpu=not torch.cuda.is_available())
+
+
+@dataclass(frozen=True)
+class Layout:
+    """This process's place in a launch of `replicas` x `tp_size` processes."""
+    replicas: int  # data-parallel replicas: the work is sharded over these
+    replica: int
+    tp_size: int   # ranks per replica (1 without tensor parallelism)
+    tp_rank: int
+
+
+_TENSOR_PARALLEL = [1]  # set once by tensor_parallel(): ranks per replica
+
+
+def layout() -> Layout:
+    size = _TENSOR_PARALLEL[0]
+    world, rank = state().num_processes, state().process_index
+    return Layout(world // size, rank // size, size, rank % size)
+
+
+def check_tensor_parallel(size: int) -> None:
+    """--tensor-parallel T: a launcher started a whole number of T-rank replicas. Reads only the launcher's
+    environment, so it refuses before any process group starts or any weight is read."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if size < 1:
+        raise UsageError(f"--tensor-parallel: expected a positive integer, got {size}")
+    if size > 1 and world == 1:
+        raise UsageError(f"--tensor-parallel {size} splits the model over {size} processes: launch them with "
+                         f"torchrun --nproc_per_node {size} run_eval.py ... (or a multiple of {size} for "
+                         "data-parallel replicas)")
+    if world % size:
+        raise UsageError(f"--tensor-parallel {size}: the launch has {world} processes, not a multiple of {size} "
+                         f"(processes = tensor-parallel size x data-parallel replicas)")
+
+
+def tensor_parallel(size: int) -> TensorParallel:
+    """This rank's tensor-parallel group: the "tp" dimension of a (dp, tp) DeviceMesh over the launch
+    (a collective: every rank calls it). Consecutive ranks form a replica, so on one node with
+    torchrun a replica's ranks are neighbouring GPUs."""
+    check_tensor_parallel(size)
+    if size == 1:
+        return TensorParallel(0, 1, None)
+    from torch.distributed.device_mesh import init_device_mesh
+    world = state().num_processes
+    mesh = init_device_mesh(state().device.type, (world // size, size), mesh_dim_names=("dp", "tp"))
+    _TENSOR_PARALLEL[0] = size
+    return TensorParallel(mesh.get_local_rank("tp"), size, mesh.get_group("tp"))
 
 
 def is_main_process() -> bool:
@@ -56,20 +110,21 @@ def shard(costs: list[float], num_shards: int) -> list[list[int]]:
 
 def shard_and_gather(items: list[Item], compute: Callable[[list[Item]], list[Out]],
                      cost: Callable[[Item], float]) -> list[Out]:
-    """compute(items) as one process would, each rank doing its shard; every rank gets all outputs in order.
+    """compute(items) as one process would, each replica doing its shard; every rank gets all outputs in order.
 
     Every rank must pass the same items in the same order; that is checked, since a mismatch would
-    silently drop or duplicate work. The check is a collective, so it also waits for all ranks.
+    silently drop or duplicate work (or, under tensor parallelism, pair mismatched collectives). The check
+    is a collective, so it also waits for all ranks.
     """
-    ranks = state().num_processes
-    if ranks == 1:
+    if state().num_processes == 1:
         return compute(items)
     counts = gather_object([len(items)])
     if len(set(counts)) != 1:
         raise EvalkitError(f"data parallel: ranks were given different numbers of items {counts}")
-    mine = shard([cost(item) for item in items], ranks)[state().process_index]
+    place = layout()
+    mine = shard([cost(item) for item in items], place.replicas)[place.replica]
     outputs = compute([items[i] for i in mine])
-    gathered = gather_object(list(zip(mine, outputs)))
+    gathered = gather_object(list(zip(mine, outputs)) if place.tp_rank == 0 else [])
     ordered: list[Out] = [None] * len(items)  # type: ignore[list-item]
     for index, output in gathered:
         ordered[index] = output
@@ -77,12 +132,12 @@ def shard_and_gather(items: list[Item], compute: Callable[[list[Item]], list[Out
 
 
 def sum_over_ranks(counts: dict[str, int]) -> dict[str, int]:
-    """Counters added up over all ranks (a collective: every rank must call it), so that results report
-    the work of the whole launch, not of rank 0 alone."""
+    """Counters added up over all replicas (a collective: every rank must call it), so that results report
+    the work of the whole launch, not of rank 0 alone; a replica's tensor-parallel ranks count once."""
     if state().num_processes == 1:
         return counts
     total: dict[str, int] = {}
-    for rank_counts in gather_object([counts]):
+    for rank_counts in gather_object([counts if layout().tp_rank == 0 else {}]):
         for key, value in rank_counts.items():
             total[key] = total.get(key, 0) + value
     return total

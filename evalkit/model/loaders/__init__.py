@@ -31,41 +31,65 @@ def _single_llama2c(folder: Path) -> Path:
     return found[0] if found else folder
 
 
-def load_model(spec: str, device: str = "cpu", dtype: str | None = None) -> LoadedModel:
-    """Detect the checkpoint format from `spec` and load it. dtype None keeps the stored dtype."""
-    from evalkit.model.loaders import hf, llama2c, meta, tiny  # noqa: F401  (formats register below)
-
-    torch_dtype = None
-    if dtype is not None:
-        if dtype not in DTYPES:
-            raise CheckpointError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
-        torch_dtype = DTYPES[dtype]
+def detect(spec: str) -> tuple[str, Path]:
+    """(format, path) of what `--model` names: tiny, llama2c (the .bin), meta or hf (the folder), or hub
+    (a Hub id not found locally)."""
+    from evalkit.model.loaders import hf
     if spec == "tiny":
-        return tiny.load(device, torch_dtype)
+        return "tiny", Path(spec)
     path = Path(spec).expanduser()
     if path.is_dir() and not (path / "params.json").is_file() and not (path / "config.json").is_file():
         path = _single_llama2c(path)
     if path.is_file() and path.suffix == ".bin":
+        return "llama2c", path
+    if path.is_dir() and (path / "params.json").is_file():
+        return "meta", path
+    if path.is_dir() and (path / "config.json").is_file():
+        return "hf", path
+    if not path.exists() and hf.looks_like_hub_id(spec):
+        return "hub", path
+    if path.exists():
+        raise CheckpointError(f"{path}: not a recognised checkpoint (expected a llama2.c .bin, a folder with "
+                              "params.json (Meta) or config.json (Hugging Face), or 'tiny')")
+    raise CheckpointError(f"{spec}: no such file or folder, and not a Hugging Face Hub id")
+
+
+def torch_dtype(dtype: str | None) -> torch.dtype | None:
+    if dtype is not None and dtype not in DTYPES:
+        raise CheckpointError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    return None if dtype is None else DTYPES[dtype]
+
+
+def load_model(spec: str, device: str = "cpu", dtype: str | None = None, tp=None) -> LoadedModel:
+    """Detect the checkpoint format from `spec` and load it. dtype None keeps the stored dtype. With `tp`
+    (a TensorParallel of more than one rank) only this rank's slice is read (see sliced.py)."""
+    from evalkit.model.loaders import hf, llama2c, meta, tiny
+
+    wanted = torch_dtype(dtype)
+    fmt, path = detect(spec)
+    if fmt == "hub":
+        return load_model(str(hf.download(spec)), device, dtype, tp)
+    if tp is not None and tp.size > 1:
+        from evalkit.model.loaders.sliced import load_slice
+        return load_slice(spec, fmt, path, device, wanted, tp)
+    if fmt == "tiny":
+        return tiny.load(device, wanted)
+    if fmt == "llama2c":
         cfg, sd = llama2c.load_state_dict(path)
         tokenizer = Tokenizer(find_tokenizer(path.parent))
         files = [path, tokenizer.path]
-        fmt = "llama2c"
-    elif path.is_dir() and (path / "params.json").is_file():
-        cfg, sd, tokenizer, files = meta.load_state_dict(path)
-        fmt = "meta"
-    elif path.is_dir() and (path / "config.json").is_file():
-        cfg, sd, tokenizer, files = hf.load_state_dict(path)
-        fmt = "hf"
-    elif not path.exists() and hf.looks_like_hub_id(spec):
-        return load_model(str(hf.download(spec)), device, dtype)
-    elif path.exists():
-        raise CheckpointError(f"{path}: not a recognised checkpoint (expected a llama2.c .bin, a folder with "
-                              "params.json (Meta) or config.json (Hugging Face), or 'tiny')")
     else:
-        raise CheckpointError(f"{spec}: no such file or folder, and not a Hugging Face Hub id")
+        cfg, sd, tokenizer, files = (meta if fmt == "meta" else hf).load_state_dict(path)
+    check_vocab(cfg, tokenizer)
+    model = build_model(cfg, sd, str(path), wanted, device)
+    return LoadedModel(model, tokenizer, spec, fmt, fingerprint(fmt, files, model.dtype))
+
+
+def check_vocab(cfg, tokenizer: Tokenizer) -> None:
     if tokenizer.vocab_size != cfg.vocab_size:
         raise CheckpointError(f"{tokenizer.path}: tokenizer has {tokenizer.vocab_size} tokens, "
                               f"the model's embedding has {cfg.vocab_size}")
-    model = build_model(cfg, sd, str(path), torch_dtype, device)
-    fingerprint = hashlib.sha256(f"{fmt}:{file_fingerprint(files)}:{model.dtype}".encode()).hexdigest()[:16]
-    return LoadedModel(model, tokenizer, spec, fmt, fingerprint)
+
+
+def fingerprint(fmt: str, files: list[Path], dtype: torch.dtype) -> str:
+    return hashlib.sha256(f"{fmt}:{file_fingerprint(files)}:{dtype}".encode()).hexdigest()[:16]

@@ -4,12 +4,14 @@ Names are mapped to Meta's, and the rotary permutation that transformers'
 `convert_llama_weights_to_hf.py` applies to wq/wk is undone: HF rotates the two halves of each head
 (rotate_half), Meta rotates interleaved pairs, and the conversion reorders each head's rows
 (2i, 2i+1) -> (i, hd/2 + i) so both give the same result. Also: Hub ids (`owner/name`) are fetched
-with huggingface_hub.snapshot_download, which honours HF_HUB_OFFLINE, HF_ENDPOINT and HF_HOME.
+with huggingface_hub.snapshot_download, which honours HF_HUB_OFFLINE, HF_ENDPOINT and HF_HOME. For tensor
+parallelism, `tensor_index` locates each tensor in its file and each rank reads its slice of it.
 """
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,6 +20,8 @@ from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
 from evalkit.model.loaders.common import find_tokenizer
 from evalkit.model.loaders.config_file import config_errors
+from evalkit.model.loaders.stored import Stored, index_safetensors, index_torch_file, read
+from evalkit.model.tensor_parallel import Slice
 from evalkit.tokenizer import Tokenizer
 
 LAYER_NAMES = {
@@ -117,6 +121,46 @@ def to_meta(tensors: dict[str, torch.Tensor], cfg: ModelConfig, source: Path | s
             tensor = unpermute(tensor, heads)
         state_dict[new] = tensor
     return state_dict
+
+
+@dataclass(frozen=True)
+class UnpermutedRows:
+    """A stored HF q_proj/k_proj: its rows are head-major in Meta's head order (the permutation stays inside
+    each head), so a slice of whole heads is read as is and then unpermuted with its own head count."""
+    stored: Stored
+    heads: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.stored.shape
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.stored.dtype
+
+    def read_into(self, part: Slice | None, dest: torch.Tensor) -> None:
+        rows = read(self.stored, part)  # (local heads * hd, dim) in HF's order: one transient copy
+        dest.copy_(unpermute(rows, self.heads * rows.shape[0] // self.shape[0]))
+
+
+def tensor_index(folder: Path) -> tuple[ModelConfig, dict[str, Stored], Tokenizer, list[Path]]:
+    """As load_state_dict, but each tensor located in its file (Meta-named, see stored.py), not read."""
+    cfg = read_config(folder / "config.json")
+    tokenizer = Tokenizer(find_tokenizer(folder))
+    files = weight_files(folder)
+    index: dict[str, Stored] = {}
+    for path in files:
+        found = index_safetensors(path) if path.suffix == ".safetensors" else index_torch_file(path)
+        for name, stored in found.items():
+            if name.endswith("rotary_emb.inv_freq"):
+                continue
+            new = meta_name(name)
+            if new is None:
+                raise CheckpointError(f"{path}: unknown tensor {name!r} (not a Llama weight)")
+            if new.endswith(("attention.wq.weight", "attention.wk.weight")):
+                stored = UnpermutedRows(stored, cfg.n_heads if new.endswith("wq.weight") else cfg.kv_heads)
+            index[new] = stored
+    return cfg, index, tokenizer, [folder / "config.json", tokenizer.path, *files]
 
 
 def load_state_dict(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer, list[Path]]:

@@ -14,6 +14,7 @@ import torch
 
 from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
+from evalkit.model.loaders.stored import FileTensor, Stored
 
 HEADER = struct.Struct("<7i")
 
@@ -64,15 +65,40 @@ def _size(layout: list[tuple[str, tuple[int, ...]]]) -> int:
     return HEADER.size + 4 * sum(int(np.prod(shape)) for _, shape in layout)
 
 
+def _check_size(path: Path, layout: list[tuple[str, tuple[int, ...]]]) -> None:
+    needed, size = _size(layout), path.stat().st_size
+    if size != needed:
+        raise CheckpointError(f"{path}: {size} bytes, but its header {HEADER.unpack(path.read_bytes()[:28])} "
+                              f"implies {needed} (truncated or not a legacy llama2.c export)")
+
+
+def tensor_index(path: Path) -> tuple[ModelConfig, dict[str, Stored]]:
+    """As load_state_dict, but each tensor located in the file (see stored.py), not mapped."""
+    cfg, shared = read_config(path)
+    layout = _layout(cfg, shared)
+    _check_size(path, layout)
+    index: dict[str, Stored] = {}
+    offset = HEADER.size
+    for name, shape in layout:
+        if name.endswith(".weight"):
+            index[name] = FileTensor(path, offset, torch.float32, shape)
+        elif name != "freq_cis":  # stacked per layer: (L, ...)
+            group = "feed_forward" if name in ("w1", "w2", "w3") else "attention"
+            per_layer = 4 * int(np.prod(shape[1:]))
+            for i in range(cfg.n_layers):
+                full = f"layers.{i}.{name}.weight" if name.endswith("norm") else f"layers.{i}.{group}.{name}.weight"
+                index[full] = FileTensor(path, offset + i * per_layer, torch.float32, shape[1:])
+        offset += 4 * int(np.prod(shape))
+    if shared:
+        index["output.weight"] = index["tok_embeddings.weight"]
+    return cfg, index
+
+
 def load_state_dict(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
     cfg, shared = read_config(path)
     L = cfg.n_layers
     layout = _layout(cfg, shared)
-    needed = _size(layout)
-    size = path.stat().st_size
-    if size != needed:
-        raise CheckpointError(f"{path}: {size} bytes, but its header {HEADER.unpack(path.read_bytes()[:28])} "
-                              f"implies {needed} (truncated or not a legacy llama2.c export)")
+    _check_size(path, layout)
     flat = torch.from_numpy(np.memmap(path, dtype="<f4", mode="c", offset=HEADER.size))
     tensors, offset = {}, 0
     for name, shape in layout:

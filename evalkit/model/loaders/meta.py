@@ -6,7 +6,8 @@ fairscale's layers split them in facebookresearch/llama `model.py`:
 - RowParallelLinear (wo, w2) splits the input features: concatenate on dim 1;
 - ParallelEmbedding (tok_embeddings) splits the embedding dim: concatenate on dim 1;
 - RMSNorm weights are replicated: take shard 0.
-Shards are memory-mapped and merged one tensor at a time, so RAM holds one full copy at most.
+Shards are memory-mapped and merged one tensor at a time, so RAM holds one full copy at most. For tensor
+parallelism, `tensor_index` only locates each tensor's parts, and each rank reads its slice of them.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
 from evalkit.model.loaders.common import find_tokenizer
 from evalkit.model.loaders.config_file import config_errors
+from evalkit.model.loaders.stored import ConcatTensor, Stored, index_torch_file
 from evalkit.tokenizer import Tokenizer
 
 CONCAT_DIM = {"wq": 0, "wk": 0, "wv": 0, "w1": 0, "w3": 0, "output": 0, "wo": 1, "w2": 1, "tok_embeddings": 1}
@@ -86,6 +88,30 @@ def find_meta_tokenizer(folder: Path) -> Path:
     if not any(folder.glob("*.model")) and (folder.parent / "tokenizer.model").is_file():
         return folder.parent / "tokenizer.model"
     return find_tokenizer(folder)
+
+
+def tensor_index(folder: Path) -> tuple[ModelConfig, dict[str, Stored], Tokenizer, list[Path]]:
+    """As load_state_dict, but each tensor located (its shards' parts, see stored.py), not read."""
+    tokenizer = Tokenizer(find_meta_tokenizer(folder))
+    cfg = read_params(folder / "params.json", tokenizer)
+    files = shard_files(folder)
+    shards = [index_torch_file(path) for path in files]
+    for path, shard in zip(files[1:], shards[1:]):
+        if set(shard) != set(shards[0]):
+            diff = sorted(set(shard) ^ set(shards[0]))[:3]
+            raise CheckpointError(f"{path}: its tensor names differ from {files[0].name}'s (e.g. {diff})")
+    index: dict[str, Stored] = {}
+    for name in shards[0]:
+        if name in IGNORED:
+            continue
+        kind = name.split(".")[-2]  # layers.3.attention.wq.weight -> wq
+        split = len(files) > 1 and kind in CONCAT_DIM
+        index[name] = ConcatTensor(tuple(s[name] for s in shards), CONCAT_DIM[kind]) if split else shards[0][name]
+    width = index["tok_embeddings.weight"].shape[1] if "tok_embeddings.weight" in index else cfg.dim
+    if width != cfg.dim:
+        raise CheckpointError(f"{files[-1]}: {len(files)} shard(s) give an embedding width of {width}, "
+                              f"params.json says dim {cfg.dim} (a model-parallel shard missing or extra?)")
+    return cfg, index, tokenizer, [folder / "params.json", tokenizer.path, *files]
 
 
 def load_state_dict(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer, list[Path]]:

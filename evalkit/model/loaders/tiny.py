@@ -34,5 +34,8 @@ def load(device: str = "cpu", dtype: torch.dtype | None = None) -> LoadedModel:
     tokenizer = Tokenizer(TOKENIZER)
     cfg = preset("tiny").with_(vocab_size=tokenizer.vocab_size)
     model = build_model(cfg, random_state_dict(cfg), "tiny", dtype, device)
-    fingerprint = hashlib.sha256(f"tiny:{SEED}:{cfg}:{file_fingerprint([TOKENIZER])}:{model.dtype}".encode())
-    return LoadedModel(model, tokenizer, "tiny", "tiny", fingerprint.hexdigest()[:16])
+    return LoadedModel(model, tokenizer, "tiny", "tiny", load_fingerprint(cfg, model.dtype))
+
+
+def load_fingerprint(cfg, dtype: torch.dtype) -> str:
+    return hashlib.sha256(f"tiny:{SEED}:{cfg}:{file_fingerprint([TOKENIZER])}:{dtype}".encode()).hexdigest()[:16]

@@ -1,0 +1,38 @@
+"""The CPU sampler's top-k prefilter picks exactly the token a sort of the whole vocabulary picks,
+ties included (bf16 logits tie often), for nuclei inside and beyond the prefilter."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evalkit.engine import sampling
+from evalkit.engine.sampling import PREFILTERS, next_tokens
+
+
+def whole_sort(logits, temperature, top_p, uniform):
+    """The sampler before the prefilter: the whole vocabulary sorted every step."""
+    probs = torch.softmax(logits / temperature.clamp(min=1e-6)[:, None], dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
+    before = sorted_probs.cumsum(-1) - sorted_probs
+    sorted_probs = sorted_probs * (before < top_p[:, None])
+    cdf = sorted_probs.cumsum(-1)
+    pick = (cdf < (uniform * cdf[:, -1])[:, None]).sum(-1).clamp(max=logits.shape[-1] - 1)
+    return torch.where(temperature == 0, logits.argmax(-1), order.gather(1, pick[:, None])[:, 0])
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0, 3.0, 12.0])  # flat to peaked distributions
+def test_same_tokens_as_sorting_the_whole_vocabulary(scale, monkeypatch):
+    generator = torch.Generator().manual_seed(int(scale * 10))
+    rows, vocab = 512, 32000
+    logits = (torch.randn(rows, vocab, generator=generator) * scale).bfloat16().float()  # bf16 grid: ties
+    logits[:64, :8] = logits[:64, :1]  # exact ties at the top
+    temperature = torch.tensor([0.0, 0.2, 0.6, 0.8, 1.0, 1.3, 0.1, 0.9] * (rows // 8))
+    top_p = torch.tensor([0.5, 0.9, 0.95, 1.0, 0.9, 0.7, 0.99, 0.3] * (rows // 8)).roll(3)
+    uniform = torch.rand(rows, generator=generator)
+    uniform[:8] = torch.tensor([0.0, 0.9999999, 0.5, 1e-9, 0.25, 0.75, 0.999, 0.001])
+    full = []
+    monkeypatch.setattr(sampling, "_invert", lambda *a, _f=sampling._invert: (full.append(a[0].shape[-1]), _f(*a))[1])
+    assert torch.equal(next_tokens(logits, temperature, top_p, uniform), whole_sort(logits, temperature, top_p, uniform))
+    assert full[0] == PREFILTERS[0]  # the prefilter ran (and, for rows beyond it, the next k or a whole sort)
+    if scale == 0.5:
+        assert 32000 in full  # flat: some nuclei reach beyond every prefilter
