@@ -48,7 +48,7 @@ def load_samples(out_dir: str | Path, task: str) -> list[dict]:
     path = samples_path(out_dir, task)
     records = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # JSON Lines: "\n" only (splitlines also cuts at U+0085)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     for number, line in enumerate(lines, start=1):
