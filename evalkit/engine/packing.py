@@ -18,8 +18,7 @@ import torch
 
 from evalkit.engine.prefix_tree import PrefixTree
 
-ROW_TOKENS = 512  # target tokens per row (a longer tree gets a row of its own); a row costs T^2 in attention:
-#   on the small preset 512 beat 1024 end to end by 19% in bf16 and 5% in fp32 (Table 3 workload, 300 docs each)
+ROW_TOKENS = 1024  # target tokens per row (a tree longer than this gets a row of its own)
 
 
 def pack(sizes: list[int], capacity: int) -> list[list[int]]:
