@@ -43,25 +43,12 @@ from evalkit.model.llama import Transformer  # noqa: E402
 from evalkit.model.loaders import LoadedModel  # noqa: E402
 from evalkit.requests import GenerateRequest  # noqa: E402
 
+from engine_common import BOS, IdTokenizer  # noqa: E402  (this folder: text is space-separated token ids)
+
 BATCHES = (1, 8, 64)
 TINY = ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=32, norm_eps=1e-5)
-BOS = 1
 STORIES = REPO.parent / "shared" / "models" / "stories260K" / "stories260K.bin"
 DATA = REPO.parent / "shared" / "data"
-
-
-class IdTokenizer:
-    """Text is space-separated token ids (exact lengths, any vocabulary); no EOS: rows decode to the end."""
-    bos_id, eos_id = BOS, -1
-
-    def __init__(self, vocab_size: int):
-        self.vocab_size = vocab_size
-
-    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
-        return ([BOS] if bos else []) + [int(t) for t in text.split()]
-
-    def decode(self, ids: list[int]) -> str:
-        return " ".join(str(i) for i in ids if i != BOS)
 
 
 def sync(device: torch.device) -> None:
