@@ -127,7 +127,10 @@ class Transformer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.tok_embeddings = nn.Embedding(cfg.vocab_size, cfg.dim)
+        weight = torch.empty(cfg.vocab_size, cfg.dim)  # on the device in context: meta while a checkpoint loads
+        if not weight.is_meta:  # there normal_ would only import torch._dynamo, 1-2 s of every run's start
+            nn.init.normal_(weight)
+        self.tok_embeddings = nn.Embedding(cfg.vocab_size, cfg.dim, _weight=weight)
         self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.output = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
