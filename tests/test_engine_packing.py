@@ -13,6 +13,7 @@ from evalkit.engine.prefix_tree import prefix_tree
 from evalkit.engine.request_windows import scoring_windows
 from evalkit.engine.scoring import score
 from evalkit.engine.stats import EngineStats
+from evalkit.model.key_windows import KeyWindows
 from evalkit.model.loaders import load_model
 from evalkit.requests import LoglikelihoodRequest
 
@@ -127,3 +128,27 @@ def test_a_row_shortened_by_shared_continuations_still_fits_its_family_cache(sto
     padded = padded_score(stories.model, requests, policy, EngineStats())
     for r in requests:
         assert packed[r].loglikelihood == pytest.approx(padded[r].loglikelihood, abs=1e-4)
+
+
+def test_rows_of_short_trees_attend_by_key_windows_and_score_as_padded(stories, monkeypatch):
+    """PIQA's shape: many short contexts behind one shared trunk ("Question:"), two long endings each."""
+    import evalkit.engine.scoring as scoring
+    masks = []
+
+    def spy(*args):
+        packed = layout(*args)
+        masks.append(packed.attn_mask)
+        return packed
+    monkeypatch.setattr(scoring, "layout", spy)
+    words = (STORY * 3).split(" ")
+    requests = [LoglikelihoodRequest(f"Question: {' '.join(words[i:i + 5 + i % 7])}?\nAnswer:", f" {ending}")
+                for i in range(40) for ending in (" ".join(words[i + 3:i + 12]), " ".join(words[i + 1:i + 9]))]
+    tokens = [w for ws in scoring_windows(stories.tokenizer, requests, 2048).values() for w in ws]
+    policy = BatchPolicy.from_setting(8, False, CPU)
+    with torch.inference_mode():
+        packed = score(stories.model, tokens, policy, EngineStats())
+    padded = padded_score(stories.model, tokens, policy, EngineStats())
+    assert any(isinstance(m, KeyWindows) for m in masks)
+    for r in tokens:
+        assert packed[r].loglikelihood == pytest.approx(padded[r].loglikelihood, abs=1e-4), r
+        assert packed[r].is_greedy == padded[r].is_greedy, r

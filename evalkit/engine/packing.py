@@ -17,8 +17,11 @@ from dataclasses import dataclass
 import torch
 
 from evalkit.engine.prefix_tree import PrefixTree
+from evalkit.model.key_windows import KeyWindows, key_windows
 
 ROW_TOKENS = 1024  # target tokens per row (a tree longer than this gets a row of its own)
+QUERY_BLOCK = 128  # query slots per attention block when a row's trees are short (model/key_windows.py)
+WINDOWS_WORTH = 0.75  # block-sparse attention when it scores at most this share of the dense mask's pairs
 
 
 def pack(sizes: list[int], capacity: int) -> list[list[int]]:
@@ -50,7 +53,8 @@ class PackedRows:
     tokens: torch.Tensor            # (B, T) long, 0 in padding
     positions: torch.Tensor         # (B, T) long: offset + depth
     real: torch.Tensor              # (B, T) bool: slot holds a token
-    attn_mask: torch.Tensor | None  # (B, 1, T, offset + T) bool, or None where plain causal is the same
+    attn_mask: torch.Tensor | KeyWindows | None  # (B, 1, T, offset + T) bool, the same block-sparse, or None
+                                                 # where plain causal is the same
 
 
 def layout(trees: list[PrefixTree], offset: int, device: torch.device) -> PackedRows:
@@ -67,11 +71,12 @@ def layout(trees: list[PrefixTree], offset: int, device: torch.device) -> Packed
     real = torch.arange(T)[None, :] < torch.tensor([len(t) for t in trees])[:, None]  # (B, T)
     tokens, depth, end, real = (x.to(device) for x in (tokens, depth, end, real))
     if offset == 0 and bool(real.all()) and bool((end == T).all()):
-        attn_mask = None  # every row is one sequence filling it: the mask is the causal one
-    else:
-        slot = torch.arange(T, device=device)
-        # query i reads key j when j is i or an ancestor of i: j <= i < end[j]
-        own = (slot[None, None, :] <= slot[None, :, None]) & (slot[None, :, None] < end[:, None, :])  # (B, T, T)
-        cached = torch.ones(B, T, offset, dtype=torch.bool, device=device)  # the family prefix: every query
-        attn_mask = torch.cat([cached, own], dim=2)[:, None]  # (B, 1, T, offset + T)
-    return PackedRows(tokens, depth + offset, real, attn_mask)
+        return PackedRows(tokens, depth, real, None)  # every row is one sequence filling it: plain causal
+    windows = key_windows(end, offset, QUERY_BLOCK)
+    if windows.mask[0, 0].numel() * len(windows.mask) <= WINDOWS_WORTH * B * T * (offset + T):
+        return PackedRows(tokens, depth + offset, real, windows)
+    # query i reads key j when j is i or an ancestor of i: j <= i < end[j]
+    slot = torch.arange(T, device=device)
+    own = (slot[None, None, :] <= slot[None, :, None]) & (slot[None, :, None] < end[:, None, :])  # (B, T, T)
+    cached = torch.ones(B, T, offset, dtype=torch.bool, device=device)  # the family prefix: every query
+    return PackedRows(tokens, depth + offset, real, torch.cat([cached, own], dim=2)[:, None])  # (B, 1, T, offset+T)

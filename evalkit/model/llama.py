@@ -15,6 +15,7 @@ from torch import nn
 
 from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
+from evalkit.model.key_windows import KeyWindows
 from evalkit.model.kv_cache import KVCache
 
 
@@ -64,8 +65,12 @@ class Attention(nn.Module):
             k, v = cache.update(layer, k, v)  # (B, KV, S, hd) with the cached prefix
         # The fused kernel never materializes the score matrix; with is_causal it skips masked blocks.
         # enable_gqa: query head h reads kv head h // (n_heads / n_kv_heads) without copying k, v.
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
-                                             enable_gqa=self.n_kv_heads != self.n_heads)
+        gqa = self.n_kv_heads != self.n_heads
+        if isinstance(attn_mask, KeyWindows):  # packed rows of short trees: each query block reads its window
+            out = attn_mask.attend(q, k, v, gqa)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
+                                                 enable_gqa=gqa)
         return self.wo(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, dim)
 
 
@@ -165,12 +170,13 @@ class Transformer(nn.Module):
         positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
         return self.hidden_states_at(tokens, positions, attention_mask(mask, cache), cache, mask)
 
-    def hidden_states_at(self, tokens: torch.Tensor, positions: torch.Tensor, attn_mask: torch.Tensor | None,
-                         cache: KVCache | None = None, real: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden_states_at(self, tokens: torch.Tensor, positions: torch.Tensor,
+                         attn_mask: torch.Tensor | KeyWindows | None, cache: KVCache | None = None,
+                         real: torch.Tensor | None = None) -> torch.Tensor:
         """tokens (B, T) at explicit rotary positions (B, T) -> final-normed hidden states (B, T, dim).
 
         attn_mask (B, 1, T, S) is True where query t may read key slot s (S = cached slots + T), or None
-        for plain causal. Packed scoring (engine/packing.py) lays many sequences in one row as a prefix
+        for plain causal, or KeyWindows (the same mask, block-sparse). Packed scoring (engine/packing.py) lays many sequences in one row as a prefix
         tree: positions are depths and the mask lets a token read only its ancestors. With a cache, the
         chunk is appended after the cached slots and `real` (B, T) marks which of its slots hold tokens.
         """
