@@ -28,7 +28,8 @@ from evalkit.engine.stats import EngineStats
 from evalkit.model.kv_cache import KVCache
 from evalkit.model.llama import Transformer
 
-LOGIT_CHUNK = 1024  # positions per output-layer call: bounds the (P, vocab) fp32 logits in memory
+LOGIT_CHUNK = 1024  # positions per output-layer call: bounds the (P, vocab) logits in memory
+SOFTMAX_ROWS = 32  # rows of logits normalized at a time on the CPU: (32, 32000) fp32 is 4 MB, in cache
 
 
 @dataclass(frozen=True)
@@ -141,14 +142,21 @@ def _logprobs(model: Transformer, hidden: torch.Tensor, nodes: torch.Tensor,
               targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """hidden (N, dim), nodes (P,) into it, targets (P,) -> log P(target) (P,) fp32 and whether target is
     the argmax (P,). A node predicting several targets (a context's last token) goes through the output
-    layer once."""
+    layer once. The log-softmax runs on slices of a few rows (CPU) that stay in cache: over a whole
+    chunk, converting, normalizing and scanning (rows, vocab) fp32 in memory cost as much as the matmul."""
     unique, inverse = torch.unique(nodes, return_inverse=True)  # (U,), (P,)
+    order = inverse.argsort()  # targets grouped by the row they read
+    slice_rows = SOFTMAX_ROWS if nodes.device.type == "cpu" else LOGIT_CHUNK
+    bounds = torch.searchsorted(inverse[order], torch.arange(0, len(unique) + slice_rows, slice_rows,
+                                                             device=nodes.device)).tolist()
     logprobs = torch.empty(len(nodes), dtype=torch.float32, device=nodes.device)
     greedy = torch.empty(len(nodes), dtype=torch.bool, device=nodes.device)
     for s in range(0, len(unique), LOGIT_CHUNK):
-        logits = model.logits(hidden[unique[s:s + LOGIT_CHUNK]])  # (u, vocab) fp32
-        picked = ((inverse >= s) & (inverse < s + LOGIT_CHUNK)).nonzero()[:, 0]  # targets read from this chunk
-        local, t = inverse[picked] - s, targets[picked]
-        logprobs[picked] = logits.log_softmax(-1)[local, t]
-        greedy[picked] = logits.argmax(-1)[local] == t
+        logits = model.output(hidden[unique[s:s + LOGIT_CHUNK]])  # (u, vocab) in the model dtype: fp32 by slices
+        for r in range(s, min(s + LOGIT_CHUNK, len(unique)), slice_rows):
+            picked = order[bounds[r // slice_rows]:bounds[r // slice_rows + 1]]  # targets read from these rows
+            rows = logits[r - s:r - s + slice_rows].float()  # (slice, vocab) fp32
+            local, t = inverse[picked] - r, targets[picked]
+            logprobs[picked] = rows.log_softmax(-1)[local, t]
+            greedy[picked] = rows.argmax(-1)[local] == t
     return logprobs, greedy
