@@ -5,8 +5,10 @@ only its ancestors in its own tree (and a cached family prefix, if any), at its 
 packing changes no result. Rows are few and long, and about equally long, so padding is rare.
 
 Row length: a dense masked attention over a row of T tokens costs about T / (6 dim) of a token's
-matrix work per layer (a causal one half of that), so rows stay short enough for that to be small
-and long enough to hold many trees (benchmarks/packed_scoring.py measures both).
+matrix work per layer (a causal one half of that). A row of many short trees therefore attends by key
+windows (model/key_windows.py): blocks of QUERY_BLOCK queries, each reading only its own slots and its
+first slot's ancestors, about a fifth of the dense mask's pairs on Table 3's rows. Rows are long enough
+to hold many trees and make forwards few (benchmarks/packed_scoring.py measures both).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from evalkit.engine.prefix_tree import PrefixTree
 from evalkit.model.key_windows import KeyWindows, key_windows
 
 ROW_TOKENS = 1024  # target tokens per row (a tree longer than this gets a row of its own)
-QUERY_BLOCK = 128  # query slots per attention block when a row's trees are short (model/key_windows.py)
+QUERY_BLOCK = 64  # query slots per attention block when a row's trees are short (model/key_windows.py)
 WINDOWS_WORTH = 0.75  # block-sparse attention when it scores at most this share of the dense mask's pairs
 
 
