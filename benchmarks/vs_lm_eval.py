@@ -6,9 +6,9 @@ lm_eval_tasks.py), the same --limit, dtype and batch size. Each run is one proce
 exit (imports, loading, data, scoring, writing); the two alternate, lm-eval first in odd repeats and
 evalkit first in even ones, so drifting machine load falls on both. Printed (markdown): the median wall
 and CPU seconds per side, their ratio, per task the documents on which both predict the same choice, the
-largest log-likelihood difference and each side's accuracy; and evalkit's forward rate (real tokens x
-2 x non-embedding parameters / scoring seconds) against a plain matmul of the model's shapes measured
-here, per dtype.
+largest log-likelihood difference and each side's accuracy; and evalkit's scoring rate (real tokens x
+2 x layer parameters + scored positions x 2 x output-layer parameters, over the seconds inside scoring)
+against F.linear through the model's own weight shapes measured here, per dtype (forward_rate).
 
 Installs nothing: needs lm-eval (`pip install 'evalkit[bench]'`); without it, exits 2 saying so.
 
@@ -95,26 +95,44 @@ def commands(args, model: Path, tasks: list[str], lm_tasks: list[str], dtype: st
 
 
 def forward_rate(out: Path, dtype: str, threads: int) -> tuple[float, float]:
-    """(evalkit's GFLOP/s over its scoring seconds, a plain matmul's GFLOP/s) for the model in `out`."""
+    """(evalkit's scoring GFLOP/s, a plain matmul's GFLOP/s over the same shapes) for the model in `out`.
+
+    Scoring's work: every real token forwarded through the layers (2 x layer parameters each) and every
+    scored position through the output layer (2 x vocab x dim each), over the seconds spent inside
+    scoring (planning, forwards, log-softmax; `cost.scoring_seconds`). The matmul: F.linear of 1024
+    rows through each of the model's weight shapes (a layer's seven and the output layer), FLOP-weighted
+    as scoring weights them, in the same dtype and threads."""
     import torch
+    import torch.nn.functional as F
 
     from evalkit.model.config import ModelConfig
     result = json.loads((out / "results.json").read_text())
     cfg = ModelConfig(**result["model"]["config"])
-    heads = 1 if cfg.tie_embeddings else 2
-    params = result["model"]["params"] - heads * cfg.vocab_size * cfg.dim  # without embedding and head
-    tokens = sum(c["tokens_forwarded"] for c in result["cost"].values())
-    seconds = sum(c["seconds"] for c in result["cost"].values())
+    cost = result["cost"].values()
+    tokens, positions = sum(c["tokens_forwarded"] for c in cost), sum(c["scored_positions"] for c in cost)
+    seconds = sum(c["scoring_seconds"] for c in cost)
+    kv = cfg.kv_heads * cfg.head_dim
+    layer = [(cfg.n_heads * cfg.head_dim, cfg.dim), (kv, cfg.dim), (kv, cfg.dim), (cfg.dim, cfg.n_heads * cfg.head_dim),
+             (cfg.ffn_dim, cfg.dim), (cfg.dim, cfg.ffn_dim), (cfg.ffn_dim, cfg.dim)]  # wq wk wv wo w1 w2 w3 (out, in)
+    layer_flops = 2 * cfg.n_layers * sum(o * i for o, i in layer)
+    head_flops = 2 * cfg.vocab_size * cfg.dim
+    work = tokens * layer_flops + positions * head_flops
     torch.set_num_threads(threads)
     dt = getattr(torch, dtype)
-    x, w = torch.randn(1024, cfg.dim, dtype=dt), torch.randn(cfg.dim, cfg.ffn_dim, dtype=dt)  # a SwiGLU gate
-    for _ in range(3):
-        x @ w
-    start, n = time.perf_counter(), 20
-    for _ in range(n):
-        x @ w
-    matmul = 2 * 1024 * cfg.dim * cfg.ffn_dim * n / (time.perf_counter() - start)
-    return tokens * 2 * params / seconds / 1e9, matmul / 1e9
+    rows = 1024
+
+    def seconds_of(shape: tuple[int, int]) -> float:
+        x, w = torch.randn(rows, shape[1], dtype=dt), torch.randn(shape, dtype=dt)
+        for _ in range(3):
+            F.linear(x, w)
+        start, n = time.perf_counter(), 10
+        for _ in range(n):
+            F.linear(x, w)
+        return (time.perf_counter() - start) / n / rows  # per row
+    per_token = cfg.n_layers * sum(seconds_of(shape) for shape in layer)
+    per_position = seconds_of((cfg.vocab_size, cfg.dim))
+    matmul = work / (tokens * per_token + positions * per_position)
+    return work / seconds / 1e9, matmul / 1e9
 
 
 def main(argv=None) -> int:
@@ -180,7 +198,7 @@ def main(argv=None) -> int:
     if "float32" in dtypes and "bfloat16" in dtypes:  # the last repeat's outputs of each dtype
         print_bf16_vs_fp32(tasks, lm_tasks, args.work / "runs" / f"float32-{args.repeats - 1}",
                            args.work / "runs" / f"bfloat16-{args.repeats - 1}")
-    print("\n| dtype | evalkit forward (GFLOP/s) | plain matmul (GFLOP/s) | efficiency |")
+    print("\n| dtype | evalkit scoring (GFLOP/s) | plain matmul, same shapes (GFLOP/s) | efficiency |")
     print("|---|---|---|---|")
     for dtype, ours, matmul in rates:
         print(f"| {dtype} | {ours:.1f} | {matmul:.1f} | {ours / matmul:.0%} |")

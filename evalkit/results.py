@@ -87,7 +87,8 @@ def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: d
         "results": {run.task.name: task_results(run) for run in runs},
         "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
-                                 **run.engine_stats} for run in runs},
+                                 **{key: round(value, 3) if isinstance(value, float) else value
+                                    for key, value in run.engine_stats.items()}} for run in runs},
         "scorers": {run.task.name: run.scorers for run in runs if run.scorers},
         "window": {run.task.name: run.window for run in runs if run.window is not None},
         "model": model,

@@ -152,3 +152,13 @@ def test_rows_of_short_trees_attend_by_key_windows_and_score_as_padded(stories, 
     for r in tokens:
         assert packed[r].loglikelihood == pytest.approx(padded[r].loglikelihood, abs=1e-4), r
         assert packed[r].is_greedy == padded[r].is_greedy, r
+
+
+def test_scoring_counts_each_output_layer_row_once_and_its_seconds(stories):
+    """Context (1, 2, 3) with continuations (4, 5) and (4, 6): the context's last token predicts both 4s,
+    and the shared node 4 predicts 5 and 6: two rows through the output layer, not four."""
+    requests = [TokenRequest((1, 2, 3), (4, 5)), TokenRequest((1, 2, 3), (4, 6)), TokenRequest((7,), (8, 9, 10))]
+    stats = EngineStats()
+    with torch.inference_mode():
+        score(stories.model, requests, BatchPolicy.from_setting(8, False, CPU), stats)
+    assert stats.scored_positions == 2 + 3 and stats.scoring_seconds > 0

@@ -31,3 +31,4 @@ def test_smoke_fp32_agrees_with_lm_eval(tmp_path):
         assert float(shift) < 1e-3, (task, shift)
     assert re.search(r"^\| float32 \| [\d.]+ \([\d.]+\) \| [\d.]+ \([\d.]+\) \| [\d.]+x \|", proc.stdout, re.M), \
         proc.stdout
+    assert re.search(r"^\| float32 \| [\d.]+ \| [\d.]+ \| \d+% \|$", proc.stdout, re.M), proc.stdout  # efficiency

@@ -16,6 +16,8 @@ result never depends on which other requests shared its batch (one row per forwa
 """
 from __future__ import annotations
 
+import time
+
 import torch
 
 from evalkit.backends.hf_model import CausalLM, positions
@@ -31,6 +33,7 @@ Group = tuple[tuple[int, ...], list[tuple[int, ...]]]  # a distinct context and 
 def score(lm: CausalLM, requests: list[TokenRequest], policy: BatchPolicy, stats: EngineStats,
           share_contexts: bool = True) -> dict[TokenRequest, TokenScore]:
     """Score every distinct request; duplicates (and, when sharing, common contexts) are computed once."""
+    start = time.perf_counter()
     scores = {r: TokenScore(0.0, True) for r in requests if not r.continuation}  # nothing to predict
     by_context: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
     for r in dict.fromkeys(requests):
@@ -53,6 +56,7 @@ def score(lm: CausalLM, requests: list[TokenRequest], policy: BatchPolicy, stats
                       reverse=True)
         run_batched(rows, lambda r: (1, len(r[0]) + len(r[1]) - 1),
                     lambda batch: scores.update(_whole(lm, batch, stats)), policy, retry)
+    stats.scoring_seconds += time.perf_counter() - start
     return scores
 
 
@@ -71,11 +75,13 @@ def _shared(lm: CausalLM, prefix: tuple[int, ...], groups: list[Group],
         prefix_mask = torch.ones(1, len(prefix), dtype=torch.bool, device=device)
         lm.forward(torch.tensor([prefix], device=device), prefix_mask, positions(prefix_mask), cache, last_only=True)
         stats.count_forward(prefix_mask)
+        stats.scored_positions += 1
         stats.prefix_tokens_reused += (len(groups) - 1) * len(prefix)
         cache.batch_select_indices(torch.zeros(len(groups), dtype=torch.long, device=device))
         mask = torch.cat([prefix_mask.expand(len(groups), -1), rest_mask], 1)
     last = lm.forward(tokens, mask, len(prefix) + positions(rest_mask), cache, last_only=True)  # (B, V)
     stats.count_forward(rest_mask)
+    stats.scored_positions += len(groups)
     rows = [(g, cont) for g, (_, conts) in enumerate(groups) for cont in conts]
     stats.contexts_reused += len(rows) - len(groups)
     owner = torch.tensor([g for g, _ in rows], device=device)  # (R,)
@@ -91,6 +97,7 @@ def _shared(lm: CausalLM, prefix: tuple[int, ...], groups: list[Group],
         at = torch.where(cont_mask, starts[:, None] + steps, 0)  # padding at 0: absolute embeddings end at the window
         logits = lm.forward(inputs, torch.cat([mask[picked], cont_mask], 1), at, cache)
         stats.count_forward(cont_mask)
+        stats.scored_positions += cont_mask.numel()
         targets, _ = pad([rows[i][1][1:] for i in long_rows], left=False, device=device)  # (L, Tk)
         logprob, miss = _judge(logits[cont_mask], targets[cont_mask])  # (P,) over real positions
         row_of = torch.tensor(long_rows, device=device)[:, None].expand_as(cont_mask)[cont_mask]  # (P,)
@@ -106,6 +113,7 @@ def _whole(lm: CausalLM, rows: list[tuple[tuple[int, ...], tuple[int, ...]]],
     tokens, mask = pad([context + cont[:-1] for context, cont in rows], left=False, device=device)  # (B, T)
     logits = lm.forward(tokens, mask, positions(mask))  # (B, T, V)
     stats.count_forward(mask)
+    stats.scored_positions += mask.numel()
     row_of = torch.tensor([i for i, (_, cont) in enumerate(rows) for _ in cont], device=device)  # (P,)
     column = torch.tensor([len(context) - 1 + j for context, cont in rows for j in range(len(cont))], device=device)
     targets = torch.tensor([t for _, cont in rows for t in cont], device=device)

@@ -15,6 +15,7 @@ across batches, chunks and ranks), at the price of forwarding a context once per
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +51,7 @@ class _Row:
 def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy, stats: EngineStats,
           share_prefixes: bool = True) -> dict[TokenRequest, TokenScore]:
     """Score every distinct request; duplicates and shared contexts are computed once."""
+    start = time.perf_counter()
     scores = {r: TokenScore(0.0, True) for r in requests if not r.continuation}  # nothing to predict
     todo = [r for r in dict.fromkeys(requests) if r.continuation]
     stats.requests_computed += len(todo)
@@ -80,6 +82,7 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
         cache = _forward_prefix(model, prefix, len(rows[0].tree), sum(row.contexts for row in rows), stats)
         run_batched(rows, lambda row: (row.contexts, len(row.tree)),
                     lambda batch: scores.update(_score_rows(model, len(prefix), cache, batch, stats)), policy, retry)
+    stats.scoring_seconds += time.perf_counter() - start
     return scores
 
 
@@ -132,21 +135,22 @@ def _score_rows(model: Transformer, p: int, prefix_cache: KVCache | None, rows: 
             owners.extend([len(requests)] * len(r.continuation))
             requests.append(r)
     logprobs, greedy = _logprobs(model, hidden.flatten(0, 1), torch.tensor(nodes, device=device),
-                                 torch.tensor(targets, device=device))
+                                 torch.tensor(targets, device=device), stats)
     owner = torch.tensor(owners, device=device)
     total = torch.zeros(len(requests), dtype=torch.float64, device=device).index_add_(0, owner, logprobs.double())
     misses = torch.zeros(len(requests), dtype=torch.long, device=device).index_add_(0, owner, (~greedy).long())
     return {r: TokenScore(float(total[i]), bool(misses[i] == 0)) for i, r in enumerate(requests)}
 
 
-def _logprobs(model: Transformer, hidden: torch.Tensor, nodes: torch.Tensor,
-              targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _logprobs(model: Transformer, hidden: torch.Tensor, nodes: torch.Tensor, targets: torch.Tensor,
+              stats: EngineStats) -> tuple[torch.Tensor, torch.Tensor]:
     """hidden (N, dim), nodes (P,) into it, targets (P,) -> log P(target) (P,) fp32 and whether target is
     the argmax (P,). A node predicting several targets (a context's last token) goes through the output
     layer once. On the CPU the output layer runs on a few hundred rows at a time and the log-softmax on
     slices of a few rows, so that logits stay in cache: over a whole chunk of 1024, converting,
     normalizing and scanning (rows, vocab) fp32 in memory cost as much as the matmul."""
     unique, inverse = torch.unique(nodes, return_inverse=True)  # (U,), (P,)
+    stats.scored_positions += len(unique)
     order = inverse.argsort()  # targets grouped by the row they read
     cpu = nodes.device.type == "cpu"
     chunk, slice_rows = (CPU_LOGIT_CHUNK, SOFTMAX_ROWS) if cpu else (LOGIT_CHUNK, LOGIT_CHUNK)

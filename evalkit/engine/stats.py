@@ -17,8 +17,10 @@ class EngineStats:
     tokens_generated: int = 0
     oom_retries: int = 0        # batches retried with half the token budget (batch_size="auto")
     peak_cache_bytes: int = 0   # most KV-cache bytes alive at once in a generation batch (fork included)
+    scored_positions: int = 0   # positions whose vocab logits scoring computed (the output layer's rows)
+    scoring_seconds: float = 0.0  # wall seconds inside loglikelihood scoring: planning, forwards, log-softmax
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
     def count_forward(self, mask) -> None:
