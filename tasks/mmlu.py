@@ -110,9 +110,10 @@ class MMLU(MultipleChoiceTask):
 
     def read_local(self, paths: list[Path]) -> list[dict]:
         split = paths[0].name
-        files = sorted(paths[0].glob(f"*_{split}.csv"))
+        subject = self.protocol.subject or "*"  # a subject's task reads its own file, not all 57
+        files = sorted(paths[0].glob(f"{subject}_{split}.csv"))
         if not files:
-            raise DataError(f"{paths[0]}: no *_{split}.csv files")
+            raise DataError(f"{paths[0]}: no {subject}_{split}.csv file")
         return [self._doc(where, path.name[:-len(f"_{split}.csv")], row)
                 for path in files for where, row in read_csv(path, columns=6)]
 

@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import DATA_DIR, needs_data, needs_stories
-from evalkit.errors import UsageError
+from evalkit.errors import DataError, UsageError
 from evalkit.engine import Engine
 from evalkit.requests import LoglikelihoodResult
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
@@ -110,3 +110,20 @@ def test_each_subject_is_a_task_and_limit_is_per_subject():
         get_task("mmlu").configure(subject="astrology")
     with pytest.raises(UsageError, match="mmlu_<subject>"):
         get_task("mmlu_astrology")
+
+
+@needs_data
+def test_a_subject_task_reads_its_own_file_only(tmp_path):
+    """mmlu_<subject> reads <subject>_test.csv, not all 57 files (ten subjects read 570 files otherwise);
+    a broken file of another subject is then none of its business, while `mmlu` still refuses it."""
+    for split in ("test", "dev"):
+        folder = tmp_path / "mmlu" / split
+        folder.mkdir(parents=True)
+        (folder / f"anatomy_{split}.csv").write_bytes((DATA_DIR / "mmlu" / split / f"anatomy_{split}.csv").read_bytes())
+        (folder / f"virology_{split}.csv").write_text('"a question","only two columns"\n')
+    anatomy = get_task("mmlu_anatomy")
+    docs = anatomy.docs(DataSource(data_dir=tmp_path))
+    assert len(docs) == 135 and {d["subject"] for d in docs} == {"anatomy"}
+    assert len(anatomy.requests(docs[0], 0, 1234)) == 4  # its dev shots came from its own dev file
+    with pytest.raises(DataError, match="virology_test.csv"):
+        get_task("mmlu").docs(DataSource(data_dir=tmp_path))
