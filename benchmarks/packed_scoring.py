@@ -11,11 +11,13 @@ for the same rows, in fp32 and bf16. All ratios are within one run (the machine 
 
     .venv/bin/python benchmarks/packed_scoring.py --docs 20 --repeats 2
 
-Measured (--docs 20 --repeats 2, batch 8, 2 threads, shared 2-core AMD EPYC, load ~2): padding 26-33% ->
-0.0% (MMLU 14.8% -> 0.0%), forward calls 15/8/13/18 -> 4/2/2/11, wall 1.44x/1.45x/1.49x/1.82x faster
-(HellaSwag/PIQA/ARC-Easy/MMLU), max |dLL| 1e-5, same greedy flags. Packed forward per slot against plain
-causal forwards of the same shapes: fp32 1.01x, bf16 1.24x; efficiency fp32 104 of 127 GFLOP/s (81%),
-bf16 159 of 349 GFLOP/s (46%).
+Measured (--docs 20 --repeats 2, batch 8, 2 threads, 2-core Xeon with AVX512-BF16, load ~1; rows attend
+by key windows, model/key_windows.py): padding 26-33% -> 0.0% (MMLU 14.8% -> 0.0%), forward calls
+15/8/13/18 -> 4/2/2/11, wall 1.44x/1.48x/1.89x/1.47x faster (HellaSwag/PIQA/ARC-Easy/MMLU), max |dLL|
+1e-5, same greedy flags. Packed forward per slot against plain causal forwards of the same shapes:
+fp32 1.10x, bf16 1.18x; efficiency of the layers alone (no output layer) fp32 121 of 169 GFLOP/s (71%),
+bf16 177 of 350 GFLOP/s (51%). Scoring as a whole (output layer and log-softmax included) is measured
+end to end by vs_lm_eval.py.
 """
 from __future__ import annotations
 
