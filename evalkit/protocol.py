@@ -71,6 +71,7 @@ class ProtocolTask(Task):
     protocol: TaskProtocol
     _source: DataSource | None = None
     _pool: list[dict] | None = None
+    _read: tuple[DataSource, TaskProtocol, list[dict]] | None = None  # the documents as last read, and from what
 
     @property
     def output_type(self) -> str:
@@ -102,8 +103,11 @@ class ProtocolTask(Task):
             raise UsageError(f"{self.name}: {protocol.num_fewshot} shots asked, but the task declares no few-shot split")
 
     def docs(self, source: DataSource, limit: int | None = None) -> list[dict]:
-        self._source, self._pool = source, None
-        docs = self._load(source, self.protocol.hub, self.protocol.local)
+        """Read (and checked) once per source and protocol: a run asks for its slice and for the count."""
+        if self._read is None or self._read[:2] != (source, self.protocol):
+            self._source, self._pool = source, None
+            self._read = (source, self.protocol, self._load(source, self.protocol.hub, self.protocol.local))
+        docs = self._read[2]
         return docs[:limit] if limit is not None else docs
 
     def fewshot_pool(self) -> list[dict]:

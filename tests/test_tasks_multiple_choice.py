@@ -4,7 +4,7 @@ import pytest
 from evalkit.fewshot import sample_fewshot
 from evalkit.metrics.accuracy import choose
 from evalkit.requests import LoglikelihoodRequest, LoglikelihoodResult
-from evalkit.task import Answer
+from evalkit.task import Answer, DataSource
 from tasks import TASK_NAMES, get_task
 
 # A case where the rules disagree: raw picks 0, per character picks 1, "Answer:"-calibrated picks 2.
@@ -78,3 +78,16 @@ def test_fewshot_sampler_is_seeded_and_skips_the_document():
     assert len(first) == 5
     for doc_id in range(20):
         assert pool[doc_id] not in sample_fewshot(pool, 19, seed=0, doc_id=doc_id, doc=pool[doc_id])
+
+
+def test_documents_are_read_once_per_source_and_protocol():
+    """A run asks for its --limit slice and for the benchmark's size: one read of the files, not two."""
+    task = get_task("hellaswag")
+    reads = []
+    read_local = task.read_local
+    task.read_local = lambda paths: reads.append(paths) or read_local(paths)
+    examples = DataSource(examples=True)
+    assert len(task.docs(examples, 2)) == 2 and len(task.docs(examples)) > 2 and len(reads) == 1
+    task.configure(num_fewshot=1)  # another protocol: read again
+    task.docs(examples)
+    assert len(reads) == 2
