@@ -16,20 +16,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's evalkit
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # this checkout's evalkit; the sampler before, a test reference
 
 from evalkit.engine.sampling import next_tokens  # noqa: E402
-
-
-def whole_sort(logits, temperature, top_p, uniform):
-    """The sampler as it was: every row's whole vocabulary sorted."""
-    probs = torch.softmax(logits / temperature.clamp(min=1e-6)[:, None], dim=-1)
-    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
-    before = sorted_probs.cumsum(-1) - sorted_probs
-    sorted_probs = sorted_probs * (before < top_p[:, None])
-    cdf = sorted_probs.cumsum(-1)
-    pick = (cdf < (uniform * cdf[:, -1])[:, None]).sum(-1).clamp(max=logits.shape[-1] - 1)
-    return torch.where(temperature == 0, logits.argmax(-1), order.gather(1, pick[:, None])[:, 0])
+from whole_sort_sampling import whole_sort  # noqa: E402
 
 
 def ms_per_call(fn, *args, repeats: int = 5) -> float:

@@ -7,17 +7,7 @@ import torch
 
 from evalkit.engine import sampling
 from evalkit.engine.sampling import PREFILTERS, next_tokens
-
-
-def whole_sort(logits, temperature, top_p, uniform):
-    """The sampler before the prefilter: the whole vocabulary sorted every step."""
-    probs = torch.softmax(logits / temperature.clamp(min=1e-6)[:, None], dim=-1)
-    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
-    before = sorted_probs.cumsum(-1) - sorted_probs
-    sorted_probs = sorted_probs * (before < top_p[:, None])
-    cdf = sorted_probs.cumsum(-1)
-    pick = (cdf < (uniform * cdf[:, -1])[:, None]).sum(-1).clamp(max=logits.shape[-1] - 1)
-    return torch.where(temperature == 0, logits.argmax(-1), order.gather(1, pick[:, None])[:, 0])
+from whole_sort_sampling import whole_sort
 
 
 @pytest.mark.parametrize("scale", [0.5, 2.0, 3.0, 12.0])  # flat to peaked distributions
