@@ -75,7 +75,7 @@ def layout(trees: list[PrefixTree], offset: int, device: torch.device) -> Packed
     if offset == 0 and bool(real.all()) and bool((end == T).all()):
         return PackedRows(tokens, depth, real, None)  # every row is one sequence filling it: plain causal
     windows = key_windows(end, offset, QUERY_BLOCK)
-    if windows.mask[0, 0].numel() * len(windows.mask) <= WINDOWS_WORTH * B * T * (offset + T):
+    if windows.mask.numel() <= WINDOWS_WORTH * B * T * (offset + T):  # query-key pairs scored, either way
         return PackedRows(tokens, depth + offset, real, windows)
     # query i reads key j when j is i or an ancestor of i: j <= i < end[j]
     slot = torch.arange(T, device=device)

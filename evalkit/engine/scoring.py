@@ -167,7 +167,7 @@ def _logprobs(model: Transformer, hidden: torch.Tensor, nodes: torch.Tensor, tar
             logprobs[picked] = rows.log_softmax(-1)[local, t]
             # argmax is 10x slower than amax here: only a target reaching its row's maximum needs it (a
             # tie goes to the first maximal index, and ties are common among bf16 logits)
-            reach = ((rows[local, t] == rows.amax(-1)[local])).nonzero()[:, 0]
+            reach = (rows[local, t] == rows.amax(-1)[local]).nonzero()[:, 0]
             greedy[picked] = False
             greedy[picked[reach]] = rows[local[reach]].argmax(-1) == t[reach]
     return logprobs, greedy

@@ -4,8 +4,8 @@ A packed scoring row (engine/packing.py) holds many short prefix trees side by s
 only its own tree's tokens (and a cached prefix). A dense mask over a row of T tokens still costs T x T
 scores, nearly all of them masked: on the CPU, where the attention kernel cannot skip a masked block,
 that was a third of a forward's work at T = 1024. Here the row's queries are cut into blocks of
-`block` slots; a block reads the cached prefix plus the row slots from the first tree it touches to its
-own end, so a forward's attention costs T x (prefix + window) instead of T x (prefix + T). Every
+`block` slots; a block reads the cached prefix, its own slots and the ancestors of its first slot
+(key_windows), so a forward's attention costs T x (prefix + window) instead of T x (prefix + T). Every
 block's keys are gathered into one batch of windows of equal length (masked past each block's own),
 so the whole layer is still one SDPA call. Same scores as the dense mask: only the summation over
 masked keys (zeros) is gone.

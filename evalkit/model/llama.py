@@ -176,9 +176,10 @@ class Transformer(nn.Module):
         """tokens (B, T) at explicit rotary positions (B, T) -> final-normed hidden states (B, T, dim).
 
         attn_mask (B, 1, T, S) is True where query t may read key slot s (S = cached slots + T), or None
-        for plain causal, or KeyWindows (the same mask, block-sparse). Packed scoring (engine/packing.py) lays many sequences in one row as a prefix
-        tree: positions are depths and the mask lets a token read only its ancestors. With a cache, the
-        chunk is appended after the cached slots and `real` (B, T) marks which of its slots hold tokens.
+        for plain causal, or KeyWindows (the same mask, block-sparse). Packed scoring (engine/packing.py)
+        lays many sequences in one row as a prefix tree: positions are depths and the mask lets a token
+        read only its ancestors. With a cache, the chunk is appended after the cached slots and `real`
+        (B, T) marks which of its slots hold tokens.
         """
         freqs = self.rope(positions, tokens.shape[1] + (0 if cache is None else cache.length))  # depths stay below
         x = self.tok_embeddings(tokens)  # (B, T, dim)
