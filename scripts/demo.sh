@@ -3,7 +3,7 @@
 # offline, on the example documents shipped with evalkit; reports land in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh demo
 # every table of the paper (Tables 4 and 5 up to 5 shots: the example files hold too few shots for 64);
 # the local toxicity scorer and tiny as TruthfulQA's judges stand in for the paper's online judges
 .venv/bin/python run_eval.py run --model tiny --examples --output-dir out/demo \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv at the repo root and install evalkit into it (CPU torch first: a bare `torch`
-# requirement would pull a multi-GB CUDA build). Pass "test" to add the test-only extras.
+# requirement would pull a multi-GB CUDA build). Pass "test" to add the test-only extras, "demo" for
+# the demo's (the offline toxicity scorer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The code box (HumanEval, MBPP) runs generated programs under bubblewrap; without it nothing is
@@ -25,6 +26,8 @@ if [ "${1:-}" = "test" ]; then
     fi
   fi
   .venv/bin/python -m pip install -q -e ".[test]"
+elif [ "${1:-}" = "demo" ]; then
+  .venv/bin/python -m pip install -q -e ".[toxicity]"
 else
   .venv/bin/python -m pip install -q -e .
 fi
