@@ -43,6 +43,7 @@ import requests
 from evalkit.backends.base import BackendOptions
 from evalkit.backends.http_retry import Malformed, RetryPolicy, ServerRefused, ServerStats, request_json
 from evalkit.errors import EvalkitError, UsageError
+from evalkit.futures import results_in_order
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
                               RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
 
@@ -143,7 +144,7 @@ class OpenAIBackend:
         of a failed run reaches the server after the run has stopped."""
         futures = [self.pool.submit(fn, item) for item in items]
         try:
-            return [future.result() for future in futures]
+            return results_in_order(futures)
         except BaseException:
             self._stop.set()
             for future in futures:

@@ -38,6 +38,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from evalkit.execution.sandbox import Sandbox, find_sandbox
+from evalkit.futures import results_in_order
 
 HERE = Path(__file__).parent
 WIRE = (HERE / "_wire.py").read_text()
@@ -45,6 +46,7 @@ CANDIDATE = WIRE + (HERE / "_candidate.py").read_text()
 TESTER = WIRE + (HERE / "_tester.py").read_text()
 MARK = f"evalkit-box-{os.getpid()}"  # the last argument of every boxed process: leftovers can be found
 GRACE_S = 10.0            # beyond the candidate's time: a box's start and the tests themselves
+STOP_WAIT_S = 5.0         # how long a kill waits for bwraps to stop before killing them regardless
 VERDICT = "rlimits, verdict outside the candidate"
 
 
@@ -148,18 +150,16 @@ class _Boxes:
             futures = [pool.submit(self.one, program) for program in programs]
             for future in futures:
                 future.add_done_callback(lambda _: bar.update())
-            return [future.result() for future in futures]
+            return results_in_order(futures)
         except BaseException:  # KeyboardInterrupt above all: no box may outlive the run
             with self.lock:
                 self.stop.set()
-                for proc in self.live:
-                    _kill(proc)
+                _kill(*self.live)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             with self.lock:  # the test boxes of the pool's threads
-                for proc in self.live:
-                    _kill(proc)
+                _kill(*self.live)
                 self.live.clear()
 
     def one(self, program: Program) -> ExecResult:
@@ -284,14 +284,21 @@ def _feed(proc: subprocess.Popen, data: bytes) -> None:
         pass
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill a box whole and reap it. bwrap arms --die-with-parent only once the box exists, so rather
-    than count on it: stop bwrap (no new child can appear), SIGKILL its children (the box's init: the
-    kernel then kills everything in that PID namespace), then bwrap's whole process group."""
-    if proc.poll() is None:
+def _kill(*procs: subprocess.Popen) -> None:
+    """Kill boxes whole and reap them. bwrap arms --die-with-parent only once the box exists, so rather
+    than count on it: stop each bwrap (no new child can appear), SIGKILL its children (the box's init: the
+    kernel then kills everything in that PID namespace), then bwrap's whole process group. All are stopped
+    before any is waited for, so a sweep of many boxes waits STOP_WAIT_S at most, not that per box."""
+    alive = [proc for proc in procs if proc.poll() is None]
+    for proc in alive:
         try:
             os.kill(proc.pid, signal.SIGSTOP)
-            _wait_stopped(proc.pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + STOP_WAIT_S
+    for proc in alive:
+        try:
+            _wait_stopped(proc.pid, deadline)
             for child in _children(proc.pid):
                 os.kill(child, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, FileNotFoundError):
@@ -300,11 +307,11 @@ def _kill(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    proc.wait()
+    for proc in procs:
+        proc.wait()
 
 
-def _wait_stopped(pid: int, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
+def _wait_stopped(pid: int, deadline: float) -> None:
     while time.monotonic() < deadline:
         with open(f"/proc/{pid}/stat") as f:
             if f.read().rpartition(")")[2].split()[0] in "TtZX":
