@@ -60,3 +60,35 @@ def test_layout_uses_windows_for_a_row_of_short_trees_and_the_dense_mask_for_one
     assert isinstance(layout([prefix_tree(forest(rng, 30, (4, 4)))], 0, cpu).attn_mask, KeyWindows)
     long_tree = prefix_tree([tuple(range(600)), tuple(range(599)) + (7,)])  # every slot reads the one trunk
     assert isinstance(layout([long_tree], 0, cpu).attn_mask, torch.Tensor)
+
+
+def test_windows_gather_no_more_keys_per_call_than_the_layer_holds(monkeypatch):
+    """Small blocks re-read the trunk and the cached prefix many times over: the windows are split into
+    several SDPA calls, none gathering more keys and values than k and v hold, with the same result."""
+    rng = random.Random(3)
+    trees = [prefix_tree(forest(rng, 20, (1, 2))), prefix_tree(forest(rng, 20, (3,)))]
+    offset = 50
+    packed = layout(trees, offset, torch.device("cpu"))
+    T = packed.tokens.shape[1]
+    end = torch.arange(1, T + 1).repeat(2, 1)
+    for b, tree in enumerate(trees):
+        end[b, :len(tree)] = torch.tensor(tree.end)
+    windows = key_windows(end, offset, 8)
+    torch.manual_seed(0)
+    q = torch.randn(2, 4, T, 16, dtype=torch.float64)
+    k, v = torch.randn(2, 2, 4, offset + T, 16, dtype=torch.float64).unbind(0)
+    assert windows.keys.numel() > 2 * k.shape[0] * k.shape[2]  # all windows' keys: over twice the layer's
+    gathered = []
+    sdpa = F.scaled_dot_product_attention
+
+    def counting(q_, k_, v_, **kwargs):
+        gathered.append(k_.numel() + v_.numel())
+        return sdpa(q_, k_, v_, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", counting)
+    sparse = windows.attend(q, k, v, False)
+    monkeypatch.undo()
+    assert len(gathered) > 1 and max(gathered) <= k.numel() + v.numel()
+    dense = F.scaled_dot_product_attention(q, k, v, attn_mask=dense_mask(end, offset))
+    real = packed.real[:, None, :, None].expand_as(dense)
+    assert torch.allclose(sparse[real], dense[real], atol=1e-12)
