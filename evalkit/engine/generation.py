@@ -1,6 +1,7 @@
-"""Generation: one prefill per distinct prompt, its KV cache forked into a row per sample, then all rows
-decoded together, one token per step, until each stops (stop string, EOS, or its new-token budget:
-max_new_tokens capped to the room left in the window, see evalkit.window).
+"""Generation: one prefill per distinct prompt, then a row per sample (the samples of a prompt read its
+cached slots once: KVCache.branch, cascade attention), all rows decoded together, one token per step,
+until each stops (stop string, EOS, or its new-token budget: max_new_tokens capped to the room left in
+the window, see evalkit.window).
 
 A step costs the same whatever the number of samples or the length of their texts: tokens, lengths
 and stop flags stay on the device, each sample's random draws for all its steps are made at the start
@@ -100,15 +101,14 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     budgets = [prompts[p].budget[r] for p, r, _ in samples]
     steps = max(budgets)
     tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
-    cache = model.new_cache(len(prompts), tokens.shape[1] + steps)
+    fork = len(samples) > len(prompts)
+    cache = model.new_cache(len(prompts), tokens.shape[1] + (0 if fork else steps))
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
     stats.count_forward(mask)
     logits = model.logits(last)  # (B, vocab)
-    if len(samples) > len(prompts):  # fork each prompt's row into its samples' rows
+    if fork:  # each prompt's samples decode in rows of their own, all reading the prompt's slots once
         rows = torch.tensor([p for p, _, _ in samples], device=device)
-        forked = cache.select(rows)
-        stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes + forked.nbytes)
-        cache, logits = forked, logits[rows]  # (R, ...), (R, vocab)
+        cache, logits = cache.branch(rows, steps), logits[rows]  # (R, ...), (R, vocab)
     stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes)
 
     R = len(samples)

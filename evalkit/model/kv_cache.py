@@ -2,11 +2,15 @@
 
 Slots are filled left to right, the same number per row (`length`); `valid` marks which slots hold
 real tokens, so rows of different lengths (padding anywhere) share one cache. `next_pos` is each
-row's rotary position for its next real token, so padding never shifts positions.
+row's rotary position for its next real token, so padding never shifts positions. A cache made by
+`branch` reads another's filled slots as a prefix shared by its rows (`prefix`, model/shared_prefix.py)
+before its own: samples of one prompt decode without a copy of the prompt's slots each.
 """
 from __future__ import annotations
 
 import torch
+
+from evalkit.model.shared_prefix import SharedPrefix
 
 
 class KVCache:
@@ -18,6 +22,7 @@ class KVCache:
         self.valid = torch.zeros(batch, capacity, dtype=torch.bool, device=device)  # (B, S_max)
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
         self.length = 0
+        self.prefix: SharedPrefix | None = None  # slots every row reads before its own (see branch)
 
     @property
     def batch(self) -> int:
@@ -25,7 +30,12 @@ class KVCache:
 
     @property
     def nbytes(self) -> int:
-        return self.k.nbytes + self.v.nbytes
+        return self.k.nbytes + self.v.nbytes + (self.prefix.nbytes if self.prefix is not None else 0)
+
+    @property
+    def reach(self) -> int:
+        """Slots a new chunk's queries may read before it: the shared prefix's and this cache's."""
+        return self.length + (self.prefix.length if self.prefix is not None else 0)
 
     @property
     def capacity(self) -> int:
@@ -56,6 +66,19 @@ class KVCache:
         new.valid = self.valid[rows]
         new.next_pos = self.next_pos[rows]
         new.length = self.length
+        new.prefix = self.prefix.select(rows) if self.prefix is not None else None
+        return new
+
+    def branch(self, rows: torch.Tensor, capacity: int) -> "KVCache":
+        """A cache of len(rows) rows with `capacity` empty slots each, row i continuing this cache's row
+        rows[i] (any order, repeats allowed), whose filled slots all its rows read as one shared prefix."""
+        if self.prefix is not None:
+            raise ValueError("a branched cache cannot be branched again")
+        L, _, KV, _, hd = self.k.shape
+        new = KVCache(L, len(rows), KV, hd, capacity, self.k.dtype, self.k.device)
+        new.next_pos = self.next_pos[rows]
+        filled = slice(0, self.length)
+        new.prefix = SharedPrefix.of(self.k[:, :, :, filled], self.v[:, :, :, filled], self.valid[:, filled], rows)
         return new
 
     def compact(self, keep: torch.Tensor) -> None:
@@ -67,6 +90,8 @@ class KVCache:
             self.v[layer, :m] = self.v[layer, keep]
         self.k, self.v = self.k[:, :m], self.v[:, :m]
         self.valid, self.next_pos = self.valid[keep], self.next_pos[keep]
+        if self.prefix is not None:
+            self.prefix = self.prefix.select(keep)
 
     def fork(self, n: int) -> "KVCache":
         """Each row repeated n times in place (row i becomes rows i*n .. i*n+n-1): one prompt, n samples."""

@@ -66,7 +66,9 @@ class Attention(nn.Module):
         # The fused kernel never materializes the score matrix; with is_causal it skips masked blocks.
         # enable_gqa: query head h reads kv head h // (n_heads / n_kv_heads) without copying k, v.
         gqa = self.n_kv_heads != self.n_heads
-        if isinstance(attn_mask, KeyWindows):  # packed rows of short trees: each query block reads its window
+        if cache is not None and cache.prefix is not None:  # samples after a shared prompt: read it once
+            out = cache.prefix.attend(layer, q, k, v, attn_mask)
+        elif isinstance(attn_mask, KeyWindows):  # packed rows of short trees: each query block reads its window
             out = attn_mask.attend(q, k, v, gqa)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
@@ -181,7 +183,7 @@ class Transformer(nn.Module):
         read only its ancestors. With a cache, the chunk is appended after the cached slots and `real`
         (B, T) marks which of its slots hold tokens.
         """
-        freqs = self.rope(positions, tokens.shape[1] + (0 if cache is None else cache.length))  # depths stay below
+        freqs = self.rope(positions, tokens.shape[1] + (0 if cache is None else cache.reach))  # depths stay below
         x = self.tok_embeddings(tokens)  # (B, T, dim)
         for i, layer in enumerate(self.layers):
             x = layer(x, freqs, attn_mask, cache, i)
