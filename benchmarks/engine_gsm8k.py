@@ -4,12 +4,11 @@ Baseline: lm-evaluation-harness's way of drawing k samples (`repeats: k` clones 
 on plain transformers `generate`, as its users run it, at `--batch_size 8`: k / 8 calls of 8 clones per
 prompt, each clone prefilling the 800-token prompt again. A second baseline hands all k clones to one
 call (`--batch_size 16`); `--batch-1` adds lm-eval's default batch size, k calls per prompt (over 20
-minutes per prompt on 2 cores). Engine: one request with n = k:
-one prefill, the KV cache forked into k rows, decoded together, with GSM8K's stop strings
-("\\n\\n", "Q:") checked every step (they never occur in id text, so every sample runs 256 tokens on
-both sides). Target: >= 5x. Then the engine's decode rate at k = 1, 16, 64 (tokens generated per
-second of decoding over 64 new tokens, the one prefill timed apart): batching must make k samples far
-cheaper than k runs.
+minutes per prompt on 2 cores). Engine: one request with n = k: one prefill, then k rows that read
+the prompt's cache once (cascade attention), decoded together, with GSM8K's stop strings ("\\n\\n",
+"Q:") checked every step (they never occur in id text, so every sample runs 256 tokens on both sides).
+Then the engine's decode rate at k = 1, 16, 64 (tokens generated per second of decoding over 64 new
+tokens, the one prefill timed apart): batching must make k samples far cheaper than k runs.
 
 The issue's workload is GSM8K's 1,319 problems; on a 2-core machine the default is 1 prompt (a few
 minutes on 1 thread of a quiet machine), `--prompts N` for more. Lines print as they are measured.

@@ -3,8 +3,8 @@
 Baseline: lm-evaluation-harness's way (`repeats: 16` clones the request 16 times) as its users run it,
 at `--batch_size 8`: two transformers `generate` calls of 8 clones per prompt (sampling, 64 new
 tokens), each clone prefilling the prompt again. Also at lm-eval's default batch size 1: 16 calls per
-prompt. Engine: one request with n=16 per prompt: one prefill, the KV cache forked into 16 rows, all
-prompts' rows decoded together. Target: >= 3x faster. A last baseline makes the 16 calls through the
+prompt. Engine: one request with n=16 per prompt: one prefill, 16 rows reading the prompt's cache once
+(cascade attention), all prompts' rows decoded together. Target: >= 3x faster. A last baseline makes the 16 calls through the
 engine itself (n=1, batch size 1), separating the gain of one prefill + batched decoding from
 implementation speed.
 

@@ -2,6 +2,8 @@
 attention over a copy of those slots per row, and generation the same samples as with copies."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -87,6 +89,8 @@ def test_samples_are_those_of_copied_caches(stories, monkeypatch):
     copied = Engine(stories)
     assert texts == [r.texts for r in copied.generate(requests)]
     assert len(set(texts[0])) > 6  # samples differ
+    alone = Engine(stories).generate([dataclasses.replace(requests[1], n=1)])[0].texts  # one sample: the same way
+    assert alone == texts[1][:1]
     cfg = stories.model.cfg
     slot = 2 * cfg.n_layers * cfg.kv_heads * cfg.head_dim * 4  # k and v of every layer, fp32
     prompt = max(len(stories.tokenizer.encode(r.context, bos=True)) for r in requests)  # left-padded to this

@@ -101,7 +101,9 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     budgets = [prompts[p].budget[r] for p, r, _ in samples]
     steps = max(budgets)
     tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
-    fork = len(samples) > len(prompts)
+    # samples read their prompt's slots as a shared prefix; a lone sampled one too, so that sample k is
+    # computed the same way whatever n is
+    fork = len(samples) > len(prompts) or any(r.temperature > 0 for r in requests)
     cache = model.new_cache(len(prompts), tokens.shape[1] + (0 if fork else steps))
     last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
     stats.count_forward(mask)
