@@ -23,6 +23,14 @@ def forest(rng: random.Random, n: int, trunk: tuple[int, ...]) -> list[tuple[int
     return seqs
 
 
+def row_ends(trees, T: int) -> torch.Tensor:
+    """(rows, T): where each slot's subtree ends, as layout lays the trees out (a padding slot ends at itself)."""
+    end = torch.arange(1, T + 1).repeat(len(trees), 1)
+    for b, tree in enumerate(trees):
+        end[b, :len(tree)] = torch.tensor(tree.end)
+    return end
+
+
 def dense_mask(end: torch.Tensor, offset: int) -> torch.Tensor:
     B, T = end.shape
     slot = torch.arange(T)
@@ -37,10 +45,7 @@ def test_windows_attend_as_the_dense_tree_mask(offset, trunk, block, kv_heads):
     trees = [prefix_tree(forest(rng, 30, trunk)), prefix_tree(forest(rng, 11, trunk))]  # rows of unequal length
     packed = layout(trees, offset, torch.device("cpu"))
     T = packed.tokens.shape[1]
-    end = torch.full((2, T), 0, dtype=torch.long)
-    end[:] = torch.arange(1, T + 1)
-    for b, tree in enumerate(trees):
-        end[b, :len(tree)] = torch.tensor(tree.end)
+    end = row_ends(trees, T)
     windows = key_windows(end, offset, block)
     assert windows.mask.shape[-1] < offset + T // 2  # the point: far fewer keys than the row
     torch.manual_seed(0)
@@ -70,9 +75,7 @@ def test_windows_gather_no_more_keys_per_call_than_the_layer_holds(monkeypatch):
     offset = 50
     packed = layout(trees, offset, torch.device("cpu"))
     T = packed.tokens.shape[1]
-    end = torch.arange(1, T + 1).repeat(2, 1)
-    for b, tree in enumerate(trees):
-        end[b, :len(tree)] = torch.tensor(tree.end)
+    end = row_ends(trees, T)
     windows = key_windows(end, offset, 8)
     torch.manual_seed(0)
     q = torch.randn(2, 4, T, 16, dtype=torch.float64)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 class KeyWindows:
     """Which keys each block of `block` query slots reads, for B rows of T query slots."""
     block: int            # query slots per block (the last block of a row is padded)
-    keys: torch.Tensor    # (B, nb * K) long: key slot (of the S keys) read by column k of block n
+    keys: torch.Tensor    # (B * nb, K) long: key slot (of its row's S keys) read by column k of window w
     mask: torch.Tensor    # (B * nb, 1, block, K) bool: query may read that column
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, enable_gqa: bool) -> torch.Tensor:
@@ -35,14 +35,13 @@ class KeyWindows:
         W = self.mask.shape[0]  # windows: B * nb
         nb = W // B
         q = F.pad(q, (0, 0, 0, nb * Q - T)).unflatten(2, (nb, Q)).transpose(1, 2).flatten(0, 1)  # (W, nh, Q, hd)
-        keys = self.keys.view(W, K)
         row = torch.arange(B, device=q.device).repeat_interleave(nb)[:, None]  # (W, 1): each window's row
         per_call = max(1, B * k.shape[2] // K)  # windows of K keys in as many bytes as B rows of S keys
         out = torch.empty_like(q)
         for start in range(0, W, per_call):
             part = slice(start, start + per_call)
-            kw = k[row[part], :, keys[part]].transpose(1, 2)  # (w, KV, K, hd)
-            vw = v[row[part], :, keys[part]].transpose(1, 2)  # (w, KV, K, hd)
+            kw = k[row[part], :, self.keys[part]].transpose(1, 2)  # (w, KV, K, hd)
+            vw = v[row[part], :, self.keys[part]].transpose(1, 2)  # (w, KV, K, hd)
             out[part] = F.scaled_dot_product_attention(q[part], kw, vw, attn_mask=self.mask[part],
                                                        enable_gqa=enable_gqa)  # (w, nh, Q, hd)
         return out.unflatten(0, (B, nb)).transpose(1, 2).flatten(2, 3)[:, :, :T]
@@ -75,4 +74,4 @@ def key_windows(end: torch.Tensor, offset: int, block: int) -> KeyWindows:
     cached = torch.ones(B, nb, block, offset, dtype=torch.bool, device=device)
     keys = torch.cat([torch.arange(offset, device=device).expand(B, nb, offset), offset + inside], dim=2)
     mask = torch.cat([cached, own], dim=3).flatten(0, 1)[:, None]                   # (B*nb, 1, Q, offset+K)
-    return KeyWindows(block, keys.flatten(1), mask)
+    return KeyWindows(block, keys.flatten(0, 1), mask)

@@ -53,7 +53,7 @@ class SharedPrefix:
         """q (R, nh, T, hd); k, v (R, KV, S, hd): each row's own slots; own_mask (R, 1, T, S) bool, or None
         for plain causal (S == T) -> attention output (R, nh, T, hd) over the prompt's slots and its own."""
         R, nh, T, hd = q.shape
-        P, KV, Tp = self.k.shape[1], self.k.shape[2], self.k.shape[3]
+        P, KV = self.k.shape[1], self.k.shape[2]
         rep, W, S = nh // KV, self.width, k.shape[2]  # query head h reads KV head h // rep
         exact = torch.promote_types(q.dtype, torch.float32)  # fp32 at least
         q = q.to(exact) * hd ** -0.5
