@@ -16,9 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from evalkit.execution import run_programs
-from evalkit.task import DataSource
-from tasks.humaneval import HumanEval
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's evalkit and tasks/ (installed, tasks/ lives under evalkit)
+
+from evalkit.execution import run_programs  # noqa: E402
+from evalkit.task import DataSource  # noqa: E402
+from tasks.humaneval import HumanEval  # noqa: E402
 
 
 def main() -> None:

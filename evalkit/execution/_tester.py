@@ -2,17 +2,25 @@
 
 Run as `python -I -S -B -u -c <_wire.py + this> LIMITS CONTROL_FD MARK`, never imported, and kept for
 one program after another. On CONTROL_FD (a SOCK_SEQPACKET socket only the harness holds the other
-end of) each job arrives as one message {"setup", "test", "entry_points", "budget_s"} carrying two
-file descriptors: the write end of the candidate's requests and the read end of its responses. It
+end of) each job arrives as one message {"setup", "test", "entry_points", "budget_s", "cpu_s",
+"answer_bytes", "answer_digits"} carrying two file descriptors: the write end of the candidate's requests and the read end of its responses. It
 runs `setup` (trusted helpers, e.g. HumanEval's prompt) in a fresh namespace, binds each entry point
 to a stub that sends the call's arguments to the candidate as plain data and returns the plain data
 it answers, runs `test`, closes the pipes and answers the verdict as one message. A candidate that
 raised makes the stub raise (the builtin exception of that name where there is one); one that used up
 `budget_s` of waiting raises CandidateTimeout; one that is gone raises CandidateGone.
+
+What the candidate sends is read within bounds: an answer over `answer_bytes` or holding an integer
+of over `answer_digits` digits is not data (int() is quadratic in the digits); parsing an answer
+counts against `budget_s` like waiting for it, and an interval timer stops it when that runs out.
+Each job may use `cpu_s` seconds of this process's CPU (SIGXCPU then ends it as a timeout).
 """
 import builtins
+import contextlib
+import math
 import resource
 import select
+import signal
 import socket
 import time
 
@@ -34,14 +42,17 @@ class CandidateError(Exception):
 
 
 class Candidate:
-    def __init__(self, requests, responses, budget_s):
-        self.requests, self.responses, self.budget_s = requests, responses, budget_s
+    def __init__(self, requests, responses, job):
+        self.requests, self.responses, self.budget_s = requests, responses, job["budget_s"]
+        self.answer_bytes, self.answer_digits = job["answer_bytes"], job["answer_digits"]
         self.waited_s, self.buffer = 0.0, b""
 
     def receive(self):
         start = time.perf_counter()
         try:
             while b"\n" not in self.buffer:
+                if len(self.buffer) > self.answer_bytes:
+                    raise NotPlainData(f"an answer over {self.answer_bytes} bytes")
                 left = self.budget_s - self.waited_s - (time.perf_counter() - start)
                 if left <= 0 or not select.select([self.responses], [], [], left)[0]:
                     raise CandidateTimeout(f"over {self.budget_s:.2f}s")
@@ -49,18 +60,40 @@ class Candidate:
                 if not chunk:
                     raise CandidateGone("the candidate's process ended")
                 self.buffer += chunk
+            line, _, self.buffer = self.buffer.partition(b"\n")
+            if len(line) > self.answer_bytes:
+                raise NotPlainData(f"an answer over {self.answer_bytes} bytes")
+            with self.within(self.budget_s - self.waited_s - (time.perf_counter() - start)):
+                return self.parse(line)
         finally:
             self.waited_s += time.perf_counter() - start
-        line, _, self.buffer = self.buffer.partition(b"\n")
+
+    @contextlib.contextmanager
+    def within(self, left):
+        """Run the block for at most `left` seconds (CandidateTimeout, raised by the SIGALRM handler)."""
+        if left <= 0:
+            raise CandidateTimeout(f"over {self.budget_s:.2f}s")
+        signal.setitimer(signal.ITIMER_REAL, left)
         try:
-            message = json.loads(line)
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def integer(self, digits):
+        if len(digits) > self.answer_digits + 1:  # + a minus sign
+            raise ValueError(f"an integer over {self.answer_digits} digits")
+        return int(digits)
+
+    def parse(self, line):
+        try:
+            message = json.loads(line, parse_int=self.integer)
             if "value" in message:
                 return decode(message["value"])
             if message == {"ready": True}:
                 return None
             name, text = message["raised"]
         except (ValueError, TypeError, KeyError, RecursionError) as err:
-            raise NotPlainData(f"malformed answer: {type(err).__name__}") from None
+            raise NotPlainData(f"malformed answer: {type(err).__name__}: {str(err)[:100]}") from None
         kind = getattr(builtins, str(name), None)
         if isinstance(kind, type) and issubclass(kind, BaseException) and kind not in (KeyboardInterrupt,):
             raise kind(str(text))
@@ -99,9 +132,16 @@ def classify(err):
     return "exception"
 
 
+def out_of_time(signum, _frame):
+    raise CandidateTimeout("the test's CPU time is used up" if signum == signal.SIGXCPU else "parsing took too long")
+
+
 def judge(job, requests, responses):
-    candidate = Candidate(requests, responses, job["budget_s"])
+    candidate = Candidate(requests, responses, job)
     namespace = {"__name__": "__main__"}
+    used, hard = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), resource.getrlimit(resource.RLIMIT_CPU)[1]
+    soft = math.ceil(used) + job["cpu_s"]
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
     try:
         candidate.receive()  # "ready", or what the candidate's code raised while loading
         exec(compile(job["setup"], "<setup>", "exec", dont_inherit=True, optimize=0), namespace)
@@ -110,12 +150,16 @@ def judge(job, requests, responses):
         result = {"passed": True, "reason": "passed", "detail": ""}
     except BaseException as err:  # SystemExit included: leaving early is never a pass
         result = {"passed": False, "reason": classify(err), "detail": type(err).__name__}
+    finally:
+        resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
     return result | {"candidate_s": round(candidate.waited_s, 6)}
 
 
 def main():
     limits, control = json.loads(sys.argv[1]), socket.socket(fileno=int(sys.argv[2]))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.signal(signal.SIGXCPU, out_of_time)
     while True:
         message, fds, _, _ = socket.recv_fds(control, 1 << 24, 2)
         if not message:  # the harness hung up

@@ -7,8 +7,10 @@ per worker, kept for program after program and handed each job with its pipe end
 only we hold the other end of. The verdict comes back on that socket alone; the candidate can neither
 see the tests nor reach the test's memory, so always-equal objects, forged output or exit codes and
 scavenged frames or memory cannot make a pass. Any exit status or signal is a failure of that
-program, never of the run. Nothing is left on disk (output goes to unlinked files), and no box
-outlives the run: at its end, on SIGINT, and on SIGTERM (raised as SystemExit while we run) every live
+program, never of the run. The test's box bounds what it reads (an answer's bytes and an integer's
+digits; parsing counts against the candidate's time) and has a CPU limit per program. Nothing is
+written on the host: the candidate's stdout and stderr come back through a pipe read up to
+Limits.output_bytes (a program that writes more is stopped there). No box outlives the run: at its end, on SIGINT, and on SIGTERM (raised as SystemExit while we run) every live
 box is killed whole; on any other death of the harness the kernel kills them (bwrap --die-with-parent).
 
 Time limits follow evalplus: a program whose problem has a reference solution may wait for its
@@ -28,7 +30,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,13 +38,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evalkit.execution.sandbox import Sandbox, find_sandbox
+from evalkit.execution.sandbox import PRELUDE, Sandbox, find_sandbox
 from evalkit.futures import results_in_order
 
 HERE = Path(__file__).parent
 WIRE = (HERE / "_wire.py").read_text()
-CANDIDATE = WIRE + (HERE / "_candidate.py").read_text()
-TESTER = WIRE + (HERE / "_tester.py").read_text()
+CANDIDATE = PRELUDE + WIRE + (HERE / "_candidate.py").read_text()
+TESTER = PRELUDE + WIRE + (HERE / "_tester.py").read_text()
 MARK = f"evalkit-box-{os.getpid()}"  # the last argument of every boxed process: leftovers can be found
 GRACE_S = 10.0            # beyond the candidate's time: a box's start and the tests themselves
 STOP_WAIT_S = 5.0         # how long a kill waits for bwraps to stop before killing them regardless
@@ -58,7 +59,9 @@ class Limits:
     memory_bytes: int = 2 * 1024 ** 3   # address space, each process: enough for any reference solution
     output_bytes: int = 1024 ** 2       # the candidate's stdout + stderr, and each file it writes
     open_files: int = 64
-    processes: int = 1                  # RLIMIT_NPROC (void when we are root: seccomp refuses forks)
+    processes: int = 256                # RLIMIT_NPROC: threads, counted over all boxes (seccomp refuses forks)
+    answer_bytes: int = 16 * 1024 ** 2  # one answer (a JSON line) the test's box reads from the candidate
+    answer_digits: int = 10_000         # an integer in an answer (int() is quadratic: 10k digits, 0.5 ms)
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ class _Boxes:
     def __init__(self, sandbox: Sandbox, limits: Limits, workers: int):
         self.sandbox, self.limits, self.workers = sandbox, limits, workers
         self.child_limits = {"memory_bytes": limits.memory_bytes, "output_bytes": limits.output_bytes,
-                             "open_files": limits.open_files, "processes": limits.processes}
+                             "open_files": limits.open_files, "processes": limits.processes, "uid": sandbox.uid}
         self.live: set[subprocess.Popen] = set()
         self.lock, self.stop, self.local = threading.Lock(), threading.Event(), threading.local()
 
@@ -166,38 +169,37 @@ class _Boxes:
         limits, budget = self.limits, program.timeout_s
         tester, control = self._tester()
         job = json.dumps({"setup": program.setup, "test": program.test, "entry_points": list(program.entry_points),
-                          "budget_s": budget}).encode()
+                          "budget_s": budget, "cpu_s": math.ceil(budget + GRACE_S),
+                          "answer_bytes": limits.answer_bytes, "answer_digits": limits.answer_digits}).encode()
         requests_r, requests_w = os.pipe()
         responses_r, responses_w = os.pipe()
+        output_r, output_w = os.pipe()
+        output = _Output(output_r, limits.output_bytes)
         start = time.perf_counter()
-        with tempfile.TemporaryFile() as output:
-            candidate = None
+        candidate = None
+        try:
             try:
-                try:
-                    candidate = self._start(CANDIDATE, (requests_r, responses_w), output,
-                                            {"cpu_s": math.ceil(budget) + 1})
-                    socket.send_fds(control, [job], [requests_w, responses_r])
-                finally:  # the boxes hold their ends now
-                    for fd in (requests_r, responses_w, requests_w, responses_r):
-                        os.close(fd)
-                _feed(candidate, program.code.encode())
-                verdict, timed_out = _receive(control, budget + GRACE_S)
-                if verdict.get("reason") == "gone":  # it is ending by itself: let its status say how
-                    _wait(candidate, 1.0)
-            finally:
-                if candidate is not None:
-                    self._retire(candidate)
-            if not verdict:  # the test's box hung or died: the next program gets a new one
-                self._retire(tester)
-                self.local.tester = None
-            size = output.seek(0, os.SEEK_END)
-            output.seek(max(0, size - 1000))
-            tail = output.read().decode("utf-8", "replace")
+                candidate = self._start(CANDIDATE, (requests_r, responses_w), output_w, {"cpu_s": math.ceil(budget) + 1})
+                socket.send_fds(control, [job], [requests_w, responses_r])
+            finally:  # the boxes hold their ends now
+                for fd in (requests_r, responses_w, requests_w, responses_r, output_w):
+                    os.close(fd)
+            _feed(candidate, program.code.encode())
+            verdict, timed_out = _receive(control, budget + GRACE_S, output, lambda: _kill(candidate))
+            if verdict.get("reason") == "gone":  # it is ending by itself: let its status say how
+                _wait(candidate, 1.0)
+        finally:
+            if candidate is not None:
+                self._retire(candidate)
+            output.drain()  # every writer is gone: the rest (up to the cap) is what it wrote last
+        if not verdict:  # the test's box hung or died: the next program gets a new one
+            self._retire(tester)
+            self.local.tester = None
         passed, reason, detail = _judge(verdict, timed_out, candidate.returncode, tester.returncode,
-                                        size >= limits.output_bytes, self.sandbox.contained)
+                                        output.full, self.sandbox.contained)
         seconds = verdict.get("candidate_s", time.perf_counter() - start) if verdict else time.perf_counter() - start
         return ExecResult(passed, reason, detail, round(seconds, 4), f"{self.sandbox.isolation}; {VERDICT}",
-                          tail, round(budget, 3))
+                          output.tail(), round(budget, 3))
 
     def _tester(self) -> tuple[subprocess.Popen, socket.socket]:
         """This worker's test box, started on first use (and after one was lost)."""
@@ -210,7 +212,7 @@ class _Boxes:
             self.local.tester = (proc, control)
         return self.local.tester
 
-    def _start(self, source: str, fds: tuple[int, ...], output, limits: dict) -> subprocess.Popen:
+    def _start(self, source: str, fds: tuple[int, ...], output: int, limits: dict) -> subprocess.Popen:
         proc = self.sandbox.start(["-c", source, json.dumps(self.child_limits | limits), *map(str, fds), MARK], fds,
                                   stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT, env={}, cwd="/",
                                   process_group=0)
@@ -227,10 +229,50 @@ class _Boxes:
             self.live.discard(proc)
 
 
-def _receive(control: socket.socket, timeout_s: float) -> tuple[dict, bool]:
-    """(the test box's verdict or {}, whether it timed out)."""
-    if not select.select([control], [], [], timeout_s)[0]:
-        return {}, True
+class _Output:
+    """The candidate's stdout and stderr: a pipe read up to a byte cap, keeping the last 1,000 bytes."""
+
+    def __init__(self, fd: int, cap: int):
+        self.fd, self.cap, self.size, self.last = fd, cap, 0, b""
+
+    @property
+    def full(self) -> bool:
+        return self.size >= self.cap
+
+    def read(self) -> bool:
+        """Read what is there; False at the end or at the cap."""
+        chunk = os.read(self.fd, min(1 << 16, self.cap - self.size)) if not self.full else b""
+        self.size += len(chunk)
+        self.last = (self.last + chunk)[-1000:]
+        return bool(chunk) and not self.full
+
+    def drain(self) -> None:
+        try:
+            while self.read():
+                pass
+        finally:
+            os.close(self.fd)
+
+    def tail(self) -> str:
+        return self.last.decode("utf-8", "replace")
+
+
+def _receive(control: socket.socket, timeout_s: float, output: _Output, stop) -> tuple[dict, bool]:
+    """(the test box's verdict or {}, whether it timed out), reading the candidate's output meanwhile;
+    `stop()` kills the candidate when its output reaches the cap (its test then finds it gone)."""
+    deadline = time.monotonic() + timeout_s
+    watched = [control, output.fd]
+    while True:
+        left = deadline - time.monotonic()
+        ready = select.select(watched, [], [], max(0.0, left))[0] if left > 0 else []
+        if not ready:
+            return {}, True
+        if control in ready:
+            break
+        if not output.read():
+            watched.remove(output.fd)
+            if output.full:
+                stop()
     try:
         verdict = json.loads(control.recv(1 << 16) or b"{}")
     except (OSError, ValueError):

@@ -1,12 +1,18 @@
 """The kernel's containment for untrusted programs: bubblewrap (`bwrap`), or nothing when the user says so.
 
-Each boxed process gets new user, PID, mount, network, IPC, UTS and cgroup namespaces; a uid that is
-not 0; no capabilities; a new session; and dies with the harness (PR_SET_PDEATHSIG), so no program
-outlives it however it ends. Its root is an empty tmpfs holding only read-only binds of the
-interpreter, its standard library and the shared libraries they load (found with `ldd`), a fresh
-/proc of its own PID namespace, a minimal /dev, and size-capped private tmpfs /tmp and /dev/shm. It
-sees no repository, data, output folder, home, or other box; with no network device but a loopback
-that is down, and a mount namespace of its own, neither TCP nor UNIX socket files outside reach it.
+Each boxed process gets new PID, mount, network, IPC, UTS and cgroup namespaces, and is the PID
+namespace's only process (bwrap --as-pid-1: no init of bwrap's beside it, outside the seccomp filter
+and the rlimits); a new session; and dies with the harness (PR_SET_PDEATHSIG), so no program outlives
+it however it ends. On the host it is nobody: when the harness is root, bwrap starts it as root with
+only CAP_SETUID and CAP_SETGID and, before reading anything, it becomes the kernel's overflow uid
+(_prelude.py), which owns nothing the box sees, losing every capability for good; otherwise a user
+namespace maps it onto the harness's own uid (no other is possible without privilege). Its root is
+an empty tmpfs holding only read-only binds of the interpreter, its standard library and the shared
+libraries they load (found with `ldd`), a fresh /proc of its own PID namespace, a minimal /dev, and
+size-capped private tmpfs /tmp and /dev/shm. It sees no repository, data, output folder, home, or
+other box; with no network device but a loopback that is down, and a mount namespace of its own,
+neither TCP nor UNIX socket files outside reach it. Every system call passes a seccomp allow-list
+(syscalls.py, compiled by seccomp.py).
 
 Where bwrap cannot start a box here, `find_sandbox` fails closed (ContainmentMissing) unless the user
 allowed running without it (--unsafe-execution); which one is in force is `Sandbox.isolation`.
@@ -14,12 +20,13 @@ allowed running without it (--unsafe-execution); which one is in force is `Sandb
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
+import json
 import os
 import platform
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import sysconfig
@@ -27,42 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.execution import seccomp
 
-BOX_UID = 1000                      # uid and gid inside the box: any but 0
+BOX_UID = 1000                      # uid and gid inside the box when the harness is not root: any but 0
 TMPFS_BYTES = 64 * 1024 ** 2        # /tmp and /dev/shm each: files a program writes live in memory
 BWRAP_ENV = "EVALKIT_BWRAP"         # path of the bwrap to use (default: bwrap on PATH)
 LEFT_OUT_MODULES = ("_tkinter", "_curses", "readline", "nis", "_crypt", "_dbm", "_gdbm")
 UNSAFE = "UNSAFE: no containment (--unsafe-execution)"
-
-
-# seccomp: a filter of classic BPF, read from a pipe by bwrap (--seccomp FD) and applied before exec.
-# Refuses new processes: fork, vfork, and clone without CLONE_THREAD (threads still work); clone3 says
-# ENOSYS so glibc falls back to clone. Any other architecture's system calls (i386 through int 0x80, x32)
-# kill the process. x86-64 only; elsewhere the box runs without it and says so.
-AUDIT_ARCH_X86_64, X32_BIT, CLONE_THREAD = 0xC000003E, 0x40000000, 0x00010000
-SYS_CLONE, SYS_FORK, SYS_VFORK, SYS_CLONE3 = 56, 57, 58, 435
-RET_ALLOW, RET_KILL, RET_EAGAIN, RET_ENOSYS = 0x7FFF0000, 0x80000000, 0x00050000 | 11, 0x00050000 | 38
-LD_W_ABS, JEQ_K, JGE_K, JSET_K, RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
-
-
-def _no_new_processes_filter() -> bytes:
-    program = [  # (code, jump if true, jump if false, k); jumps count the instructions skipped
-        (LD_W_ABS, 0, 0, 4),                    # 0: the architecture
-        (JEQ_K, 1, 0, AUDIT_ARCH_X86_64),       # 1
-        (RET_K, 0, 0, RET_KILL),                # 2
-        (LD_W_ABS, 0, 0, 0),                    # 3: the system call's number
-        (JGE_K, 8, 0, X32_BIT),                 # 4: -> 13, refuse
-        (JEQ_K, 7, 0, SYS_FORK),                # 5: -> 13
-        (JEQ_K, 6, 0, SYS_VFORK),               # 6: -> 13
-        (JEQ_K, 4, 0, SYS_CLONE3),              # 7: -> 12
-        (JEQ_K, 0, 2, SYS_CLONE),               # 8: -> 9, else -> 11
-        (LD_W_ABS, 0, 0, 16),                   # 9: clone's flags (low half of args[0])
-        (JSET_K, 0, 2, CLONE_THREAD),           # 10: a thread -> 11, else -> 13
-        (RET_K, 0, 0, RET_ALLOW),               # 11
-        (RET_K, 0, 0, RET_ENOSYS),              # 12
-        (RET_K, 0, 0, RET_EAGAIN),              # 13
-    ]
-    return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
+PRELUDE = (Path(__file__).parent / "_prelude.py").read_text()
 
 
 class ContainmentMissing(EvalkitError):
@@ -75,6 +54,7 @@ class Sandbox:
     prefix: tuple[str, ...] = ()   # the bwrap command line before the interpreter; () runs it bare
     python: str = sys.executable
     seccomp: bytes = b""           # a seccomp filter for bwrap --seccomp, or none
+    uid: int | None = None         # the host uid a boxed process makes itself first (_prelude.py), if any
 
     def command(self, *python_args: str, seccomp_fd: int | None = None) -> list[str]:
         """argv that runs this sandbox's Python (unbuffered) with `python_args` inside a box (or bare, when unsafe);
@@ -88,7 +68,7 @@ class Sandbox:
             return subprocess.Popen(self.command(*python_args), pass_fds=pass_fds, **popen)
         read, write = os.pipe()
         try:
-            os.write(write, self.seccomp)  # a few hundred bytes: far below a pipe's capacity
+            os.write(write, self.seccomp)  # a few kilobytes: within a pipe's capacity
             os.close(write)
             return subprocess.Popen(self.command(*python_args, seccomp_fd=read), pass_fds=(*pass_fds, read), **popen)
         finally:
@@ -117,19 +97,25 @@ def _probe(bwrap: str) -> tuple[Sandbox | None, str]:
     if path is None:
         return None, f"{bwrap} not found"
     python = _base_python()
+    uid = _overflow_uid() if os.geteuid() == 0 else None
     try:
-        prefix = (path, *_bwrap_options(python))
+        prefix = (path, *_bwrap_options(python, root=uid is not None))
     except (OSError, subprocess.SubprocessError) as err:
         return None, f"cannot list the interpreter's libraries: {err}"
+    owned = [source for source in _minimal_root(python) if uid is not None and os.stat(source).st_uid == uid]
+    if owned:
+        return None, f"the box's uid {uid} owns {owned[0]}, which the box would see"
     x86_64 = platform.machine() == "x86_64"
-    fork = "os.fork()" if x86_64 else "raise OSError(11, 'not tried: no seccomp filter')"
-    check = (f"import os, socket\ntry:\n    {fork}\nexcept OSError as e:\n    fork = e.errno\n"
-             "print(os.getuid(), os.getgid(), os.getpid(), sorted(os.listdir('/')), "
-             "[n for _, n in socket.if_nameindex()], fork)")
-    sandbox = Sandbox("", prefix, python, _no_new_processes_filter() if x86_64 else b"")
+    check = ("import os\ntry:\n    os.fork()\nexcept OSError as e:\n    fork = e.errno\n"
+             "nets = [line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]]\n"
+             "ids = {line.split(':')[0]: set(line.split()[1:]) for line in open('/proc/self/status')}\n"
+             "print(*ids['Uid'], *ids['Gid'], os.getpid(), sorted(os.listdir('/')), nets, fork)")
+    if not x86_64:
+        check = check.replace("os.fork()", "raise OSError(0, 'not tried: no seccomp filter')")
+    sandbox = Sandbox("", prefix, python, seccomp.allow_list_filter() if x86_64 else b"", uid)
     try:
-        proc = sandbox.start(["-c", check], (), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={})
+        proc = sandbox.start(["-c", PRELUDE + check, json.dumps({"uid": uid})], (), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={})
     except OSError as error:
         return None, f"{path} failed: {error}"
     try:
@@ -141,22 +127,40 @@ def _probe(bwrap: str) -> tuple[Sandbox | None, str]:
     if proc.returncode != 0:
         return None, f"{path} cannot start a box here: {err.strip() or f'status {proc.returncode}'}"
     top = sorted({"dev", "proc", "tmp"} | {Path(source).parts[1] for source in _minimal_root(python)})
-    if out.strip() != f"{BOX_UID} {BOX_UID} 2 {top} ['lo'] 11":
+    inside = BOX_UID if uid is None else uid
+    if out.strip() != f"{inside} {inside} 1 {top} ['lo'] {errno.EPERM if x86_64 else 0}":
         return None, f"{path} started a box that is not what was asked: {out.strip()}"
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
-    forks = "seccomp: no new processes" if x86_64 else "no seccomp filter (not x86-64): forks allowed"
+    calls = (f"seccomp allow-list of {len(seccomp.allowed_numbers())} system calls (no new processes)" if x86_64
+             else "no seccomp filter (not x86-64): any system call, forks allowed")
+    who = (f"host uid {uid} (overflow uid, no capabilities)" if uid is not None else
+           f"user namespace: uid {BOX_UID} = host uid {os.geteuid()} (the harness's), no capabilities")
     return dataclasses.replace(sandbox, isolation=(
-        f"{version or 'bwrap'}: user+pid+mount+net+ipc+uts+cgroup namespaces, uid {BOX_UID}, no capabilities, "
-        f"read-only minimal root, private /tmp and /dev/shm, {forks}")), ""
+        f"{version or 'bwrap'}: pid+mount+net+ipc+uts+cgroup namespaces, alone in its pid namespace, {who}, "
+        f"read-only minimal root, private /tmp and /dev/shm, {calls}")), ""
 
 
-def _bwrap_options(python: str) -> list[str]:
-    options = ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(BOX_UID), "--gid", str(BOX_UID),
-               "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--clearenv",
+def _overflow_uid() -> int:
+    """The uid the kernel shows for an unmapped one (65534 unless changed): nobody's, owner of nothing."""
+    with open("/proc/sys/kernel/overflowuid") as f:
+        return int(f.read())
+
+
+def _bwrap_options(python: str, root: bool) -> list[str]:
+    # as root: no user namespace (it would map the box onto host root); the process leaves root itself
+    # first (_prelude.py), with the two capabilities that lets it do that and nothing else
+    user = (["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if root else
+            ["--unshare-user", "--disable-userns", "--uid", str(BOX_UID), "--gid", str(BOX_UID), "--cap-drop", "ALL"])
+    options = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup", "--as-pid-1",
+               *user, "--new-session", "--die-with-parent", "--clearenv",
                "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/nonexistent",
-               "--proc", "/proc", "--dev", "/dev",
-               "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
-    for source in _minimal_root(python):
+               "--proc", "/proc", "--dev", "/dev"]
+    for folder in ("/tmp", "/dev/shm"):  # writable by whatever uid the box has, and by nothing outside it
+        options += ["--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", folder]
+    sources = _minimal_root(python)
+    for folder in sorted({str(p) for source in sources for p in Path(source).parents} - {"/"}, key=len):
+        options += ["--perms", "0755", "--dir", folder]  # bwrap's own would be 0700: shut to a uid that is not 0
+    for source in sources:
         options += ["--ro-bind", source, source]
     stdlib = Path(_stdlib())
     if (stdlib / "site-packages").is_dir():  # the base install's packages are not the standard library
