@@ -45,13 +45,14 @@ class Candidate:
     def __init__(self, requests, responses, job):
         self.requests, self.responses, self.budget_s = requests, responses, job["budget_s"]
         self.answer_bytes, self.answer_digits = job["answer_bytes"], job["answer_digits"]
-        self.waited_s, self.buffer = 0.0, b""
+        self.waited_s, self.buffer = 0.0, bytearray()
 
     def receive(self):
-        start = time.perf_counter()
+        start, searched = time.perf_counter(), 0
         try:
-            while b"\n" not in self.buffer:
-                if len(self.buffer) > self.answer_bytes:
+            while (end := self.buffer.find(b"\n", searched)) < 0:  # each byte searched once
+                searched = len(self.buffer)
+                if searched > self.answer_bytes:
                     raise NotPlainData(f"an answer over {self.answer_bytes} bytes")
                 left = self.budget_s - self.waited_s - (time.perf_counter() - start)
                 if left <= 0 or not select.select([self.responses], [], [], left)[0]:
@@ -60,7 +61,7 @@ class Candidate:
                 if not chunk:
                     raise CandidateGone("the candidate's process ended")
                 self.buffer += chunk
-            line, _, self.buffer = self.buffer.partition(b"\n")
+            line, self.buffer = bytes(self.buffer[:end]), self.buffer[end + 1:]
             if len(line) > self.answer_bytes:
                 raise NotPlainData(f"an answer over {self.answer_bytes} bytes")
             with self.within(self.budget_s - self.waited_s - (time.perf_counter() - start)):
