@@ -15,7 +15,7 @@ from evalkit.execution.box import ExecResult, Limits, Program, run_programs
 
 class CodeExecution:
     name = "code_execution"
-    version = "2"  # 2: the second-round box (candidate and tests in separate boxes)
+    version = "3"  # 3: the third-round box (nobody on the host, seccomp allow-list, bounded answers)
     judgement_type = ExecResult
 
     def __init__(self, limits: Limits, workers: int | None = None, progress: bool = True, desc: str = "executing"):
