@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
-from evalkit.execution import seccomp
+from evalkit.execution import seccomp, syscalls
 
 BOX_UID = 1000                      # uid and gid inside the box when the harness is not root: any but 0
 TMPFS_BYTES = 64 * 1024 ** 2        # /tmp and /dev/shm each: files a program writes live in memory
@@ -131,7 +131,7 @@ def _probe(bwrap: str) -> tuple[Sandbox | None, str]:
     if out.strip() != f"{inside} {inside} 1 {top} ['lo'] {errno.EPERM if x86_64 else 0}":
         return None, f"{path} started a box that is not what was asked: {out.strip()}"
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
-    calls = (f"seccomp allow-list of {len(seccomp.allowed_numbers())} system calls (no new processes)" if x86_64
+    calls = (f"seccomp allow-list of {len(syscalls.ALLOWED)} system calls (no new processes)" if x86_64
              else "no seccomp filter (not x86-64): any system call, forks allowed")
     who = (f"host uid {uid} (overflow uid, no capabilities)" if uid is not None else
            f"user namespace: uid {BOX_UID} = host uid {os.geteuid()} (the harness's), no capabilities")

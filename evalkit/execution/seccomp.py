@@ -67,7 +67,3 @@ def allow_list_filter() -> bytes:
                 (RET_K, 0, 0, REFUSE)]
     assert len(program) <= 4096 and all(jt < 256 and jf < 256 for _, jt, jf, _ in program)  # BPF's limits
     return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
-
-
-def allowed_numbers() -> dict[str, int]:
-    return dict(syscalls.ALLOWED)

@@ -114,7 +114,7 @@ def boxed_calls(folder: Path, python: str) -> tuple[dict[str, collections.Counte
                 details[name].add(args.split(",")[0].split(")")[0])
             elif name in ("clone", "clone3"):
                 details[name].add(re.search(r"flags=([\w|]+)", args)[1])
-            elif name == "socket":
+            elif name in ("socket", "socketpair"):
                 details[name].add(args.split(")")[0])
     return calls, details
 
