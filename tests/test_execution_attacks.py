@@ -6,8 +6,11 @@ the test box (neither its test's text nor the file that test reads).
 Each attacker returns the right answer only if its attack worked, so these tests fail if the box does.
 """
 import errno
+import json
 import os
 import platform
+import select
+import socket
 import subprocess
 import tempfile
 import threading
@@ -18,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.execution import Limits, Program, find_sandbox, run_programs, syscalls
+from evalkit.execution.box import TESTER, _kill
 from evalkit.execution.sandbox import _base_python, _minimal_root
 
 HIDDEN = f"evalkit-hidden-{os.getpid()}"
@@ -284,3 +288,43 @@ def test_the_filter_lets_the_box_start_and_thread():
     assert f"seccomp allow-list of {len(syscalls.ALLOWED)} system calls" in find_sandbox().isolation
     threads = "import threading\nt = threading.Thread(target=print)\nt.start()\nt.join()\ndef f(x):\n    return 2 * x\n"
     assert run_programs([Program(threads, TEST, ("f",))], progress=False)[0].passed
+
+
+@pytest.mark.parametrize("test, answers, expected", [
+    ("while True:\n    pass\n", b"", "timeout"),                          # the job's CPU limit (1 s) ends it
+    (TEST, b'{"value": 4}\n', "passed"),                                    # and the next job has its own
+    (TEST, b'{"value": 12345678901}\n', "not-data"),                        # an integer over 10 digits
+    (TEST, b'{"value": "' + b"x" * 2000 + b'"}\n', "not-data"),             # an answer over 1,000 bytes
+    (TEST, b'{"value": "' + b"x" * 2000, "not-data"),                       # ... even one that never ends
+])
+def test_the_test_box_bounds_each_job(tester_box, test, answers, expected):
+    """The test box alone, fed a candidate's answers directly: a CPU limit per job, caps on what it reads."""
+    control, limits = tester_box
+    requests_r, requests_w = os.pipe()
+    responses_r, responses_w = os.pipe()
+    os.write(responses_w, b'{"ready": true}\n' + answers)
+    job = {"setup": "", "test": test, "entry_points": ["f"], "budget_s": 60.0, "cpu_s": 1,
+           "answer_bytes": 1000, "answer_digits": 10}
+    socket.send_fds(control, [json.dumps(job).encode()], [requests_w, responses_r])
+    os.close(requests_w)
+    os.close(responses_r)
+    try:
+        assert select.select([control], [], [], 120)[0], "no verdict within 120 s"
+        verdict = json.loads(control.recv(1 << 16))
+    finally:
+        os.close(requests_r)
+        os.close(responses_w)
+    assert verdict["reason"] == expected, verdict
+
+
+@pytest.fixture(scope="module")
+def tester_box():
+    sandbox = find_sandbox()
+    control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    limits = {"memory_bytes": LIMITS.memory_bytes, "uid": sandbox.uid}
+    tester = sandbox.start(["-c", TESTER, json.dumps(limits), str(theirs.fileno()), "tester"], (theirs.fileno(),),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env={}, cwd="/", process_group=0)
+    theirs.close()
+    yield control, limits
+    control.close()
+    _kill(tester)

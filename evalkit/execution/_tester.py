@@ -47,8 +47,9 @@ class Candidate:
         self.answer_bytes, self.answer_digits = job["answer_bytes"], job["answer_digits"]
         self.waited_s, self.buffer = 0.0, bytearray()
 
-    def receive(self):
-        start, searched = time.perf_counter(), 0
+    def receive(self, start=None):
+        """The candidate's next answer; the time since `start` (when the call was sent) counts as waited."""
+        start, searched = start or time.perf_counter(), 0
         try:
             while (end := self.buffer.find(b"\n", searched)) < 0:  # each byte searched once
                 searched = len(self.buffer)
@@ -81,7 +82,7 @@ class Candidate:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
     def integer(self, digits):
-        if len(digits) > self.answer_digits + 1:  # + a minus sign
+        if len(digits) - digits.startswith("-") > self.answer_digits:
             raise ValueError(f"an integer over {self.answer_digits} digits")
         return int(digits)
 
@@ -106,11 +107,12 @@ class Candidate:
                 request = {"call": name, "args": encode(list(args)), "kwargs": encode(kwargs)}
             except TypeError as err:
                 raise NotPlainData(f"argument: {err}") from None
+            sent = time.perf_counter()  # before sending: the candidate may answer before we wait
             try:
                 send(self.requests, request)
             except OSError:
                 raise CandidateGone("the candidate's process ended") from None
-            return self.receive()
+            return self.receive(sent)
         call.__name__ = name
         return call
 

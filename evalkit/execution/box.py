@@ -47,6 +47,7 @@ CANDIDATE = PRELUDE + WIRE + (HERE / "_candidate.py").read_text()
 TESTER = PRELUDE + WIRE + (HERE / "_tester.py").read_text()
 MARK = f"evalkit-box-{os.getpid()}"  # the last argument of every boxed process: leftovers can be found
 GRACE_S = 10.0            # beyond the candidate's time: a box's start and the tests themselves
+TEST_CPU_S = 5.0          # the test box's CPU per program beyond the candidate's time (the benchmarks' tests: ms)
 STOP_WAIT_S = 5.0         # how long a kill waits for bwraps to stop before killing them regardless
 VERDICT = "rlimits, verdict outside the candidate"
 
@@ -169,7 +170,7 @@ class _Boxes:
         limits, budget = self.limits, program.timeout_s
         tester, control = self._tester()
         job = json.dumps({"setup": program.setup, "test": program.test, "entry_points": list(program.entry_points),
-                          "budget_s": budget, "cpu_s": math.ceil(budget + GRACE_S),
+                          "budget_s": budget, "cpu_s": math.ceil(budget + TEST_CPU_S),
                           "answer_bytes": limits.answer_bytes, "answer_digits": limits.answer_digits}).encode()
         requests_r, requests_w = os.pipe()
         responses_r, responses_w = os.pipe()
