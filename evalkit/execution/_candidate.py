@@ -1,11 +1,12 @@
 """The candidate's box: runs the model's code, then answers the test's calls. Untrusted from line one.
 
-Run as `python -I -S -B -u -c <_wire.py + this> LIMITS REQUESTS_FD RESPONSES_FD MARK`, never
-imported. It reads the code on stdin, lowers its own resource limits, runs the code as __main__, says
-"ready" (or what the code raised), then for each call {"call": name, "args", "kwargs"} on REQUESTS_FD
-answers {"value": ...} or {"raised": [type name, message]} on RESPONSES_FD until the test hangs up.
-Nothing here is trusted afterwards: the code can replace any of it. It holds neither the tests nor the
-verdict channel; the worst it can do is answer with the values a correct function would return.
+Run as `python -I -S -B -u -c <_prelude.py + _wire.py + this> LIMITS REQUESTS_FD RESPONSES_FD MARK`,
+never imported. It reads the code on stdin, lowers its own resource limits, runs the code as __main__,
+says "ready" (or what the code raised), then for each call {"call": name, "args", "kwargs"} on
+REQUESTS_FD answers {"value": ...} or {"raised": [type name, message]} on RESPONSES_FD until the test
+hangs up. Nothing here is trusted afterwards: the code can replace any of it. It holds neither the
+tests nor the verdict channel; the worst it can do is answer with the values a correct function would
+return.
 """
 import builtins
 import resource

@@ -1,14 +1,15 @@
 """The test's box: runs the benchmark's trusted tests against candidates it reaches only through pipes.
 
-Run as `python -I -S -B -u -c <_wire.py + this> LIMITS CONTROL_FD MARK`, never imported, and kept for
-one program after another. On CONTROL_FD (a SOCK_SEQPACKET socket only the harness holds the other
-end of) each job arrives as one message {"setup", "test", "entry_points", "budget_s", "cpu_s",
-"answer_bytes", "answer_digits"} carrying two file descriptors: the write end of the candidate's requests and the read end of its responses. It
-runs `setup` (trusted helpers, e.g. HumanEval's prompt) in a fresh namespace, binds each entry point
-to a stub that sends the call's arguments to the candidate as plain data and returns the plain data
-it answers, runs `test`, closes the pipes and answers the verdict as one message. A candidate that
-raised makes the stub raise (the builtin exception of that name where there is one); one that used up
-`budget_s` of waiting raises CandidateTimeout; one that is gone raises CandidateGone.
+Run as `python -I -S -B -u -c <_prelude.py + _wire.py + this> LIMITS CONTROL_FD MARK`, never imported,
+and kept for one program after another. On CONTROL_FD (a SOCK_SEQPACKET socket only the harness holds
+the other end of) each job arrives as one message {"setup", "test", "entry_points", "budget_s",
+"cpu_s", "answer_bytes", "answer_digits"} carrying two file descriptors: the write end of the
+candidate's requests and the read end of its responses. It runs `setup` (trusted helpers, e.g.
+HumanEval's prompt) in a fresh namespace, binds each entry point to a stub that sends the call's
+arguments to the candidate as plain data and returns the plain data it answers, runs `test`, closes
+the pipes and answers the verdict as one message. A candidate that raised makes the stub raise (the
+builtin exception of that name where there is one); one that used up `budget_s` of waiting raises
+CandidateTimeout; one that is gone raises CandidateGone.
 
 What the candidate sends is read within bounds: an answer over `answer_bytes` or holding an integer
 of over `answer_digits` digits is not data (int() is quadratic in the digits); parsing an answer

@@ -1,11 +1,11 @@
 """Plain data between the candidate's box and the test's box: prepended to _candidate.py and _tester.py.
 
-Never imported: both run as `python -I -S -B -u -c <_wire.py + script>` under whatever interpreter the
-box holds (standard library only). A message is one JSON line. Values cross as tagged JSON: None,
-bool, int, float (NaN and infinities included), str as themselves; lists, tuples, sets, frozensets,
-dicts, bytes and complex numbers as one-key objects. Nothing else crosses: no live object, no code.
-The decoder runs in the test's box and builds only those exact types, so whatever bytes the candidate
-sends, the test only ever compares plain data.
+Never imported: both run as `python -I -S -B -u -c <_prelude.py + _wire.py + script>` under whatever
+interpreter the box holds (standard library only). A message is one JSON line. Values cross as tagged
+JSON: None, bool, int, float (NaN and infinities included), str as themselves; lists, tuples, sets,
+frozensets, dicts, bytes and complex numbers as one-key objects. Nothing else crosses: no live object,
+no code. The decoder runs in the test's box and builds only those exact types, so whatever bytes the
+candidate sends, the test only ever compares plain data.
 """
 import json
 import os

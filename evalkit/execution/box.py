@@ -10,8 +10,9 @@ scavenged frames or memory cannot make a pass. Any exit status or signal is a fa
 program, never of the run. The test's box bounds what it reads (an answer's bytes and an integer's
 digits; parsing counts against the candidate's time) and has a CPU limit per program. Nothing is
 written on the host: the candidate's stdout and stderr come back through a pipe read up to
-Limits.output_bytes (a program that writes more is stopped there). No box outlives the run: at its end, on SIGINT, and on SIGTERM (raised as SystemExit while we run) every live
-box is killed whole; on any other death of the harness the kernel kills them (bwrap --die-with-parent).
+Limits.output_bytes (a program that writes more is stopped there). No box outlives the run: at its
+end, on SIGINT, and on SIGTERM (raised as SystemExit while we run) every live box is killed whole; on
+any other death of the harness the kernel kills them (bwrap --die-with-parent).
 
 Time limits follow evalplus: a program whose problem has a reference solution may wait for its
 candidate max(Limits.timeout_s, Limits.factor x the reference's time), the reference being measured
