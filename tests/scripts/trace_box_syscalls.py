@@ -9,8 +9,8 @@ made from their execve on (the filter applies from there: bwrap's own setup is n
 it was seen, the fcntl commands, ioctl requests, prctl options and clone flags, and how all that
 compares with syscalls.py.
 
-Needs strace (apt-get install strace) and ../shared/data; run as root, as CI does. About ten minutes
-on 2 loaded cores.
+Needs strace (apt-get install strace) and ../shared/data; run as root, as CI does. About three
+minutes on 2 cores at load average 14.
 Usage: python tests/scripts/trace_box_syscalls.py [--data-dir ../shared/data] [--workers 2] [--keep DIR]
 """
 from __future__ import annotations
