@@ -1,7 +1,8 @@
 """The Python API: `evalkit.evaluate(model=..., tasks=[...], **options)` does what `run` does and returns
-the results.json document. The options are the `run` flags with underscores (data_dir, limit,
-batch_size, output_dir, num_fewshot, ...), with the same defaults; the `run` command is a thin layer
-over this function. Without `output_dir` nothing is written (no files, no response cache).
+the results.json document. The options are the run options of evalkit/run_options.py (data_dir, limit,
+batch_size, output_dir, num_fewshot, ...), the `run` flags with underscores and the same defaults; the
+`run` command is a thin layer over this function. Without `output_dir` nothing is written (no files, no
+response cache).
 
     import evalkit
     document = evalkit.evaluate(model="tiny", tasks=["boolq", "piqa"], examples=True, limit=10)
@@ -14,16 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evalkit.errors import UsageError
-
-PATH_OPTIONS = ("data_dir", "output_dir", "load_generations")
-
-
-def run_options() -> dict[str, Any]:
-    """Every option `evaluate` takes, with its default: the `run` command's flags."""
-    from evalkit.commands.run import add_arguments
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    return {action.dest: action.default for action in parser._actions}
+from evalkit.run_options import OPTIONS, Option, from_keywords
 
 
 def evaluate(model: str | None = None, tasks: list[str] | str | None = None, *,
@@ -31,16 +23,9 @@ def evaluate(model: str | None = None, tasks: list[str] | str | None = None, *,
     """Evaluate `tasks` (names, YAML paths, or suites via suite="table3") on `model`; returns the
     results.json document (None on ranks other than 0 of a data-parallel launch). `on_task(run)` is
     called with each task's TaskRun as soon as the task finishes."""
-    defaults = run_options()
-    if unknown := sorted(set(options) - set(defaults)):
-        raise TypeError(f"evaluate(): unknown option(s) {', '.join(unknown)}; the options are the run flags: "
-                        f"{', '.join(sorted(defaults))}")
     if isinstance(tasks, (list, tuple)):
         tasks = ",".join(tasks)
-    args = argparse.Namespace(**{**defaults, **options, "model": model, "tasks": tasks})
-    for name in PATH_OPTIONS:
-        if getattr(args, name) is not None:
-            setattr(args, name, Path(getattr(args, name)))
+    args = argparse.Namespace(**from_keywords({**options, "model": model, "tasks": tasks}))
     if bool(args.tasks) == bool(args.suite):
         raise UsageError("give tasks or a suite (one of them)")
     return execute(args, on_task)
@@ -62,7 +47,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     name = backend_name(args)
     options_from_args(args)
     check_settings(args, tasks)
-    configure(args, tasks)
+    changed = configure(args, tasks)
     if args.model is None and name != "generations":
         raise UsageError("--model is required (e.g. --model tiny for the embedded model with random weights, a "
                          "llama2.c .bin or its folder, a Meta or Hugging Face folder, a Hub id), unless the "
@@ -86,7 +71,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
         runs.append(run_task(task, source, backend, args.seed, args.limit, caches, progress))
         if on_task is not None and is_main_process():
             on_task(runs[-1])
-    document = results(args, runs, backend) if is_main_process() else None
+    document = results(args, runs, backend, changed) if is_main_process() else None
     finish()
     return document
 
@@ -123,38 +108,37 @@ def check_settings(args, tasks) -> None:
                          "math_maj1@k, gsm8k_maj1@k), and none was asked for")
 
 
-def configure(args, tasks) -> None:
-    """Apply --num-fewshot to every task, --n-samples to the tasks that draw n samples (from a file with
-    one completion per problem, n is 1), and each of the run command's TASK_FLAGS to the tasks that have
-    its setting; then check the scorers the tasks will need."""
-    from evalkit.commands.run import TASK_FLAGS
+def configure(args, tasks) -> dict[str, dict[str, Any]]:
+    """Apply each run option that sets a protocol setting to the tasks it applies to (run_options.py:
+    --num-fewshot to every task, the others to the tasks that have the setting; from a generations file
+    with one completion per problem, n is 1); then check the scorers the tasks will need. Returns, per
+    task, the options that changed its protocol."""
     from evalkit.scorers import check_scorers
 
-    for flag, (setting, _, _) in TASK_FLAGS.items():
-        value = getattr(args, setting)
+    changed: dict[str, dict[str, Any]] = {task.name: {} for task in tasks}
+    for option in OPTIONS:
+        if option.setting is None:
+            continue
+        value, implied = getattr(args, option.name), False
+        if option.name == "n_samples" and value is None and args.load_generations is not None:
+            value = 1 if one_completion_each(args.load_generations) else None
+            implied = True
         if value is None:
             continue
-        takers = [task for task in tasks if setting in task.settings()]
-        if not takers:
-            raise UsageError(f"{flag} applies to no task asked for")
+        takers = tasks if option.applies == "every" else [t for t in tasks if option.setting in t.settings()]
+        if not takers and not implied:
+            raise UsageError(f"{option.flag} applies to no task asked for")
         for task in takers:
+            before = getattr(task.protocol, option.setting, None)
             try:
-                task.configure(**{setting: value})
+                task.configure(**{option.setting: value})
             except UsageError as error:
-                raise UsageError(f"{flag}: {error}") from None
-    n = args.n_samples
-    if n is None and args.load_generations is not None and one_completion_each(args.load_generations):
-        n = 1
+                raise UsageError(f"{option.flag}: {error}") from None
+            if getattr(task.protocol, option.setting, None) != before:
+                changed[task.name][option.name] = value
     for task in tasks:
-        changes = {key: value for key, value in (("num_fewshot", args.num_fewshot), ("n", n)) if value is not None}
-        if "n" not in task.settings():
-            changes.pop("n", None)
-        try:
-            task.configure(**changes)
-        except UsageError as error:
-            flag = "--num-fewshot" if "num_fewshot" in changes else "--n-samples"
-            raise UsageError(f"{flag}: {error}") from None
         check_scorers(task)
+    return changed
 
 
 def one_completion_each(path: Path) -> bool:
@@ -163,10 +147,32 @@ def one_completion_each(path: Path) -> bool:
     return bool(completions) and all(len(texts) == 1 for texts in completions.values())
 
 
-def results(args, runs, backend) -> dict[str, Any]:
+def applied(args, run, changed: dict[str, Any]) -> dict[str, Any]:
+    """The run options that applied to `run`'s task and change its numbers (results.json
+    `protocol.<task>.options`): the protocol settings they changed (`changed`), and the run's own
+    options where they differ from their default, --limit only where it cut the task short."""
+    found = {}
+    for option in OPTIONS:
+        value = getattr(args, option.name)
+        if option.name in changed:
+            found[option.name] = changed[option.name]
+        elif option.applies == "run" and option.numbers and _departs(option, value, run):
+            found[option.name] = str(value) if isinstance(value, Path) else value
+    return found
+
+
+def _departs(option: Option, value: Any, run) -> bool:
+    if value in (None, False, option.default):
+        return False
+    if option.name == "limit":
+        return run.documents_total is not None and run.documents < run.documents_total
+    return option.name != "backend" or value != "llama"  # the default backend, asked for by name
+
+
+def results(args, runs, backend, changed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The results.json document; with an output folder, it is written with the samples, generations and
     reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
-    from evalkit.backends import options_from_args
+    from evalkit.backends import backend_name, options_from_args
     from evalkit.generations_file import save_generations
     from evalkit.report import write_reports
     from evalkit.results import remove_other_tasks_files, results_document, write_results, write_samples
@@ -175,13 +181,15 @@ def results(args, runs, backend) -> dict[str, Any]:
                 ("examples" if args.examples else "hub"), "limit": args.limit, "num_fewshot": args.num_fewshot,
                 "batch_size": options_from_args(args).batch_size, "dtype": args.dtype, "seed": args.seed,
                 "deterministic": args.deterministic, "n_samples": args.n_samples,
-                "load_generations": str(args.load_generations or "") or None}
+                "load_generations": str(args.load_generations or "") or None, "backend": backend_name(args),
+                **{o.name: getattr(args, o.name) for o in OPTIONS if o.setting and o.numbers}}
     model = backend.describe()
     if args.label:
         model["label"] = args.label
     if args.training is not None:
         model["training"] = args.training
-    document = results_document(runs, model, settings)
+    options = {run.task.name: applied(args, run, changed.get(run.task.name, {})) for run in runs}
+    document = results_document(runs, model, settings, options)
     if args.output_dir is None:
         return document
     remove_other_tasks_files(args.output_dir, [run.task.name for run in runs])

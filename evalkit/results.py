@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import evalkit
 from evalkit.runner import TaskRun
+from evalkit.version import __version__
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -38,7 +38,7 @@ def _json_safe(value: Any) -> Any:
 
 def versions() -> dict[str, str]:
     import torch
-    found = {"evalkit": evalkit.__version__, "python": platform.python_version(), "torch": torch.__version__}
+    found = {"evalkit": __version__, "python": platform.python_version(), "torch": torch.__version__}
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
                                 text=True, timeout=5).stdout.strip()
@@ -81,11 +81,23 @@ def remove_other_tasks_files(out_dir: Path, task_names: list[str]) -> list[Path]
     return stale
 
 
-def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any]) -> dict[str, Any]:
+def task_protocol(run: TaskRun, options: dict[str, Any]) -> dict[str, Any]:
+    """The task's protocol as run: its declaration, the shots its documents got, and the run options that
+    applied to it and depart from its protocol (evalkit/run_options.py), which its report row names."""
+    entry = run.task.protocol_dict()
+    if run.shots_used is not None:
+        entry["shots_used"] = run.shots_used
+    entry["options"] = options
+    return entry
+
+
+def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any],
+                     options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`options`: per task, the run options applied to it (name -> value)."""
     return _json_safe({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # when the run finished, UTC
         "results": {run.task.name: task_results(run) for run in runs},
-        "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
+        "protocol": {run.task.name: task_protocol(run, (options or {}).get(run.task.name, {})) for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
                                  **{key: round(value, 3) if isinstance(value, float) else value
                                     for key, value in run.engine_stats.items()}} for run in runs},

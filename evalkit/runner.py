@@ -20,6 +20,7 @@ from evalkit.scorers.stage import judge_answers
 from evalkit.serving.dispatch import dispatch
 from evalkit.serving.distributed import sum_over_ranks
 from evalkit.serving.response_cache import ResponseCache
+from evalkit.shots import count_shots, shots_summary
 from evalkit.task import Answer, DataSource, SampleResult, Task
 from evalkit.window import window_counts
 
@@ -38,6 +39,8 @@ class TaskRun:
     generations: dict[str, list[str]] = field(default_factory=dict)  # doc_key -> generated texts
     window: dict[str, int] | None = None  # generation prompts cut / new tokens capped (evalkit.window)
     documents_total: int | None = None    # documents of the benchmark, before --limit
+    documents: int = 0                    # documents asked for (after --limit), judged or not
+    shots_used: dict[str, Any] | None = None  # {asked, mean, min, max} (evalkit/shots.py)
 
 
 @dataclass
@@ -68,12 +71,14 @@ def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit:
     judged = judge_answers(task, docs, answers, caches.judgements, progress)
     samples = [task.process(doc, doc_id, seed, doc_answers)
                for doc_id, (doc, doc_answers) in enumerate(zip(docs, judged.answers)) if doc_id not in judged.failed]
+    count_shots(task, per_doc, samples, context)
     metrics = task.aggregate(samples)
     after = sum_over_ranks(backend.stats.as_dict())
     used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
                    len(requests), time.perf_counter() - start, used, judged.record, generations(keys, answers),
-                   window_counts(per_doc, context.max_length, context.count_tokens), total)
+                   window_counts(per_doc, context.max_length, context.count_tokens), total, len(docs),
+                   shots_summary(task, samples))
 
 
 def generations(keys: list[str], answers: list[list[Answer]]) -> dict[str, list[str]]:

@@ -92,6 +92,12 @@ class Task:
             means[key] = sum(values) / len(values)
         return means
 
+    def shot_starts(self, prompt: str) -> list[int] | None:
+        """Where each few-shot example begins in one of this task's prompts (character offsets), so that
+        a prompt the window cuts from the left counts only the shots that reached the model whole
+        (evalkit/shots.py). None: the task fits its shots to the window itself, or takes none."""
+        return None
+
     def configure(self, **settings: Any) -> None:
         """Change protocol settings (e.g. num_fewshot=5, n=16): the registry's parameters and the
         command line's overrides both come through here."""

@@ -4,11 +4,27 @@ Stored as results.json model.training, which the `figure` command plots against.
 from __future__ import annotations
 
 import json
+import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from evalkit.errors import CheckpointError
+from evalkit.errors import CheckpointError, UsageError
 
 TRAINER_STATE = "trainer_state.json"
+SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}  # as papers write them: 1.4T, 200B
+
+
+def token_count(text: str) -> int:
+    """'1.4T' -> 1_400_000_000_000, '200B', '1e9', '1_000_000' or a plain integer; exact (decimal, no
+    float rounding), a whole number of tokens, 0 or more."""
+    match = re.fullmatch(r"([0-9][0-9_,.]*(?:e[+-]?[0-9]+)?)([kmbt]?)", text.strip().lower())
+    try:
+        value = Decimal(match.group(1).replace("_", "").replace(",", "")) * SUFFIXES[match.group(2)]
+    except (AttributeError, InvalidOperation):
+        value = None
+    if value is None or value != value.to_integral_value():
+        raise UsageError(f"expected a number of tokens such as 1400000000000, 1.4e12, 1.4T, 200B or 500M, got {text!r}")
+    return int(value)
 
 
 def training_progress(model: str | None, tokens: int | None = None) -> dict | None:

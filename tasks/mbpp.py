@@ -10,6 +10,7 @@ The authors' file has CRLF line endings and CRLF inside `code`; both become LF.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 
 from evalkit.data import field
@@ -19,6 +20,7 @@ from evalkit.protocol import HubSource
 from evalkit.task_kinds.code import CodeProtocol, CodeTask
 
 TEST_IDS = range(11, 511)
+TASK_INTRO = "You are an expert Python programmer, and here is your task:"
 SHOT_IDS = (2, 3, 4)
 
 
@@ -66,6 +68,10 @@ class MBPP(CodeTask):
     def context(self, doc: dict, doc_id: int, seed: int) -> str:
         shots = [{"text": s["text"], "tests": "\n".join(s["test_list"]), "code": s["code"]} for s in self.shots()]
         return self.prompt.render(shots=shots, text=doc["text"], tests="\n".join(doc["test_list"]))
+
+    def shot_starts(self, prompt: str) -> list[int]:
+        """Each shot, as the problem itself, begins with TASK_INTRO (prompts/mbpp.jinja); the last is the problem's."""
+        return [m.start() for m in re.finditer(re.escape(TASK_INTRO), prompt)][:-1]
 
     def program(self, doc: dict, completion: str) -> Program:
         test = doc["test_setup_code"] + "\n" + "\n".join(doc["test_list"]) + "\n"

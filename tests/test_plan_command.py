@@ -60,7 +60,7 @@ def test_65b_on_80gb_devices_needs_two_ranks():
     done = plan("--model", "65B", "--device-memory", "80GB")
     assert done.returncode == 0, done.stderr
     assert "65.2B parameters" in done.stdout
-    assert "torchrun --nproc_per_node 2 run_eval.py run --model 65B --dtype bf16" in done.stdout
+    assert "torchrun --nproc_per_node 2 run_eval.py run --model 65B --dtype bfloat16" in done.stdout  # as run takes it
     assert "--tensor-parallel 2" in done.stdout
     one = plan_memory(PRESETS["65B"], 2, "bf16", parse_size("80GB"), None)
     assert [r.fits for r in one.ranks] == [False, True, True, True] and one.chosen.tp == 2

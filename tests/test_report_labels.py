@@ -109,3 +109,49 @@ def test_documents_left_unscored_make_the_row_incomplete():
     result["scorers"] = {"piqa": {"toxicity": {"failed": 2}, "excluded_documents": 2}}
     markdown, _ = render_reports([result])
     assert "| tiny-7M (incomplete: 2 documents unscored) |" in table(markdown, 3)
+
+
+
+def test_max_new_tokens_is_in_the_label_and_the_notes(tmp_path):
+    import evalkit
+    document = evalkit.evaluate(model="tiny", tasks=["gsm8k"], examples=True, limit=1, max_new_tokens=16,
+                                no_progress=True, output_dir=tmp_path)
+    assert document["protocol"]["gsm8k"]["options"]["max_new_tokens"] == 16
+    table7 = table((tmp_path / "report.md").read_text(), 7)
+    assert "| tiny (random weights, example docs, first 1 docs, max 16 new tokens) |" in table7
+    assert "at most 16 new tokens (--max-new-tokens)" in table7
+
+
+def test_a_label_names_only_the_settings_that_applied_to_its_tasks(tmp_path):
+    """The README demo's --n-samples reaches the tasks that draw n, not greedy NaturalQuestions."""
+    import evalkit
+    evalkit.evaluate(model="tiny", tasks=["naturalquestions_0shot", "gsm8k_maj1@k"], examples=True, limit=1,
+                     n_samples=2, max_new_tokens=4, no_progress=True, output_dir=tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    table4, table7 = table(markdown, 4), table(markdown, 7)
+    assert "| tiny (random weights, example docs, first 1 docs, max 4 new tokens) |" in table4
+    assert "sample" not in table4
+    assert "| tiny (random weights, example docs, 2 samples per problem, first 1 docs, max 4 new tokens) |" in table7
+    assert "2 samples per problem (--n-samples)" in table7
+
+
+def test_the_backend_is_in_the_label_where_it_is_not_the_default(tmp_path):
+    import pytest
+    transformers = pytest.importorskip("transformers")
+    import shutil
+
+    import evalkit
+    from conftest import STORIES_DIR
+    config = transformers.LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                                      num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=64,
+                                      bos_token_id=1, eos_token_id=2)
+    folder = tmp_path / "model"
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    shutil.copy(STORIES_DIR / "tok512.model", folder / "tokenizer.model")
+    transformers.AutoTokenizer.from_pretrained(folder).save_pretrained(folder)
+    documents = [evalkit.evaluate(model=str(folder), tasks=["piqa"], examples=True, limit=2, no_progress=True,
+                                  **backend) for backend in ({}, {"backend": "hf"})]
+    assert [d["protocol"]["piqa"]["options"].get("backend") for d in documents] == [None, "hf"]
+    markdown, _ = render_reports(documents)
+    labels = [line.split(" | ")[0].strip() for line in table(markdown, 3).splitlines() if line.startswith("| model")]
+    assert labels == ["| model (example docs, first 2 docs)", "| model (example docs, first 2 docs, hf backend)"]

@@ -1,15 +1,16 @@
 """Backends: every model source behind one interface (base.py), chosen with `--backend`.
 
 To add one, add a line to BACKENDS ("name": "module"); the module exposes `load(options) -> Backend`
-and is imported only when asked for. `run`, `score`, `generate` (and `serve`) share the flags below.
+and is imported only when asked for. `run`, `score` and `generate` share the backend flags (evalkit/run_options.py).
 """
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 from evalkit.backends.base import Backend, BackendOptions
+from evalkit.dtype_names import DTYPES  # noqa: F401 - serve's --dtype choices
 from evalkit.errors import UsageError
+from evalkit.run_options import add_backend_arguments  # noqa: F401 - the backend flags, declared with the run's
 
 BACKENDS = {
     "llama": "evalkit.backends.llama",              # the bundled LLaMA and its engine (default)
@@ -17,33 +18,6 @@ BACKENDS = {
     "openai": "evalkit.backends.openai",            # an OpenAI-compatible completions server
     "generations": "evalkit.backends.generations",  # answers from a generations file
 }
-DTYPES = ("float32", "bfloat16", "float16", "auto")  # auto: evalkit/model/auto_dtype.py
-
-
-def add_backend_arguments(parser, generations: bool = False) -> None:
-    """The backend flags; `generations` adds --load-generations (commands that run tasks)."""
-    group = parser.add_argument_group("backend")
-    group.add_argument("--backend", choices=list(BACKENDS),
-                       help="model source (default: llama; generations when --load-generations is given)")
-    group.add_argument("--model", help="llama, hf: tiny (embedded, random weights) | a llama2.c .bin or a folder "
-                                       "holding one | Meta folder | HF folder or Hub id; openai: the server's "
-                                       "model name. Required by run (unless --load-generations); generate and "
-                                       "score default to tiny")
-    group.add_argument("--device", default="cpu", help="llama, hf: cpu, cuda, cuda:N or mps")
-    group.add_argument("--dtype", choices=DTYPES, help="llama, hf: default as stored; auto: bfloat16 where the "
-                       "hardware runs it fast (AMX, AVX512-BF16, CUDA sm_80+), else float32")
-    group.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
-    group.add_argument("--deterministic", action="store_true", help="unbatched, bit-identical scoring")
-    group.add_argument("--tensor-parallel", type=int, default=1, metavar="T",
-                       help="llama: split the model over T processes (heads and FFN columns, as Meta's shards); "
-                            "launch with torchrun --nproc_per_node T x replicas")
-    group.add_argument("--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
-    group.add_argument("--api-key-env", metavar="VAR", help="openai: environment variable holding the API key")
-    group.add_argument("--concurrency", type=int, default=4, help="openai: requests in flight at once")
-    if generations:
-        group.add_argument("--load-generations", type=Path, metavar="FILE",
-                           help="answer generation requests from FILE (JSON lines task_id, completions) "
-                                "instead of a model")
 
 
 def parse_batch_size(value: str) -> int | str:
@@ -62,6 +36,8 @@ def backend_name(args) -> str:
     """--backend, or what the flags imply: generations with --load-generations, else llama."""
     loads = getattr(args, "load_generations", None) is not None
     name = args.backend or ("generations" if loads else "llama")
+    if name not in BACKENDS:
+        raise UsageError(f"--backend {name}: not one of {', '.join(BACKENDS)}")
     if loads and name != "generations":
         raise UsageError(f"--load-generations answers from a file; it cannot be combined with --backend {name}")
     return name

@@ -10,6 +10,7 @@ import json
 
 from tabulate import tabulate
 
+from evalkit.dtype_names import DTYPES, dtype_name
 from evalkit.errors import UsageError
 from evalkit.model.footprint import DTYPE_BYTES, paper_count
 from evalkit.model.memory_plan import HEADROOM, MemoryPlan, parse_size, plan_memory
@@ -20,7 +21,9 @@ def add_parser(sub) -> None:
                                          "tensor-parallel degree that fits, from the config alone")
     parser.add_argument("--model", required=True, help="a preset (7B, 13B, 33B, 65B, small, tiny), a llama2.c "
                                                        ".bin, a Meta or Hugging Face folder")
-    parser.add_argument("--dtype", default="bf16", choices=list(DTYPE_BYTES), help="weights and KV cache dtype")
+    parser.add_argument("--dtype", default="bfloat16", type=dtype_name, choices=[d for d in DTYPES if d != "auto"],
+                        help="weights and KV cache dtype (bf16, fp32, fp16 are read as bfloat16, float32, float16, "
+                             "the names `run` prints)")
     parser.add_argument("--device-memory", default="80GB", help="memory of one device (GB = 10^9 bytes, GiB = 2^30)")
     parser.add_argument("--max-batch-tokens", type=int, metavar="N",
                         help="KV-cache slots and forwarded tokens of one batch (default: --samples full windows)")

@@ -22,10 +22,9 @@ def add_parser(sub):
 
 
 def add_compare_to(parser) -> None:
-    """--compare-to, shared by `run` and `report`."""
-    parser.add_argument("--compare-to", metavar="SIZE",
-                        help="add a delta row against the paper's LLaMA row of that size (7B, 13B, 33B, 65B) "
-                             "or the nearest by parameter count (nearest)")
+    """--compare-to, as `run` declares it (evalkit/run_options.py)."""
+    from evalkit.run_options import BY_NAME
+    BY_NAME["compare_to"].add_to(parser)
 
 
 def _handler(args):

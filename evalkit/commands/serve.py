@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from evalkit.backends import DTYPES, parse_batch_size
+from evalkit.dtype_names import dtype_name
 from evalkit.backends.base import BackendOptions
 from evalkit.errors import UsageError
 from evalkit.preflight import check_device
@@ -19,8 +20,8 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("serve", help="serve the model over HTTP as an OpenAI-compatible completions API")
     parser.add_argument("--model", default="tiny", help="tiny | llama2.c .bin | Meta folder | HF folder or Hub id")
     parser.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", choices=DTYPES, help="default: as stored; auto: bfloat16 where the hardware "
-                                                              "runs it fast, else float32")
+    parser.add_argument("--dtype", type=dtype_name, choices=DTYPES, help="default: as stored; auto: bfloat16 where "
+                                                                         "the hardware runs it fast, else float32")
     parser.add_argument("--batch-size", default="auto", help="an integer or 'auto'")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port to listen on")

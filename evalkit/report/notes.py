@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from evalkit.report.cells import SHOWN, EvaluatedRow, format_value, scorer_name
 from evalkit.report.paper import PaperTable
+from evalkit.report.run_settings import task_options
+from evalkit.run_options import OPTIONS
 
 # protocol fields as a reader knows them
 _SETTING_NAMES = {"num_fewshot": "shots", "k": "k", "n": "samples per problem",
@@ -61,22 +63,23 @@ def task_footnotes(table: PaperTable, results: list[dict], rows: list[EvaluatedR
 
 
 def protocol_differences(result: dict, task: str, paper: dict) -> list[str]:
-    """The settings of `result`'s run of `task` that differ from the paper's (`paper`: protocol fields)."""
+    """The settings of `result`'s run of `task` that differ from the paper's (`paper`: protocol fields):
+    what the run did to every task (--examples, --limit, ...), then the task's protocol against the
+    paper's, then the protocol settings the run changed, each as its run option says it."""
     protocol = result.get("protocol", {}).get(task, {})
-    run = result.get("run") or {}
-    found = []
-    if run.get("data") == "examples":
-        found.append("example documents")
-    metrics = result["results"].get(task, {})
-    if run.get("limit") and not ("n_total" in metrics and metrics["n"] >= metrics["n_total"]):
-        found.append(f"first {run['limit']} documents")  # --limit cut the task (or its total is unknown)
+    options = task_options(result, task)
+    about = {"model": result.get("model") or {}, "protocol": protocol}
+
+    def said(run_wide: bool) -> list[str]:
+        return [option.note(options[option.name], about) for option in OPTIONS
+                if option.note and option.name in options and (option.applies == "run") == run_wide]
+
+    found = said(run_wide=True)
     for key, expected in paper.items():
         ran = scorer_name(protocol) if key == "scorer" else protocol.get(key)
         if ran is not None and ran != expected:
             found.append(f"{_SETTING_NAMES.get(key, key)} {ran} (paper: {expected})")
-    if run.get("n_samples") and "n" in protocol:
-        found.append(f"{protocol['n']} samples per problem (--n-samples)")
-    return found
+    return found + said(run_wide=False)
 
 
 def _run_text(result: dict, task: str, paper: dict) -> str:

@@ -90,16 +90,18 @@ class CodeTask(ProtocolTask):
             metrics[f"pass@{self.protocol.k}"] = pass_at_k(len(sampled_runs), sum(r.passed for r in sampled_runs),
                                                            self.protocol.k)
         every_run = greedy_runs + sampled_runs
-        return SampleResult(
-            doc_id=doc_id, prompt=greedy.request.context, target=self.reference(doc),
-            prediction=greedy.result.texts[0] if greedy.result.texts else "", metrics=metrics,
-            extra={"task_id": self.doc_key(doc, doc_id),
-                   "completions": list(greedy.result.texts) + list(sampled.result.texts),
-                   "temperatures": [greedy.request.temperature] * len(greedy_runs)
-                   + [sampled.request.temperature] * len(sampled_runs),
-                   "passed": [r.passed for r in every_run],
-                   "reasons": [r.reason if not r.detail else f"{r.reason}: {r.detail}" for r in every_run],
-                   "isolation": sorted({r.isolation for r in every_run})})
+        extra = {"task_id": self.doc_key(doc, doc_id),
+                 "completions": list(greedy.result.texts) + list(sampled.result.texts),
+                 "temperatures": [greedy.request.temperature] * len(greedy_runs)
+                 + [sampled.request.temperature] * len(sampled_runs),
+                 "passed": [r.passed for r in every_run],
+                 "reasons": [r.reason if not r.detail else f"{r.reason}: {r.detail}" for r in every_run],
+                 "isolation": sorted({r.isolation for r in every_run})}
+        if self.protocol.num_fewshot:  # every shot is rendered; the window may cut some (evalkit/shots.py)
+            extra["num_fewshot"] = self.protocol.num_fewshot
+        return SampleResult(doc_id=doc_id, prompt=greedy.request.context, target=self.reference(doc),
+                            prediction=greedy.result.texts[0] if greedy.result.texts else "", metrics=metrics,
+                            extra=extra)
 
     def reference(self, doc: dict) -> str:
         """The benchmark's reference solution (the `target` of each sample)."""

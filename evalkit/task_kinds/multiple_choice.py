@@ -20,6 +20,20 @@ UNCONDITIONAL_CONTEXT = "Answer:"
 FEWSHOT_DELIMITER = "\n\n"
 
 
+def delimited_shot_starts(prompt: str, k: int) -> list[int]:
+    """Where the k shots of a prompt "shot + FEWSHOT_DELIMITER, ..., question" begin: at 0, then after each
+    delimiter. A shot whose own text holds the delimiter shifts the later starts earlier, so such a shot
+    cut by the window may still be counted whole."""
+    starts, at = [], 0
+    for _ in range(k):
+        starts.append(at)
+        found = prompt.find(FEWSHOT_DELIMITER, at)
+        if found < 0:
+            break
+        at = found + len(FEWSHOT_DELIMITER)
+    return starts
+
+
 def mc_doc(where: str, choices: list, label: int, **fields) -> dict:
     """A checked document: non-empty string choices and a label among them, else DataError."""
     if not choices or not all(isinstance(c, str) for c in choices):
@@ -65,6 +79,9 @@ class MultipleChoiceTask(ProtocolTask):
         return "".join(self.example(ex) + FEWSHOT_DELIMITER
                        for ex in sample_fewshot(self.fewshot_pool(), k, seed, doc_id, doc))
 
+    def shot_starts(self, prompt: str) -> list[int]:
+        return delimited_shot_starts(prompt, self.protocol.num_fewshot)
+
     def example(self, doc: dict) -> str:
         """A solved example for the few-shot prefix: the context and its gold choice."""
         return self.context(doc) + self.protocol.target_delimiter + self.choices(doc)[self.gold(doc)]
@@ -90,6 +107,8 @@ class MultipleChoiceTask(ProtocolTask):
         picks = {rule: choose(rule, lls, texts, unconditional) for rule in self.protocol.rules}
         gold = self.gold(doc)
         extra = {"choices": self.choices(doc), "loglikelihoods": lls}
+        if self.protocol.num_fewshot:  # sample_fewshot gives k or refuses; the window may cut some (shots.py)
+            extra["num_fewshot"] = self.protocol.num_fewshot
         if unconditional:
             extra["unconditional_loglikelihoods"] = unconditional
         return SampleResult(doc_id=doc_id, prompt=scored[0].context, target=gold,

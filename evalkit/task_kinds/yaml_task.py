@@ -32,7 +32,7 @@ from evalkit.prompts import Prompt, syntax_error
 from evalkit.protocol import RULE_METRICS, HubSource, ProtocolTask, TaskProtocol
 from evalkit.requests import GenerateRequest, RollingLoglikelihoodRequest
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
-from evalkit.task_kinds.multiple_choice import FEWSHOT_DELIMITER, MultipleChoiceTask, mc_doc
+from evalkit.task_kinds.multiple_choice import FEWSHOT_DELIMITER, MultipleChoiceTask, delimited_shot_starts, mc_doc
 
 OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
 
@@ -192,7 +192,11 @@ class YamlGenerateTask(_YamlTask):
         (answer,) = answers
         prediction, target = answer.result.texts[0].strip(), str(self.fields.target(doc)).strip()
         return SampleResult(doc_id, answer.request.context, target, prediction,
-                            {"exact_match": float(prediction == target)})
+                            {"exact_match": float(prediction == target)},
+                            {"num_fewshot": self.config.num_fewshot} if self.config.num_fewshot else {})
+
+    def shot_starts(self, prompt: str) -> list[int]:
+        return delimited_shot_starts(prompt, self.config.num_fewshot)
 
 
 class YamlRollingTask(_YamlTask):

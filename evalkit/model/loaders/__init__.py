@@ -6,13 +6,12 @@ or, for fp32 on the CPU, into the column-major layout that decodes faster: see T
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
 from evalkit.errors import CheckpointError
-from evalkit.model.loaders.common import LoadedModel, build_model, file_fingerprint, find_tokenizer
+from evalkit.model.loaders.common import LoadedModel, build_model, check_vocab, find_tokenizer, fingerprint
 from evalkit.tokenizer import Tokenizer
 
 __all__ = ["DTYPES", "LoadedModel", "load_model"]
@@ -83,13 +82,3 @@ def load_model(spec: str, device: str = "cpu", dtype: str | None = None, tp=None
     check_vocab(cfg, tokenizer)
     model = build_model(cfg, sd, str(path), wanted, device)
     return LoadedModel(model, tokenizer, spec, fmt, fingerprint(fmt, files, model.dtype))
-
-
-def check_vocab(cfg, tokenizer: Tokenizer) -> None:
-    if tokenizer.vocab_size != cfg.vocab_size:
-        raise CheckpointError(f"{tokenizer.path}: tokenizer has {tokenizer.vocab_size} tokens, "
-                              f"the model's embedding has {cfg.vocab_size}")
-
-
-def fingerprint(fmt: str, files: list[Path], dtype: torch.dtype) -> str:
-    return hashlib.sha256(f"{fmt}:{file_fingerprint(files)}:{dtype}".encode()).hexdigest()[:16]

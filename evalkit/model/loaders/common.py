@@ -57,3 +57,13 @@ def build_model(cfg: ModelConfig, state_dict: dict[str, torch.Tensor], source: s
         model = Transformer(cfg)
     model.load_weights(state_dict, source, dtype=dtype, device=device)
     return model.eval().requires_grad_(False)  # inference only: no autograd graphs by accident
+
+
+def check_vocab(cfg, tokenizer: Tokenizer) -> None:
+    if tokenizer.vocab_size != cfg.vocab_size:
+        raise CheckpointError(f"{tokenizer.path}: tokenizer has {tokenizer.vocab_size} tokens, "
+                              f"the model's embedding has {cfg.vocab_size}")
+
+
+def fingerprint(fmt: str, files: list[Path], dtype: torch.dtype) -> str:
+    return hashlib.sha256(f"{fmt}:{file_fingerprint(files)}:{dtype}".encode()).hexdigest()[:16]

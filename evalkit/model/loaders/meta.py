@@ -21,7 +21,7 @@ from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
 from evalkit.model.loaders.common import find_tokenizer
 from evalkit.model.loaders.config_file import config_errors
-from evalkit.model.loaders.stored import ConcatTensor, Stored, index_torch_file
+from evalkit.model.loaders.stored import ConcatTensor, Stored, index_torch_file, load_shard
 from evalkit.tokenizer import Tokenizer
 
 CONCAT_DIM = {"wq": 0, "wk": 0, "wv": 0, "w1": 0, "w3": 0, "output": 0, "wo": 1, "w2": 1, "tok_embeddings": 1}
@@ -57,20 +57,6 @@ def shard_files(folder: Path) -> list[Path]:
             raise CheckpointError(f"{folder / f'consolidated.{i:02d}.pth'}: shard missing "
                                   f"({len(found)} of {max(found) + 1} model-parallel files present)")
     return [found[i] for i in sorted(found)]
-
-
-def load_shard(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
-    except RuntimeError as error:
-        if "zipfile" in str(error) or "mmap" in str(error):  # pre-1.6 format cannot be mmapped
-            try:
-                return torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as retry:  # noqa: BLE001 - any unpickling failure means a bad file
-                error = retry
-        raise CheckpointError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
-    except Exception as error:  # noqa: BLE001 - truncated zip, bad pickle, ...
-        raise CheckpointError(f"{path}: unreadable ({type(error).__name__}: {str(error).splitlines()[0]})") from None
 
 
 def merge(name: str, parts: list[torch.Tensor]) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 from evalkit.errors import CheckpointError
 from evalkit.model.config import ModelConfig
 from evalkit.model.llama import Transformer, column_major
-from evalkit.model.loaders.common import LoadedModel, find_tokenizer
+from evalkit.model.loaders.common import LoadedModel, check_vocab, find_tokenizer, fingerprint
 from evalkit.model.loaders.stored import MemoryTensor, Stored
 from evalkit.model.tensor_parallel import TensorParallel, check, parallelize, rank_slice
 from evalkit.tokenizer import Tokenizer
@@ -76,7 +76,6 @@ def load_slice(spec: str, fmt: str, path: Path, device: str, dtype: torch.dtype 
                tp: TensorParallel) -> LoadedModel:
     """The model `spec` names, as rank `tp.rank` of `tp.size`; refused before any weight is read when the
     model's heads or feed-forward size cannot be split that way."""
-    from evalkit.model.loaders import check_vocab, fingerprint
     from evalkit.model.loaders.tiny import load_fingerprint
 
     cfg, index, tokenizer, files = _index(fmt, path)

@@ -147,13 +147,27 @@ class ConcatTensor:
             first = last
 
 
+def load_shard(path: Path) -> dict[str, torch.Tensor]:
+    """A whole torch.save file, memory-mapped where its format allows."""
+    try:
+        return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except RuntimeError as error:
+        if "zipfile" in str(error) or "mmap" in str(error):  # pre-1.6 format cannot be mmapped
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as retry:  # noqa: BLE001 - any unpickling failure means a bad file
+                error = retry
+        raise CheckpointError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
+    except Exception as error:  # noqa: BLE001 - truncated zip, bad pickle, ...
+        raise CheckpointError(f"{path}: unreadable ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+
+
 def index_torch_file(path: Path) -> dict[str, Stored]:
     """Every tensor of a torch.save zip file, located without reading its data."""
     try:
         tensors = torch.load(path, map_location="meta", weights_only=True)
     except Exception:  # noqa: BLE001 - pre-1.6 (non-zip) files, truncated zips, bad pickles
-        from evalkit.model.loaders.meta import load_shard  # reads what torch.load can, or says why not
-        return {name: MemoryTensor(t) for name, t in load_shard(path).items()}
+        return {name: MemoryTensor(t) for name, t in load_shard(path).items()}  # what torch.load can, or why not
     index: dict[str, Stored] = {}
     for name, t in tensors.items():
         offset = getattr(t.untyped_storage(), "_checkpoint_offset", None)
