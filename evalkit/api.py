@@ -69,8 +69,9 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
                          "answers come from --load-generations")
     args.training = training_progress(args.model, args.training_tokens)  # read before any work is spent
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
-    for task in tasks:
-        task.check_source(source)
+    for task in tasks:  # every task's documents read and checked before the model loads: a missing or
+        task.check_source(source)  # malformed file of the last task refuses the run instead of ending it
+        task.docs(source)
     if args.output_dir is not None:  # the last check: a refused run leaves no folder behind
         check_output_dir(args.output_dir)
     progress = not args.no_progress
