@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, UsageError
 
 PATH_OPTIONS = ("data_dir", "output_dir", "load_generations")
 
@@ -51,7 +51,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     from evalkit.backends import backend_name, load_backend, options_from_args
     from evalkit.layout import tasks_package
     from evalkit.preflight import check_output_dir
-    from evalkit.runner import Caches, run_task
+    from evalkit.runner import Caches, plan_task, run_task
     from evalkit.scorers.judgement_cache import JudgementCache
     from evalkit.serving.distributed import finish, is_main_process, main_process_first
     from evalkit.serving.response_cache import ResponseCache
@@ -72,19 +72,26 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     for task in tasks:  # every task's documents read and checked before the model loads: a missing or
         task.check_source(source)  # malformed file of the last task refuses the run instead of ending it
         task.docs(source)
-    if args.output_dir is not None:  # the last check: a refused run leaves no folder behind
+    fresh = args.output_dir is not None and not args.output_dir.exists()
+    if args.output_dir is not None:  # the last check before loading: a refused run leaves no folder behind
         check_output_dir(args.output_dir)
     progress = not args.no_progress
 
-    backend = load_backend(args)
+    try:  # the backend refuses what it cannot answer (a generations file of another task) before any work
+        backend = load_backend(args)
+        plans = [plan_task(task, source, backend, args.seed, args.limit) for task in tasks]
+    except EvalkitError:
+        if fresh and is_main_process() and not any(args.output_dir.iterdir()):
+            args.output_dir.rmdir()
+        raise
     caches = Caches()
     if args.output_dir is not None and not args.no_cache:
         with main_process_first():
             caches = Caches(ResponseCache(args.output_dir / "cache.sqlite", backend.fingerprint),
                             JudgementCache(args.output_dir / "judgements.sqlite"))
     runs = []
-    for task in tasks:
-        runs.append(run_task(task, source, backend, args.seed, args.limit, caches, progress))
+    for plan in plans:
+        runs.append(run_task(plan, backend, caches, progress))
         if on_task is not None and is_main_process():
             on_task(runs[-1])
     document = results(args, runs, backend) if is_main_process() else None
@@ -125,10 +132,11 @@ def check_settings(args, tasks) -> None:
 
 
 def configure(args, tasks) -> None:
-    """Apply --num-fewshot to every task, --n-samples to the tasks that draw n samples (from a file with
-    one completion per problem, n is 1), and each of the run command's TASK_FLAGS to the tasks that have
+    """Apply --num-fewshot to every task, --n-samples to the tasks that draw n samples (from a generations
+    file with one completion per problem, n is 1), and each of the run command's TASK_FLAGS to the tasks that have
     its setting; then check the scorers the tasks will need."""
     from evalkit.commands.run import TASK_FLAGS
+    from evalkit.generations_file import generations_of
     from evalkit.scorers import check_scorers
 
     for flag, (setting, _, _) in TASK_FLAGS.items():
@@ -143,10 +151,11 @@ def configure(args, tasks) -> None:
                 task.configure(**{setting: value})
             except UsageError as error:
                 raise UsageError(f"{flag}: {error}") from None
-    n = args.n_samples
-    if n is None and args.load_generations is not None and one_completion_each(args.load_generations):
-        n = 1
     for task in tasks:
+        n = args.n_samples
+        if n is None and args.load_generations is not None and "n" in task.settings() \
+                and generations_of(args.load_generations, task.name).one_each():
+            n = 1
         changes = {key: value for key, value in (("num_fewshot", args.num_fewshot), ("n", n)) if value is not None}
         if "n" not in task.settings():
             changes.pop("n", None)
@@ -158,17 +167,11 @@ def configure(args, tasks) -> None:
         check_scorers(task)
 
 
-def one_completion_each(path: Path) -> bool:
-    from evalkit.generations_file import load_generations
-    completions = load_generations(path)
-    return bool(completions) and all(len(texts) == 1 for texts in completions.values())
-
-
 def results(args, runs, backend) -> dict[str, Any]:
     """The results.json document; with an output folder, it is written with the samples, generations and
     reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
     from evalkit.backends import options_from_args
-    from evalkit.generations_file import save_generations
+    from evalkit.generations_file import save_generations, task_file
     from evalkit.report import write_reports
     from evalkit.results import remove_other_tasks_files, results_document, write_results, write_samples
 
@@ -189,7 +192,8 @@ def results(args, runs, backend) -> dict[str, Any]:
     for run in runs:
         write_samples(args.output_dir, run)
         if args.save_generations and run.generations:
-            save_generations(args.output_dir / "generations" / f"{run.task.name}.jsonl", run.generations)
+            save_generations(task_file(args.output_dir / "generations", run.task.name), run.task.name,
+                             run.generations)
     write_results(args.output_dir, document)
     write_reports(args.output_dir, [document], args.compare_to, [args.output_dir])
     return document

@@ -41,9 +41,9 @@ def add_backend_arguments(parser, generations: bool = False) -> None:
     group.add_argument("--api-key-env", metavar="VAR", help="openai: environment variable holding the API key")
     group.add_argument("--concurrency", type=int, default=4, help="openai: requests in flight at once")
     if generations:
-        group.add_argument("--load-generations", type=Path, metavar="FILE",
-                           help="answer generation requests from FILE (JSON lines task_id, completions) "
-                                "instead of a model")
+        group.add_argument("--load-generations", type=Path, metavar="PATH",
+                           help="answer generation requests from a generations file (JSON lines task, task_id, "
+                                "completions) instead of a model; several tasks: a folder of <task>.jsonl")
 
 
 def parse_batch_size(value: str) -> int | str:

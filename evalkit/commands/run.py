@@ -47,7 +47,7 @@ def add_arguments(parser) -> None:
                                                       "problem and temperature, protocol default 200; maj1@k "
                                                       "tasks: k, protocol 256 MATH, 100 GSM8K)")
     parser.add_argument("--save-generations", action="store_true",
-                        help="generation tasks: write OUT/generations/<task>.jsonl (task_id, completions)")
+                        help="generation tasks: write OUT/generations/<task>.jsonl (task, task_id, completions)")
     for flag, (setting, kind, help_text) in TASK_FLAGS.items():
         parser.add_argument(flag, type=kind, help=help_text, dest=setting)
     add_backend_arguments(parser, generations=True)
