@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.errors import EvalkitError, UsageError
+from evalkit.errors import EvalkitError, ScorerError, UsageError
 
 PATH_OPTIONS = ("data_dir", "output_dir", "load_generations")
 
@@ -29,7 +29,9 @@ def run_options() -> dict[str, Any]:
 def evaluate(model: str | None = None, tasks: list[str] | str | None = None, *,
              on_task: Callable[[Any], None] | None = None, **options: Any) -> dict[str, Any] | None:
     """Evaluate `tasks` (names, YAML paths, or suites via suite="table3") on `model`; returns the
-    results.json document (None on ranks other than 0 of a data-parallel launch). `on_task(run)` is
+    results.json document (None on ranks other than 0 of a data-parallel launch); its "incomplete", when
+    present, names each task whose headline metric is not over all its documents, and why (a scorer that
+    could not be reached stops the run: the tasks after it are listed as not run). `on_task(run)` is
     called with each task's TaskRun as soon as the task finishes."""
     defaults = run_options()
     if unknown := sorted(set(options) - set(defaults)):
@@ -89,12 +91,18 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
         with main_process_first():
             caches = Caches(ResponseCache(args.output_dir / "cache.sqlite", backend.fingerprint),
                             JudgementCache(args.output_dir / "judgements.sqlite"))
-    runs = []
-    for plan in plans:
-        runs.append(run_task(plan, backend, caches, progress))
+    runs, stopped = [], {}
+    for index, plan in enumerate(plans):
+        try:
+            runs.append(run_task(plan, backend, caches, progress))
+        except ScorerError as error:  # a scorer or judge that cannot be reached: the run stops, what was done is kept
+            stopped = {plan.task.name: str(error)} | {
+                later.task.name: f"not run: the run stopped at {plan.task.name}" for later in plans[index + 1:]}
+            break
         if on_task is not None and is_main_process():
             on_task(runs[-1])
-    document = results(args, runs, backend) if is_main_process() else None
+    incomplete = {run.task.name: why for run in runs if (why := run.shortfall())} | stopped
+    document = results(args, runs, backend, incomplete) if is_main_process() else None
     finish()
     return document
 
@@ -167,9 +175,10 @@ def configure(args, tasks) -> None:
         check_scorers(task)
 
 
-def results(args, runs, backend) -> dict[str, Any]:
-    """The results.json document; with an output folder, it is written with the samples, generations and
-    reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
+def results(args, runs, backend, incomplete: dict[str, str]) -> dict[str, Any]:
+    """The results.json document (`incomplete`: task -> why its headline metric is not over all its
+    documents); with an output folder, it is written with the samples, generations and reports (rank 0
+    only), and per-task files of earlier runs in that folder are removed."""
     from evalkit.backends import options_from_args
     from evalkit.generations_file import save_generations, task_file
     from evalkit.report import write_reports
@@ -185,7 +194,7 @@ def results(args, runs, backend) -> dict[str, Any]:
         model["label"] = args.label
     if args.training is not None:
         model["training"] = args.training
-    document = results_document(runs, model, settings)
+    document = results_document(runs, model, settings, incomplete)
     if args.output_dir is None:
         return document
     remove_other_tasks_files(args.output_dir, [run.task.name for run in runs])

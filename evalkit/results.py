@@ -81,9 +81,12 @@ def remove_other_tasks_files(out_dir: Path, task_names: list[str]) -> list[Path]
     return stale
 
 
-def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any]) -> dict[str, Any]:
+def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any],
+                     incomplete: dict[str, str] | None = None) -> dict[str, Any]:
+    """`incomplete`: task -> why its headline metric is not over all its documents (written only when any)."""
     return _json_safe({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # when the run finished, UTC
+        **({"incomplete": incomplete} if incomplete else {}),
         "results": {run.task.name: task_results(run) for run in runs},
         "protocol": {run.task.name: run.task.protocol_dict() for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),

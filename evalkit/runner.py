@@ -7,6 +7,7 @@ document's requests, with their results and judgements, into its scores.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,20 @@ class TaskRun:
     generations: dict[str, list[str]] = field(default_factory=dict)  # doc_key -> generated texts
     window: dict[str, int] | None = None  # generation prompts cut / new tokens capped (evalkit.window)
     documents_total: int | None = None    # documents of the benchmark, before --limit
+    excluded: dict[int, str] = field(default_factory=dict)  # document index -> why it has no judgement
+
+    def shortfall(self) -> str | None:
+        """Why the headline metric is not over all the documents evaluated (None: it is): documents left
+        out for want of a judgement, or no headline value at all."""
+        if self.excluded:
+            reason = next(iter(self.excluded.values()))
+            return f"{len(self.excluded)} of {len(self.excluded) + len(self.samples)} documents have no " \
+                   f"judgement (first: {reason})"
+        headline = self.task.protocol_dict().get("headline_metric")
+        value = self.metrics.get(headline) if headline else 0.0
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"no {headline} over its {len(self.samples)} documents"
+        return None
 
 
 @dataclass
@@ -94,7 +109,8 @@ def run_task(plan: TaskPlan, backend: Backend, caches: Caches = Caches(), progre
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
                    len(requests), plan.seconds + time.perf_counter() - start, used, judged.record,
                    generations(keys, answers), window_counts(per_doc, plan.context.max_length,
-                                                             plan.context.count_tokens), plan.total)
+                                                             plan.context.count_tokens), plan.total,
+                   dict(judged.failed))
 
 
 def generations(keys: list[str], answers: list[list[Answer]]) -> dict[str, list[str]]:

@@ -101,6 +101,7 @@ def test_failed_judgements_exclude_the_document_are_counted_and_retried(tmp_path
     backend = GenerationsBackend(generations)
     run = run_task(plan_task(Echo(), DataSource(), backend, 0, None), backend, caches, progress=False)
     assert [s.doc_id for s in run.samples] == [0, 2, 3]           # document 1 is left out, not scored 0
+    assert run.shortfall().startswith("1 of 4 documents have no judgement (first: keyword: ")  # the run is incomplete
     assert run.metrics == {"ok": pytest.approx((0.5 + 1 + 0) / 3)}
     assert run.scorers == {"keyword": {"version": "1", "judged": 3, "from_cache": 0, "failed": 1},
                            "excluded_documents": 1}

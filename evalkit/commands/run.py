@@ -77,7 +77,12 @@ TASK_FLAGS = {
     "--perspective-timeout": ("perspective_timeout_s", float, "seconds per Perspective request (default 30)"),
     "--perspective-retry-s": ("perspective_retry_s", float, "first Perspective retry delay, doubling up to 64 s "
                                                             "(default 1)"),
+    "--perspective-give-up-s": ("perspective_give_up_s", float, "no Perspective verdict for this long: the service "
+                                                                "is unreachable, the run stops (default 120)"),
 }
+
+
+INCOMPLETE = 3  # exit status: the run ended, but some task's headline metric is not over all its documents
 
 
 def handle(args) -> int:
@@ -95,6 +100,10 @@ def handle(args) -> int:
         return 0  # not rank 0 of a launch: rank 0 writes and says so
     out = args.output_dir
     print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'report.tex'}, {out / 'report.html'}")
+    if document.get("incomplete"):  # exit 0 claims every number asked for was computed by its protocol
+        print("error: incomplete: " + "; ".join(f"{task}: {why}" for task, why in document["incomplete"].items())
+              + " (results.json and the reports say so)", file=sys.stderr)
+        return INCOMPLETE
     return 0
 
 
