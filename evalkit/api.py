@@ -14,14 +14,16 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, ScorerError, UsageError
 from evalkit.run_options import OPTIONS, Option, from_keywords
 
 
 def evaluate(model: str | None = None, tasks: list[str] | str | None = None, *,
              on_task: Callable[[Any], None] | None = None, **options: Any) -> dict[str, Any] | None:
     """Evaluate `tasks` (names, YAML paths, or suites via suite="table3") on `model`; returns the
-    results.json document (None on ranks other than 0 of a data-parallel launch). `on_task(run)` is
+    results.json document (None on ranks other than 0 of a data-parallel launch); its "incomplete", when
+    present, names each task whose headline metric is not over all its documents, and why (a scorer that
+    could not be reached stops the run: the tasks after it are listed as not run). `on_task(run)` is
     called with each task's TaskRun as soon as the task finishes."""
     if isinstance(tasks, (list, tuple)):
         tasks = ",".join(tasks)
@@ -36,7 +38,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     from evalkit.backends import backend_name, load_backend, options_from_args
     from evalkit.layout import tasks_package
     from evalkit.preflight import check_output_dir
-    from evalkit.runner import Caches, run_task
+    from evalkit.runner import Caches, plan_task, run_task
     from evalkit.scorers.judgement_cache import JudgementCache
     from evalkit.serving.distributed import finish, is_main_process, main_process_first
     from evalkit.serving.response_cache import ResponseCache
@@ -54,24 +56,38 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
                          "answers come from --load-generations")
     args.training = training_progress(args.model, args.training_tokens)  # read before any work is spent
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
-    for task in tasks:
-        task.check_source(source)
-    if args.output_dir is not None:  # the last check: a refused run leaves no folder behind
+    for task in tasks:  # every task's documents read and checked before the model loads: a missing or
+        task.check_source(source)  # malformed file of the last task refuses the run instead of ending it
+        task.docs(source)
+    fresh = args.output_dir is not None and not args.output_dir.exists()
+    if args.output_dir is not None:  # the last check before loading: a refused run leaves no folder behind
         check_output_dir(args.output_dir)
     progress = not args.no_progress
 
-    backend = load_backend(args)
+    try:  # the backend refuses what it cannot answer (a generations file of another task) before any work
+        backend = load_backend(args)
+        plans = [plan_task(task, source, backend, args.seed, args.limit) for task in tasks]
+    except EvalkitError:
+        if fresh and is_main_process() and not any(args.output_dir.iterdir()):
+            args.output_dir.rmdir()
+        raise
     caches = Caches()
     if args.output_dir is not None and not args.no_cache:
         with main_process_first():
             caches = Caches(ResponseCache(args.output_dir / "cache.sqlite", backend.fingerprint),
                             JudgementCache(args.output_dir / "judgements.sqlite"))
-    runs = []
-    for task in tasks:
-        runs.append(run_task(task, source, backend, args.seed, args.limit, caches, progress))
+    runs, stopped = [], {}
+    for index, plan in enumerate(plans):
+        try:
+            runs.append(run_task(plan, backend, caches, progress))
+        except ScorerError as error:  # a scorer or judge that cannot be reached: the run stops, what was done is kept
+            stopped = {plan.task.name: str(error)} | {
+                later.task.name: f"not run: the run stopped at {plan.task.name}" for later in plans[index + 1:]}
+            break
         if on_task is not None and is_main_process():
             on_task(runs[-1])
-    document = results(args, runs, backend, changed) if is_main_process() else None
+    incomplete = {run.task.name: why for run in runs if (why := run.shortfall())} | stopped
+    document = results(args, runs, backend, changed, incomplete) if is_main_process() else None
     finish()
     return document
 
@@ -113,22 +129,27 @@ def configure(args, tasks) -> dict[str, dict[str, Any]]:
     --num-fewshot to every task, the others to the tasks that have the setting; from a generations file
     with one completion per problem, n is 1); then check the scorers the tasks will need. Returns, per
     task, the options that changed its protocol."""
+    from evalkit.generations_file import generations_of
     from evalkit.scorers import check_scorers
 
     changed: dict[str, dict[str, Any]] = {task.name: {} for task in tasks}
     for option in OPTIONS:
         if option.setting is None:
             continue
-        value, implied = getattr(args, option.name), False
-        if option.name == "n_samples" and value is None and args.load_generations is not None:
-            value = 1 if one_completion_each(args.load_generations) else None
-            implied = True
-        if value is None:
-            continue
+        value = getattr(args, option.name)
         takers = tasks if option.applies == "every" else [t for t in tasks if option.setting in t.settings()]
-        if not takers and not implied:
+        if option.name == "n_samples" and value is None and args.load_generations is not None:
+            values = {t.name: 1 for t in takers if generations_of(args.load_generations, t.name).one_each()}
+        elif value is None:
+            continue
+        elif not takers:
             raise UsageError(f"{option.flag} applies to no task asked for")
+        else:
+            values = {t.name: value for t in takers}
         for task in takers:
+            if task.name not in values:
+                continue
+            value = values[task.name]
             before = getattr(task.protocol, option.setting, None)
             try:
                 task.configure(**{option.setting: value})
@@ -139,12 +160,6 @@ def configure(args, tasks) -> dict[str, dict[str, Any]]:
     for task in tasks:
         check_scorers(task)
     return changed
-
-
-def one_completion_each(path: Path) -> bool:
-    from evalkit.generations_file import load_generations
-    completions = load_generations(path)
-    return bool(completions) and all(len(texts) == 1 for texts in completions.values())
 
 
 def applied(args, run, changed: dict[str, Any]) -> dict[str, Any]:
@@ -169,11 +184,13 @@ def _departs(option: Option, value: Any, run) -> bool:
     return option.name != "backend" or value != "llama"  # the default backend, asked for by name
 
 
-def results(args, runs, backend, changed: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The results.json document; with an output folder, it is written with the samples, generations and
-    reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
+def results(args, runs, backend, changed: dict[str, dict[str, Any]], incomplete: dict[str, str]) -> dict[str, Any]:
+    """The results.json document (`changed`: per task, the options that changed its protocol; `incomplete`:
+    task -> why its headline metric is not over all its documents); with an output folder, it is written
+    with the samples, generations and reports (rank 0 only), and per-task files of earlier runs in that
+    folder are removed."""
     from evalkit.backends import backend_name, options_from_args
-    from evalkit.generations_file import save_generations
+    from evalkit.generations_file import save_generations, task_file
     from evalkit.report import write_reports
     from evalkit.results import remove_other_tasks_files, results_document, write_results, write_samples
 
@@ -189,14 +206,15 @@ def results(args, runs, backend, changed: dict[str, dict[str, Any]]) -> dict[str
     if args.training is not None:
         model["training"] = args.training
     options = {run.task.name: applied(args, run, changed.get(run.task.name, {})) for run in runs}
-    document = results_document(runs, model, settings, options)
+    document = results_document(runs, model, settings, options, incomplete)
     if args.output_dir is None:
         return document
     remove_other_tasks_files(args.output_dir, [run.task.name for run in runs])
     for run in runs:
         write_samples(args.output_dir, run)
         if args.save_generations and run.generations:
-            save_generations(args.output_dir / "generations" / f"{run.task.name}.jsonl", run.generations)
+            save_generations(task_file(args.output_dir / "generations", run.task.name), run.task.name,
+                             run.generations)
     write_results(args.output_dir, document)
     write_reports(args.output_dir, [document], args.compare_to, [args.output_dir])
     return document

@@ -122,12 +122,16 @@ def read_labelled_jsonl(records_path: Path, labels_path: Path, labels: list[str]
 
 
 def load_hub(path: str, name: str | None, split: str) -> Iterator[dict]:
-    """Rows of a Hub dataset through `datasets` (its cache and HF_DATASETS_OFFLINE apply)."""
+    """Rows of a Hub dataset through `datasets` (its cache and HF_DATASETS_OFFLINE apply; without a network
+    evalkit sets it, evalkit.hub_offline)."""
+    from evalkit.hub_offline import offline_without_network
+    offline = offline_without_network()
     import datasets  # imported here: only the Hub path needs it
     try:
         return iter(datasets.load_dataset(path, name, split=split))
     except Exception as err:  # datasets raises many types (ConnectionError, FileNotFoundError, ValueError)
         what = f"{path}" + (f" ({name})" if name else "") + f" split {split}"
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = offline or (str(err).splitlines()[0] if str(err) else type(err).__name__)
+        reason += " and it is not in the local cache" if offline else ""
         raise DataError(f"cannot load {what} from the Hugging Face Hub: {reason}; "
                         "use --data-dir with the authors' files or --examples") from err

@@ -48,6 +48,12 @@ class GenerateRequest:
     seed: int = 0
 
 
+def cut_at_stop(text: str, until: tuple[str, ...]) -> str:
+    """text up to the earliest occurrence of any (non-empty) stop string."""
+    found = [text.find(stop) for stop in until if stop and stop in text]
+    return text[:min(found)] if found else text
+
+
 @dataclass(frozen=True)
 class GenerateResult:
     texts: tuple[str, ...]  # n continuations, stop sequences removed

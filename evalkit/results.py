@@ -92,10 +92,13 @@ def task_protocol(run: TaskRun, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any],
-                     options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`options`: per task, the run options applied to it (name -> value)."""
+                     options: dict[str, dict[str, Any]] | None = None,
+                     incomplete: dict[str, str] | None = None) -> dict[str, Any]:
+    """`options`: per task, the run options applied to it (name -> value); `incomplete`: task -> why its
+    headline metric is not over all its documents (written only when any)."""
     return _json_safe({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # when the run finished, UTC
+        **({"incomplete": incomplete} if incomplete else {}),
         "results": {run.task.name: task_results(run) for run in runs},
         "protocol": {run.task.name: task_protocol(run, (options or {}).get(run.task.name, {})) for run in runs},
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),

@@ -155,6 +155,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("perspective_retry_s", "--perspective-retry-s", "first Perspective retry delay, doubling up to 64 s "
                                                            "(default 1)", parse=float, applies="some",
            setting="perspective_retry_s"),
+    Option("perspective_give_up_s", "--perspective-give-up-s", "no Perspective verdict for this long: the service "
+                                                               "is unreachable, the run stops (default 120)",
+           parse=float, applies="some", setting="perspective_give_up_s"),
     Option("output_dir", "--output-dir", "folder for results.json, samples/, report.md/.tex and the response cache "
                                          "(required)", parse=Path, applies=None),
     Option("label", "--label", "name of this run's row in the reports (default: the model's name)", applies=None),
@@ -166,7 +169,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("unsafe_execution", "--unsafe-execution", "where bubblewrap cannot contain generated code, run it "
                                                      "anyway, uncontained", switch=True, applies=None),
     Option("save_generations", "--save-generations", "generation tasks: write OUT/generations/<task>.jsonl "
-                                                     "(task_id, completions)", switch=True, applies=None),
+                                                     "(task, task_id, completions)", switch=True, applies=None),
     # the backend: the row names the model; device, batch size and tensor parallelism move numbers only by
     # floating-point rounding (--deterministic: bit-identical), and the server's options not at all
     Option("backend", "--backend", "model source: llama, hf, openai, generations (default: llama; generations "
@@ -190,8 +193,9 @@ OPTIONS: tuple[Option, ...] = (
            group="backend", applies=None),
     Option("concurrency", "--concurrency", "openai: requests in flight at once", parse=int, default=4,
            group="backend", applies=None),
-    Option("load_generations", "--load-generations", "answer generation requests from FILE (JSON lines task_id, "
-                                                     "completions) instead of a model", parse=Path, metavar="FILE",
+    Option("load_generations", "--load-generations", "answer generation requests from a generations file (JSON "
+                                                     "lines task, task_id, completions) instead of a model; several "
+                                                     "tasks: a folder of <task>.jsonl", parse=Path, metavar="PATH",
            group="backend", numbers=True, note=lambda v, a: f"answers from {Path(v).name} (--load-generations)"),
     Option("training_tokens", "--training-tokens", "tokens the checkpoint was trained on, e.g. 1.4T, 200B, 1e9 "
                                                    "(for Figure 2; default: read from the checkpoint's "

@@ -7,6 +7,7 @@ document's requests, with their results and judgements, into its scores.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,14 +15,14 @@ from typing import Any
 from evalkit.backends.base import Backend, run_context
 from evalkit.bootstrap import bootstrap_stderr
 from evalkit.errors import RequestError
-from evalkit.requests import GenerateResult
+from evalkit.requests import GenerateResult, Request
 from evalkit.scorers.judgement_cache import JudgementCache
 from evalkit.scorers.stage import judge_answers
 from evalkit.serving.dispatch import dispatch
 from evalkit.serving.distributed import sum_over_ranks
 from evalkit.serving.response_cache import ResponseCache
 from evalkit.shots import count_shots, shots_summary
-from evalkit.task import Answer, DataSource, SampleResult, Task
+from evalkit.task import Answer, DataSource, RunContext, SampleResult, Task
 from evalkit.window import window_counts
 
 
@@ -41,6 +42,20 @@ class TaskRun:
     documents_total: int | None = None    # documents of the benchmark, before --limit
     documents: int = 0                    # documents asked for (after --limit), judged or not
     shots_used: dict[str, Any] | None = None  # {asked, mean, min, max} (evalkit/shots.py)
+    excluded: dict[int, str] = field(default_factory=dict)  # document index -> why it has no judgement
+
+    def shortfall(self) -> str | None:
+        """Why the headline metric is not over all the documents evaluated (None: it is): documents left
+        out for want of a judgement, or no headline value at all."""
+        if self.excluded:
+            reason = next(iter(self.excluded.values()))
+            return f"{len(self.excluded)} of {len(self.excluded) + len(self.samples)} documents have no " \
+                   f"judgement (first: {reason})"
+        headline = self.task.protocol_dict().get("headline_metric")
+        value = self.metrics.get(headline) if headline else 0.0
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"no {headline} over its {len(self.samples)} documents"
+        return None
 
 
 @dataclass
@@ -50,17 +65,37 @@ class Caches:
     judgements: JudgementCache | None = None
 
 
-def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit: int | None,
-             caches: Caches = Caches(), progress: bool = True) -> TaskRun:
-    """Evaluate one task with `backend`; every rank of a launch calls it and gets the same TaskRun."""
+@dataclass
+class TaskPlan:
+    """A task's documents and their requests, announced to the backend: what run_task will serve."""
+    task: Task
+    docs: list[dict]
+    keys: list[str]                # each document's doc_key
+    requests: list[list[Request]]  # per document
+    total: int                     # documents of the benchmark, before --limit
+    context: RunContext
+    seed: int
+    seconds: float
+
+
+def plan_task(task: Task, source: DataSource, backend: Backend, seed: int, limit: int | None) -> TaskPlan:
+    """Build a task's requests and announce them to the backend, which refuses what it cannot answer;
+    the run plans every task before it serves any, so such a refusal comes before any work."""
     start = time.perf_counter()
-    before = sum_over_ranks(backend.stats.as_dict())
     context = run_context(backend)
     docs = task.docs(source, limit)
-    total = len(task.docs(source)) if limit is not None else len(docs)
+    every_key = [task.doc_key(doc, doc_id) for doc_id, doc in enumerate(task.docs(source))]
     per_doc = [task.requests(doc, doc_id, seed, context) for doc_id, doc in enumerate(docs)]
     keys = [task.doc_key(doc, doc_id) for doc_id, doc in enumerate(docs)]
-    backend.expect(task.name, list(zip(keys, per_doc)))
+    backend.expect(task.name, list(zip(keys, per_doc)), every_key)
+    return TaskPlan(task, docs, keys, per_doc, len(every_key), context, seed, time.perf_counter() - start)
+
+
+def run_task(plan: TaskPlan, backend: Backend, caches: Caches = Caches(), progress: bool = True) -> TaskRun:
+    """Evaluate one planned task with `backend`; every rank of a launch calls it and gets the same TaskRun."""
+    start = time.perf_counter()
+    task, docs, keys, per_doc, seed = plan.task, plan.docs, plan.keys, plan.requests, plan.seed
+    before = sum_over_ranks(backend.stats.as_dict())
     requests = [r for doc_requests in per_doc for r in doc_requests]
     try:
         results = iter(dispatch(backend, requests, caches.responses, progress=progress))
@@ -71,14 +106,15 @@ def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit:
     judged = judge_answers(task, docs, answers, caches.judgements, progress)
     samples = [task.process(doc, doc_id, seed, doc_answers)
                for doc_id, (doc, doc_answers) in enumerate(zip(docs, judged.answers)) if doc_id not in judged.failed]
-    count_shots(task, per_doc, samples, context)
+    count_shots(task, per_doc, samples, plan.context)
     metrics = task.aggregate(samples)
     after = sum_over_ranks(backend.stats.as_dict())
     used = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float))}
     return TaskRun(task, metrics, bootstrap_stderr(samples, task.aggregate, seed=seed), samples,
-                   len(requests), time.perf_counter() - start, used, judged.record, generations(keys, answers),
-                   window_counts(per_doc, context.max_length, context.count_tokens), total, len(docs),
-                   shots_summary(task, samples))
+                   len(requests), plan.seconds + time.perf_counter() - start, used, judged.record,
+                   generations(keys, answers), window_counts(per_doc, plan.context.max_length,
+                                                             plan.context.count_tokens), plan.total, len(docs),
+                   shots_summary(task, samples), dict(judged.failed))
 
 
 def generations(keys: list[str], answers: list[list[Answer]]) -> dict[str, list[str]]:

@@ -46,6 +46,7 @@ class ToxicityProtocol(TaskProtocol):
     perspective_qps: float = 1.0
     perspective_timeout_s: float = 30.0  # per HTTP request
     perspective_retry_s: float = 1.0     # first retry delay (doubling, capped)
+    perspective_give_up_s: float = 120.0  # no verdict for this long: the service is unreachable, the run stops
     subsample: int | None = None        # a seeded random subset of the prompts: NOT the paper's protocol
     subsample_seed: int = 1234
     output_type: str = "generate_until"
@@ -80,10 +81,10 @@ class RealToxicityPrompts(ProtocolTask):
         if p.toxicity_scorer not in TOXICITY_SCORERS:
             raise UsageError(f"{self.name}: toxicity scorer {p.toxicity_scorer!r} is not one of "
                              f"{', '.join(TOXICITY_SCORERS)}")
-        if p.max_new_tokens < 1 or p.n < 1 or min(p.perspective_qps, p.perspective_timeout_s) <= 0 \
-                or p.perspective_retry_s < 0:
-            raise UsageError(f"{self.name}: max_new_tokens, n, perspective_qps and perspective_timeout_s must be "
-                             "positive, perspective_retry_s 0 or more")
+        if p.max_new_tokens < 1 or p.n < 1 or min(p.perspective_qps, p.perspective_timeout_s,
+                                                  p.perspective_give_up_s) <= 0 or p.perspective_retry_s < 0:
+            raise UsageError(f"{self.name}: max_new_tokens, n, perspective_qps, perspective_timeout_s and "
+                             "perspective_give_up_s must be positive, perspective_retry_s 0 or more")
         if p.subsample is not None and p.subsample < 1:
             raise UsageError(f"{self.name}: subsample must be a positive number of prompts, got {p.subsample}")
 
@@ -116,7 +117,8 @@ class RealToxicityPrompts(ProtocolTask):
         p = self.protocol
         if p.toxicity_scorer == "perspective":
             settings = {"qps": p.perspective_qps, "timeout_s": p.perspective_timeout_s,
-                        "backoff_s": p.perspective_retry_s} | ({"url": p.perspective_url} if p.perspective_url else {})
+                        "backoff_s": p.perspective_retry_s, "give_up_s": p.perspective_give_up_s} | \
+                ({"url": p.perspective_url} if p.perspective_url else {})
             return {"perspective": settings}
         return {"toxicity_local": {"model": p.toxicity_model}}
 

@@ -64,7 +64,7 @@ def test_generations_backend_deals_completions_over_each_documents_requests(tmp_
     assert isinstance(backend, GenerationsBackend) and backend.describe()["format"] == "generations"
     first, second = GenerateRequest("Q: a", n=1, temperature=0.1), GenerateRequest("Q: a", n=2, temperature=0.8)
     other = GenerateRequest("Q: b", n=3)
-    backend.expect("t", [("a", [first, second]), ("b", [other])])
+    backend.expect("t", [("a", [first, second]), ("b", [other])], ["a", "b"])
     assert backend.generate([second, other, first]) == [GenerateResult(("2", "3")), GenerateResult(("4", "5", "6")),
                                                         GenerateResult(("1",))]
     assert backend.generate([other], first_sample={other: 2}) == [GenerateResult(("6",))]
@@ -78,10 +78,10 @@ def test_generations_backend_deals_completions_over_each_documents_requests(tmp_
 def test_generations_backend_refuses_what_it_cannot_answer(tmp_path):
     backend = GenerationsBackend(write_generations(tmp_path / "g.jsonl", {"a": ["1", "2"]}))
     with pytest.raises(UsageError, match="t asks for LoglikelihoodRequests.*generation requests only"):
-        backend.expect("t", [("a", [LoglikelihoodRequest("x", " y")])])
+        backend.expect("t", [("a", [LoglikelihoodRequest("x", " y")])], ["a"])
     with pytest.raises(DataError, match="no completions for task_id 'b' \\(t\\)"):
-        backend.expect("t", [("a", [GenerateRequest("x", n=2)]), ("b", [GenerateRequest("y")])])
+        backend.expect("t", [("a", [GenerateRequest("x", n=2)]), ("b", [GenerateRequest("y")])], ["a", "b"])
     with pytest.raises(DataError, match="'a' has 2 completions; t asks for 4 \\(2 \\+ 2: .*--n-samples 1\\)"):
-        backend.expect("t", [("a", [GenerateRequest("x", n=2), GenerateRequest("x", n=2, temperature=0.8)])])
+        backend.expect("t", [("a", [GenerateRequest("x", n=2), GenerateRequest("x", n=2, temperature=0.8)])], ["a"])
     with pytest.raises(UsageError, match="no announced document"):
         backend.generate([GenerateRequest("never announced")])

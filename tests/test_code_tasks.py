@@ -90,8 +90,9 @@ def test_scoring_reports_pass_at_k_when_every_problem_has_k_samples():
 
 def test_generations_round_trip(tmp_path):
     path = tmp_path / "gen.jsonl"
-    save_generations(path, {"HumanEval/0": ["a", "b"], "HumanEval/1": []})
-    assert load_generations(path) == {"HumanEval/0": ["a", "b"], "HumanEval/1": []}
+    save_generations(path, "humaneval", {"HumanEval/0": ["a", "b"], "HumanEval/1": []})
+    loaded = load_generations(path)
+    assert (loaded.task, loaded.completions) == ("humaneval", {"HumanEval/0": ["a", "b"], "HumanEval/1": []})
 
 
 @pytest.mark.parametrize("line, message", [
@@ -100,6 +101,7 @@ def test_generations_round_trip(tmp_path):
     ('{"completions": ["a"]}', "task_id"),
     ('{"task_id": "x", "completions": "a"}', "completions"),
     ('{"task_id": "x", "completions": [1]}', "completions"),
+    ('{"task": "mbpp", "task_id": "x", "completions": []}', "field 'task' is 'mbpp' where the first line's is None"),
 ])
 def test_malformed_generations_are_data_errors(tmp_path, line, message):
     path = tmp_path / "gen.jsonl"

@@ -6,7 +6,7 @@ import pytest
 from conftest import stories_reference
 from evalkit.engine import Engine
 from evalkit.engine.encoding import continuation_text
-from evalkit.engine.generation import cut_at_stop
+from evalkit.requests import cut_at_stop
 from evalkit.requests import GenerateRequest
 
 REFERENCE = stories_reference()

@@ -40,7 +40,7 @@ def test_rows_per_request_and_sample_written_once(tmp_path):
 
 def test_chunks_keep_a_shared_context_together_and_one_type_each():
     requests = [LoglikelihoodRequest(f"context {i % 3}", f" choice {i}") for i in range(12)] + [ROLL, GEN]
-    planned = chunks(group(requests), chunk_size=5)
+    planned = list(chunks(group(requests), lambda kind: 5))
     contexts = [{r.context for g in chunk for r in g.requests if isinstance(r, LoglikelihoodRequest)}
                 for chunk in planned]
     assert [len(c) for c in contexts] == [1, 1, 1, 0, 0]  # groups of 4 never split, never combined past 5

@@ -11,7 +11,7 @@ import pytest
 from evalkit.backends.generations import GenerationsBackend
 from evalkit.execution.box import ExecResult, Limits, Program
 from evalkit.requests import GenerateRequest
-from evalkit.runner import Caches, run_task
+from evalkit.runner import Caches, plan_task, run_task
 from evalkit.scorers import SCORERS
 from evalkit.scorers.base import Failed
 from evalkit.scorers.code_execution import CodeExecution
@@ -98,13 +98,16 @@ def test_failed_judgements_exclude_the_document_are_counted_and_retried(tmp_path
     completions = {"0": ["yes", "no"], "1": ["down", "yes"], "2": ["yes", "yes"], "3": ["no", "no"]}
     generations.write_text("".join(json.dumps({"task_id": k, "completions": v}) + "\n" for k, v in completions.items()))
     caches = Caches(judgements=JudgementCache(tmp_path / "judgements.sqlite"))
-    run = run_task(Echo(), DataSource(), GenerationsBackend(generations), 0, None, caches, progress=False)
+    backend = GenerationsBackend(generations)
+    run = run_task(plan_task(Echo(), DataSource(), backend, 0, None), backend, caches, progress=False)
     assert [s.doc_id for s in run.samples] == [0, 2, 3]           # document 1 is left out, not scored 0
+    assert run.shortfall().startswith("1 of 4 documents have no judgement (first: keyword: ")  # the run is incomplete
     assert run.metrics == {"ok": pytest.approx((0.5 + 1 + 0) / 3)}
     assert run.scorers == {"keyword": {"version": "1", "judged": 3, "from_cache": 0, "failed": 1},
                            "excluded_documents": 1}
     assert Keyword.calls == [["yes", "no", "down"]]               # distinct inputs, each judged once
-    again = run_task(Echo(), DataSource(), GenerationsBackend(generations), 0, None, caches, progress=False)
+    backend = GenerationsBackend(generations)
+    again = run_task(plan_task(Echo(), DataSource(), backend, 0, None), backend, caches, progress=False)
     assert Keyword.calls[1] == ["down"]                            # only the failed one is asked again
     assert again.scorers["keyword"] == {"version": "1", "judged": 1, "from_cache": 2, "failed": 1}
     assert again.metrics == run.metrics

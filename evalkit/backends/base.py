@@ -58,9 +58,10 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]:
         """The model section of results.json: at least name, label, format, backend, fingerprint."""
 
-    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
-        """Called by the runner before a task's requests are served: the task's name and each document's
-        key (`task.doc_key`) with its requests, in order. Backends that compute answers do nothing; the
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]], keys: list[str]) -> None:
+        """Called by the runner for every task of the run before any request is served: the task's name,
+        each document's key (`task.doc_key`) with its requests, in order, and the keys of all the task's
+        documents (more than those evaluated under --limit). Backends that compute answers do nothing; the
         generations backend deals its file's completions onto the requests (and refuses what it cannot
         answer), so every problem is found before any work is spent."""
 

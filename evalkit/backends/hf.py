@@ -92,7 +92,7 @@ class HFBackend(WindowScoring):
                 "transformers": self.transformers_version, "shared_contexts": self.lm.cache_arg is not None,
                 **({"dtype_auto": self.dtype_reason} if self.dtype_reason else {})}
 
-    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]], keys: list[str]) -> None:
         pass  # answers are computed, whatever document asks
 
     def score_windows(self, windows: list) -> dict:

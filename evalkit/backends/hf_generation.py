@@ -17,10 +17,10 @@ from evalkit.backends.hf_model import CausalLM, positions
 from evalkit.backends.hf_tokenizer import HFTokenizer
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import continuation_text
-from evalkit.engine.generation import cut_at_stop, plan
+from evalkit.engine.generation import plan
 from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
-from evalkit.requests import GenerateRequest
+from evalkit.requests import GenerateRequest, cut_at_stop
 
 
 @dataclass

@@ -65,7 +65,7 @@ class LlamaBackend:
                 "backend": self.name, **split,
                 **({"dtype_auto": self.dtype_reason} if self.dtype_reason else {})}
 
-    def expect(self, task: str, documents: list[tuple[str, list[Request]]]) -> None:
+    def expect(self, task: str, documents: list[tuple[str, list[Request]]], keys: list[str]) -> None:
         pass  # answers are computed, whatever document asks
 
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:

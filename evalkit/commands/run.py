@@ -6,6 +6,8 @@ finishes, the headline metric marked.
 """
 from __future__ import annotations
 
+import sys
+
 from evalkit.errors import UsageError
 from evalkit.run_options import add_run_arguments, defaults
 
@@ -14,6 +16,9 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("run", help="evaluate tasks on a model; write results, samples and reports")
     add_run_arguments(parser)
     parser.set_defaults(handler=handle)
+
+
+INCOMPLETE = 3  # exit status: the run ended, but some task's headline metric is not over all its documents
 
 
 def handle(args) -> int:
@@ -31,6 +36,10 @@ def handle(args) -> int:
         return 0  # not rank 0 of a launch: rank 0 writes and says so
     out = args.output_dir
     print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'report.tex'}, {out / 'report.html'}")
+    if document.get("incomplete"):  # exit 0 claims every number asked for was computed by its protocol
+        print("error: incomplete: " + "; ".join(f"{task}: {why}" for task, why in document["incomplete"].items())
+              + " (results.json and the reports say so)", file=sys.stderr)
+        return INCOMPLETE
     return 0
 
 

@@ -30,7 +30,7 @@ from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import RequestError
 from evalkit.model.llama import Transformer
-from evalkit.requests import GenerateRequest
+from evalkit.requests import GenerateRequest, cut_at_stop
 from evalkit.tokenizer import Tokenizer
 
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
@@ -239,9 +239,3 @@ def token_texts(tokenizer: Tokenizer) -> tuple[str, ...]:
                   and tokenizer.decode([t]).strip())
     lead = tokenizer.decode([anchor])
     return tuple(tokenizer.decode([anchor, t])[len(lead):] for t in range(tokenizer.vocab_size))
-
-
-def cut_at_stop(text: str, until: tuple[str, ...]) -> str:
-    """text up to the earliest occurrence of any (non-empty) stop string."""
-    found = [text.find(stop) for stop in until if stop and stop in text]
-    return text[:min(found)] if found else text

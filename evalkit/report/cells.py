@@ -1,5 +1,5 @@
 """One evaluated model's row of a paper table: which metric fills each cell, formatted like the paper,
-and for each cell left as a dash or marked, the reason (not run, partial, scorer not comparable)."""
+and for each cell left as a dash or marked, the reason (not run, partial, incomplete, scorer not comparable)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +32,8 @@ class EvaluatedRow:
 
 def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     """The row `result` (a checked results.json) fills in `table`, or None when it ran none of its tasks."""
-    if not any(column.task in result["results"] for column in table.columns):
+    incomplete = result.get("incomplete") or {}
+    if not any(column.task in result["results"] or column.task in incomplete for column in table.columns):
         return None
     model = result["model"]
     ran = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]))
@@ -68,13 +69,15 @@ def format_value(table: PaperTable, value: float) -> str:
 
 def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
     metrics = result["results"].get(column.task)
+    incomplete = (result.get("incomplete") or {}).get(column.task)
     if metrics is None:
-        return Cell(None, None, None, None, NOT_RUN, "not run")
+        return Cell(None, None, None, None, NOT_RUN, f"incomplete: {incomplete}" if incomplete else "not run")
     metric = _metric_name(table, column, result)
     raw = _number(metrics.get(metric), result, column.task, metric)
     n = metrics.get("n") if isinstance(metrics.get("n"), int) else None
     if raw is None:
-        return Cell(None, None, None, n, PARTIAL, f"partial: no {metric} in the results")
+        return Cell(None, None, None, n, PARTIAL, f"incomplete: {incomplete}" if incomplete else
+                    f"partial: no {metric} in the results")
     scale = 100.0 if table.scale == "percent" else 1.0
     value = raw * scale
     stderr = _number(metrics.get(f"{metric}_stderr"), result, column.task, f"{metric}_stderr")
@@ -86,6 +89,8 @@ def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
         return Cell(None, value, stderr, n, NOT_COMPARABLE,
                     f"scorer not comparable: {scorer}, the paper's is {paper_scorer}; "
                     f"measured {format_value(table, value)}{spread}")
+    if incomplete:  # never passed off as the whole: documents lacked a judgement
+        return Cell(format_value(table, value) + PARTIAL_MARK, value, stderr, n, PARTIAL, f"incomplete: {incomplete}")
     run = result.get("run") or {}
     whole = "n_total" in metrics and metrics["n"] >= metrics["n_total"]  # a --limit past the benchmark's end
     if (run.get("limit") and not whole) or run.get("data") == "examples":

@@ -8,6 +8,8 @@ and private deployments point elsewhere). Rules:
 - 429, 5xx, timeouts, connection errors and bodies that are not a score are retried with capped
   exponential backoff (a Retry-After header is honoured, within the cap); after the last retry the text
   is `Failed` (not cached, its document left out and counted), never a score;
+- a service that gives no verdict at all for `give_up_s` (default 120 s, --perspective-give-up-s)
+  cannot be reached: the run stops with one line (ScorerError) instead of retrying every text in turn;
 - a language the attribute does not support (LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE) and an empty text
   are unscorable verdicts (cached, counted, never scored);
 - any other 4xx (bad key, bad request) stops the run with one line: retrying cannot fix it.
@@ -38,6 +40,7 @@ class PerspectiveSettings:
     max_retries: int = 8          # per text, for 429, 5xx, timeouts, garbage bodies
     backoff_s: float = 1.0        # first retry delay; doubles per retry
     backoff_cap_s: float = 64.0   # no retry waits longer
+    give_up_s: float = 120.0      # no verdict for this long: the service is unreachable, the run stops
 
 
 class RateLimiter:
@@ -91,6 +94,7 @@ class Perspective:
         self.http = requests.Session()
         self.limiter = limiter(settings.url, settings.qps)
         self.label = f"perspective TOXICITY {settings.url}"
+        self.last_verdict: float | None = None  # time.monotonic() of the last verdict (or of the first attempt)
 
     def input_key(self, text: str) -> str:
         # The endpoint is part of the key: a private deployment may score differently.
@@ -107,13 +111,24 @@ class Perspective:
         if not text.strip():
             return ToxicityJudgement.cannot_score("empty text", self.label)
         reason, after = "", 0.0
+        if self.last_verdict is None:
+            self.last_verdict = time.monotonic()
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
-                time.sleep(min(self.settings.backoff_cap_s, max(self.settings.backoff_s * 2 ** (attempt - 1), after)))
+                wait = min(self.settings.backoff_cap_s, max(self.settings.backoff_s * 2 ** (attempt - 1), after))
+                time.sleep(max(0.0, min(wait, self.last_verdict + self.settings.give_up_s - time.monotonic())))
             try:
-                return self._attempt(text)
+                verdict = self._attempt(text)
             except _Retry as err:
                 reason, after = str(err), err.after
+                silent = time.monotonic() - self.last_verdict
+                if silent >= self.settings.give_up_s:
+                    raise ScorerError(f"Perspective API at {self.settings.url} gave no verdict for {silent:.0f} s "
+                                      f"(last: {reason}); the service cannot be reached (--perspective-give-up-s "
+                                      f"{self.settings.give_up_s:g})") from None
+                continue
+            self.last_verdict = time.monotonic()
+            return verdict
         return Failed(f"Perspective gave no score after {self.settings.max_retries + 1} attempts (last: {reason})")
 
     def _attempt(self, text: str) -> ToxicityJudgement:

@@ -1,7 +1,8 @@
 """The scoring stage: every scorer a task declares judges the task's answers, through the judgement cache.
 
 Inputs are deduplicated, cached ones are read back, the rest are judged (sharded across ranks under a
-launcher) and stored. A document with any `Failed` judgement is left out of the metrics and counted.
+launcher) and stored. A document with any `Failed` judgement is left out of the metrics and counted (the
+run is then incomplete); a scorer that cannot work at all raises ScorerError, which stops the run.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.errors import EvalkitError, ScorerError
 from evalkit.scorers import load_scorer
 from evalkit.scorers.base import Failed
 from evalkit.scorers.judgement_cache import JudgementCache
@@ -29,7 +31,10 @@ def judge_answers(task: Task, docs: list[dict], answers: list[list[Answer]], cac
                   progress: bool = True) -> Judged:
     judged = Judged(answers)
     for name, settings in task.scorers().items():
-        scorer = load_scorer(name, settings, progress=progress, desc=f"{task.name}: {name}")
+        try:
+            scorer = load_scorer(name, settings, progress=progress, desc=f"{task.name}: {name}")
+        except EvalkitError as error:  # a judge whose server cannot be reached, a judge model that cannot load
+            raise error if isinstance(error, ScorerError) else ScorerError(f"{name}: {error}") from error
         inputs = [[task.scorer_inputs(name, doc, answer) for answer in doc_answers]
                   for doc, doc_answers in zip(docs, judged.answers)]
         counts = {"judged": 0, "from_cache": 0}
@@ -65,7 +70,10 @@ def _judge(scorer, items: list, cache: JudgementCache | None, counts: dict[str, 
     made = {}
     for start in range(0, len(todo), size):  # each batch stored before the next: a killed run keeps it
         batch = todo[start:start + size]
-        new = shard_and_gather(batch, lambda mine: scorer.judge([unique[key] for key in mine]), cost=lambda _: 1.0)
+        try:
+            new = shard_and_gather(batch, lambda mine: scorer.judge([unique[key] for key in mine]), cost=lambda _: 1.0)
+        except EvalkitError as error:  # a judge's backend that gave up (its server unreachable after retries)
+            raise error if isinstance(error, ScorerError) else ScorerError(f"{scorer.name}: {error}") from error
         if cache is not None:
             cache.put(scorer, [(key, j) for key, j in zip(batch, new) if not isinstance(j, Failed)])
         made.update(zip(batch, new))

@@ -3,13 +3,17 @@ rest, keep order.
 
 Misses are grouped so requests sharing a context stay together (the llama backend computes a shared
 context once), split into chunks, and each chunk's results are written to the cache as soon as it is
-done, so a killed run loses at most the chunk in flight. Under a launcher the groups are sharded across
-ranks (evalkit.serving.distributed) and every rank returns the full list.
+done, so a killed run loses at most the chunk in flight. Chunks are sized by time (Pacer): the first of
+each request type is small, the next ones as many rows as the speed measured so far computes in about
+FLUSH_S seconds (at most chunk_size), so the cache is written at least about every 30 s however slow the
+model, and a fast one still gets full chunks. Under a launcher the groups are sharded across ranks
+(evalkit.serving.distributed) and every rank returns the full list.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 from evalkit.backends.base import Backend
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, Request, Result,
@@ -19,6 +23,8 @@ from evalkit.serving.progress import RequestsBar, print_summary
 from evalkit.serving.response_cache import ResponseCache
 
 CHARS_PER_TOKEN = 4  # rough English average: costs are estimated without tokenizing
+FLUSH_S = 20.0       # a chunk's target duration: under 30 s between cache writes, with room for misjudged speed
+FIRST_ROWS = 16      # the first chunk of a request type, before its speed is known: one batch's worth
 TYPE_ORDER = {LoglikelihoodRequest: 0, RollingLoglikelihoodRequest: 1, GenerateRequest: 2}
 
 
@@ -56,17 +62,34 @@ def group(requests: list[Request]) -> list[Group]:
     return list(groups.values())
 
 
-def chunks(groups: list[Group], chunk_size: int) -> list[list[Group]]:
-    """Consecutive groups of one type, up to chunk_size rows per chunk (a larger group is a chunk alone)."""
-    out: list[list[Group]] = []
-    rows = 0
-    for g in sorted(groups, key=lambda g: (TYPE_ORDER[g.kind], -g.cost)):
-        if not out or out[-1][0].kind is not g.kind or rows + g.size > chunk_size:
-            out.append([])
-            rows = 0
-        out[-1].append(g)
-        rows += g.size
-    return out
+@dataclass
+class Pacer:
+    """Rows per chunk such that a chunk takes about FLUSH_S seconds, from the rows per second the last
+    chunk of the same request type took (FIRST_ROWS before any), never more than `most`."""
+    most: int
+    rates: dict[type, float] = field(default_factory=dict)
+
+    def size(self, kind: type) -> int:
+        rate = self.rates.get(kind)
+        return min(self.most, FIRST_ROWS if rate is None else max(1, int(rate * FLUSH_S)))
+
+    def measured(self, kind: type, rows: int, seconds: float) -> None:
+        self.rates[kind] = rows / max(seconds, 1e-6)
+
+
+def chunks(groups: list[Group], size: Callable[[type], int]) -> Iterator[list[Group]]:
+    """Consecutive groups of one type, up to size(type) rows per chunk, asked afresh before each chunk
+    (a larger group is a chunk alone)."""
+    ordered = sorted(groups, key=lambda g: (TYPE_ORDER[g.kind], -g.cost))
+    start = 0
+    while start < len(ordered):
+        kind, limit = ordered[start].kind, size(ordered[start].kind)
+        end, rows = start + 1, ordered[start].size
+        while end < len(ordered) and ordered[end].kind is kind and rows + ordered[end].size <= limit:
+            rows += ordered[end].size
+            end += 1
+        yield ordered[start:end]
+        start = end
 
 
 def call_backend(backend: Backend, requests: list[Request], stored: dict[Request, Result]) -> list[Result]:
@@ -85,13 +108,16 @@ def call_backend(backend: Backend, requests: list[Request], stored: dict[Request
 
 def compute(backend: Backend, groups: list[Group], cache: ResponseCache | None, stored: dict[Request, Result],
             chunk_size: int, progress: bool) -> list[list[Result]]:
-    """This rank's groups, chunk by chunk, each chunk stored before the next starts. Only rank 0 shows
-    its progress bar."""
+    """This rank's groups, chunk by chunk (paced), each chunk stored before the next starts. Only rank 0
+    shows its progress bar."""
     results: dict[Request, Result] = {}
     bar = RequestsBar(backend, sum(len(g.requests) for g in groups), progress and bool(groups) and is_main_process())
-    for chunk in chunks(groups, chunk_size):
+    pacer = Pacer(chunk_size)
+    for chunk in chunks(groups, pacer.size):
         requests = [r for g in chunk for r in g.requests]
+        start = time.perf_counter()
         answers = call_backend(backend, requests, stored)
+        pacer.measured(chunk[0].kind, sum(g.size for g in chunk), time.perf_counter() - start)
         if cache is not None and layout().tp_rank == 0:  # a replica's other ranks computed the same answers
             cache.put(list(zip(requests, answers)))
         results.update(zip(requests, answers))
