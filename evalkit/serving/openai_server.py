@@ -8,10 +8,11 @@ counters and how many batches the worker ran).
   tokens before it (the first, BOS, has none: null), its top alternatives and its `text_offset`.
 - Generation: `n` samples of up to `max_tokens` tokens, cut before the first `stop` string. Sample j of
   (prompt, seed) is the engine's sample j, reproducible whatever else is in the batch. A prompt is cut
-  from the left to leave room for `max_tokens`, as the engine does in process. `finish_reason` is
-  "length" when the text re-encodes to `max_tokens` tokens or more, else "stop" (stop string or EOS).
+  from the left to leave room for `max_tokens`, as the engine does in process. `completion_tokens` counts
+  the tokens the engine generated (an ending EOS included); `finish_reason` is "stop" when EOS or a stop
+  string ended a sample, else "length".
 - Windows: a prompt longer than the model's window is refused (400) unless `truncate_prompt_tokens`
-  asks to keep only its last tokens.
+  asks to keep only its last tokens. A prompt to score must leave two tokens (an empty one is refused).
 - Every field is checked before work is queued (completions.py); bad input gets HTTP 400 naming the
   field, and an engine failure fails only its own batch (500). Concurrent requests are computed
   together by one worker thread (batcher.py).
@@ -66,11 +67,10 @@ def create_app(engine: Engine, name: str) -> Starlette:
             for j in range(params.n):
                 index = i * params.n + j
                 if params.max_tokens > 0:
-                    generated = found[i][j]
-                    used = len(tokenizer.encode(generated))
-                    completion_tokens += used
-                    finish = "length" if used >= params.max_tokens else "stop"
-                    choices.append(choice(index, (text if params.echo else "") + generated, finish))
+                    texts, ends = found[i]
+                    completion_tokens += ends[j].tokens
+                    choices.append(choice(index, (text if params.echo else "") + texts[j],
+                                          "stop" if ends[j].stopped else "length"))
                 else:
                     choices.append(choice(index, text if params.echo else "", "length",
                                           _logprobs(params, tokens, found.get(i), tokenizer)))
@@ -129,6 +129,11 @@ def _fit(tokens: PromptTokens, params: CompletionParams, window: int, index: int
     if len(tokens.ids) > window:
         raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the window of {window} tokens "
                                    "(truncate_prompt_tokens keeps the last ones)")
+    if params.scores_prompt and len(tokens.ids) < 2:  # the first token is only the condition
+        if params.truncate_prompt_tokens is not None and len(tokens.ids) == params.truncate_prompt_tokens:
+            raise BadRequest("truncate_prompt_tokens", "truncate_prompt_tokens: scoring keeps at least 2 tokens "
+                                                       "(the first has no log-probability)")
+        raise BadRequest("prompt", f"prompt {index}: empty, nothing to score (BOS alone has no log-probability)")
     return tokens
 
 
