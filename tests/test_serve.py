@@ -63,6 +63,9 @@ BAD = [  # (body, status, the field the error names)
     ({"model": NAME, "prompt": "Hi", "max_tokens": 0, "echo": True, "logprobs": 1, "truncate_prompt_tokens": 1},
      400, "truncate_prompt_tokens"),
     ({"model": NAME, "prompt": "Hi", "truncate_prompt_tokens": 0}, 400, "truncate_prompt_tokens"),
+    ({"model": NAME, "prompt": "Hi", "truncate_prompt_tokens": 513}, 400, "truncate_prompt_tokens"),
+    ({"model": NAME, "prompt": LONG * 3, "max_tokens": 0, "echo": True, "logprobs": 1, "truncate_prompt_tokens": 514},
+     400, "truncate_prompt_tokens"),
     ({"model": NAME, "prompt": "Hi", "best_of": 3}, 400, "best_of"),
     ({"model": NAME, "prompt": "Hi", "stream": True}, 400, "stream"),
     ({"model": NAME, "prompt": "Hi", "frobnicate": 1}, 400, "frobnicate"),
@@ -122,7 +125,9 @@ def test_openai_shapes(server):
     assert generated["usage"]["completion_tokens"] > 0
 
     models = requests.get(server + "/models", timeout=10).json()["data"]
-    assert models[0]["id"] == NAME and models[0]["max_model_len"] == 512
+    assert models[0]["id"] == NAME and models[0]["max_model_len"] == 512 and models[0]["max_scored_tokens"] == 513
+    longest = completion(server, prompt=LONG * 3, max_tokens=0, echo=True, logprobs=1, truncate_prompt_tokens=513)
+    assert len(longest["choices"][0]["logprobs"]["tokens"]) == 513  # the model forwards 512 of them
     counted = requests.post(server.removesuffix("/v1") + "/tokenize", json={"prompt": "Once upon a time"}, timeout=10)
     assert counted.json()["count"] == len(block["tokens"])
 

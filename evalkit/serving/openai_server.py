@@ -1,6 +1,7 @@
 """evalkit's engine as an OpenAI-compatible completions server (an ASGI app on Starlette; `serve` runs it).
 
-Endpoints: POST /v1/completions, GET /v1/models (with vLLM's `max_model_len`), POST /tokenize (vLLM's
+Endpoints: POST /v1/completions, GET /v1/models (with vLLM's `max_model_len` and evalkit's
+`max_scored_tokens`, the window + 1), POST /tokenize (vLLM's
 shape: the token counter of a client without a tokenizer), GET /health, GET /stats (the engine's
 counters and how many batches the worker ran).
 
@@ -12,7 +13,9 @@ counters and how many batches the worker ran).
   the tokens the engine generated (an ending EOS included); `finish_reason` is "stop" when EOS or a stop
   string ended a sample, else "length".
 - Windows: a prompt longer than the model's window is refused (400) unless `truncate_prompt_tokens`
-  asks to keep only its last tokens. A prompt to score must leave two tokens (an empty one is refused).
+  asks to keep only its last tokens. A prompt to score may hold one token more than the window: its last
+  token is predicted, never forwarded, so the model attends to `max_length` tokens as in process (the
+  engine's scoring windows hold max_length + 1 tokens). It must leave two tokens (an empty one is refused).
 - Every field is checked before work is queued (completions.py); bad input gets HTTP 400 naming the
   field, and an engine failure fails only its own batch (500). Concurrent requests are computed
   together by one worker thread (batcher.py).
@@ -80,7 +83,7 @@ def create_app(engine: Engine, name: str) -> Starlette:
     async def models(request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{
             "id": name, "object": "model", "created": started, "owned_by": "evalkit", "root": engine.loaded.name,
-            "max_model_len": window}]})
+            "max_model_len": window, "max_scored_tokens": window + 1}]})
 
     async def tokenize(request: Request) -> JSONResponse:
         body = await _json_body(request)
@@ -121,13 +124,15 @@ async def _json_body(request: Request) -> Any:
 
 
 def _fit(tokens: PromptTokens, params: CompletionParams, window: int, index: int) -> PromptTokens:
-    """Cut as asked (truncate_prompt_tokens) and refuse what still exceeds the window. The prompt is kept
-    whole otherwise: max_tokens is capped to the room left in the window, as the engine does in process
-    (evalkit.window)."""
+    """Cut as asked (truncate_prompt_tokens) and refuse what still exceeds the window (one token more
+    when scoring: the last is not forwarded). The prompt is kept whole otherwise: max_tokens is capped to
+    the room left in the window, as the engine does in process (evalkit.window)."""
     if params.truncate_prompt_tokens is not None:
         tokens = tokens.last(params.truncate_prompt_tokens)
-    if len(tokens.ids) > window:
-        raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the window of {window} tokens "
+    room = window + 1 if params.scores_prompt else window
+    if len(tokens.ids) > room:
+        raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the {room} tokens a "
+                                   f"{'scoring' if params.scores_prompt else 'generation'} request holds "
                                    "(truncate_prompt_tokens keeps the last ones)")
     if params.scores_prompt and len(tokens.ids) < 2:  # the first token is only the condition
         if params.truncate_prompt_tokens is not None and len(tokens.ids) == params.truncate_prompt_tokens:
