@@ -8,7 +8,7 @@ document's requests, with their results and judgements, into its scores.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalkit.backends.base import Backend, run_context
@@ -20,7 +20,7 @@ from evalkit.scorers.stage import judge_answers
 from evalkit.serving.dispatch import dispatch
 from evalkit.serving.distributed import sum_over_ranks
 from evalkit.serving.response_cache import ResponseCache
-from evalkit.task import Answer, DataSource, SampleResult, Task
+from evalkit.task import Answer, DataSource, SampleResult, Task, document_hash
 from evalkit.window import window_counts
 
 
@@ -66,7 +66,7 @@ def run_task(task: Task, source: DataSource, backend: Backend, seed: int, limit:
         raise RequestError(f"task {task.name}, document {doc_id}: {error}", error.request) from None
     answers = [[Answer(r, next(results)) for r in doc_requests] for doc_requests in per_doc]
     judged = judge_answers(task, docs, answers, caches.judgements, progress)
-    samples = [task.process(doc, doc_id, seed, doc_answers)
+    samples = [replace(task.process(doc, doc_id, seed, doc_answers), doc_hash=document_hash(doc))
                for doc_id, (doc, doc_answers) in enumerate(zip(docs, judged.answers)) if doc_id not in judged.failed]
     metrics = task.aggregate(samples)
     after = sum_over_ranks(backend.stats.as_dict())
