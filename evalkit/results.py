@@ -58,14 +58,29 @@ def task_results(run: TaskRun) -> dict[str, Any]:
     entry["n"] = len(run.samples)
     if run.documents_total is not None:
         entry["n_total"] = run.documents_total  # n < n_total: --limit cut the benchmark short
+    for group, count in group_counts(run.samples).items():
+        entry[f"n_{group}"] = count  # the documents behind <metric>_<group>
     return entry
+
+
+def group_counts(samples: list) -> dict[str, int]:
+    """Documents per group the task reports (SampleResult.groups), in order of first appearance."""
+    counts: dict[str, int] = {}
+    for sample in samples:
+        for group in dict.fromkeys(sample.groups):
+            if group == "total":
+                raise ValueError("a task group may not be named 'total' (n_total counts the benchmark)")
+            counts[group] = counts.get(group, 0) + 1
+    return counts
 
 
 def write_samples(out_dir: Path, run: TaskRun) -> None:
     lines = []
     for sample in run.samples:
-        record = {"doc_id": sample.doc_id, "prompt": sample.prompt, "target": sample.target,
-                  "prediction": sample.prediction, "metrics": sample.metrics, **sample.extra}
+        record = {"doc_id": sample.doc_id, **({"doc_hash": sample.doc_hash} if sample.doc_hash else {}),
+                  "prompt": sample.prompt, "target": sample.target, "prediction": sample.prediction,
+                  "metrics": sample.metrics, **({"groups": list(sample.groups)} if sample.groups else {}),
+                  **sample.extra}
         lines.append(json.dumps(_json_safe(record), ensure_ascii=False))
     atomic_write(out_dir / "samples" / f"{run.task.name}.jsonl", "\n".join(lines) + "\n")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalkit.backends.base import Backend, run_context
@@ -22,7 +22,7 @@ from evalkit.serving.dispatch import dispatch
 from evalkit.serving.distributed import sum_over_ranks
 from evalkit.serving.response_cache import ResponseCache
 from evalkit.shots import count_shots, shots_summary
-from evalkit.task import Answer, DataSource, RunContext, SampleResult, Task
+from evalkit.task import Answer, DataSource, RunContext, SampleResult, Task, document_hash
 from evalkit.window import window_counts
 
 
@@ -104,7 +104,7 @@ def run_task(plan: TaskPlan, backend: Backend, caches: Caches = Caches(), progre
         raise RequestError(f"task {task.name}, document {doc_id}: {error}", error.request) from None
     answers = [[Answer(r, next(results)) for r in doc_requests] for doc_requests in per_doc]
     judged = judge_answers(task, docs, answers, caches.judgements, progress)
-    samples = [task.process(doc, doc_id, seed, doc_answers)
+    samples = [replace(task.process(doc, doc_id, seed, doc_answers), doc_hash=document_hash(doc))
                for doc_id, (doc, doc_answers) in enumerate(zip(docs, judged.answers)) if doc_id not in judged.failed]
     count_shots(task, per_doc, samples, plan.context)
     metrics = task.aggregate(samples)

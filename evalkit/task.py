@@ -6,6 +6,8 @@ imports the model, the engine or a backend: what it may know of the model comes 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -47,6 +49,16 @@ class SampleResult:
     prediction: Any
     metrics: dict[str, float]                           # per-document values, averaged by aggregate()
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. choices, loglikelihoods
+    groups: tuple[str, ...] = ()  # groups the document belongs to: a task reporting <metric>_<group> lists
+                                  # them here, and results.json counts each group's documents (n_<group>)
+    doc_hash: str | None = None  # the document's content (document_hash), set by the runner: `compare` pairs on it
+
+
+def document_hash(doc: dict) -> str:
+    """A document's identity whatever its position: doc_id is its index among the documents a run
+    evaluated, which --limit per subject (MMLU) shifts; two runs share a document when this agrees."""
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Task:

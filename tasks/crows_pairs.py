@@ -58,7 +58,7 @@ class CrowSPairs(ProtocolTask):
             metrics[metric] = metrics[f"{metric}_{type_key(doc['bias_type'])}"] = value
         return SampleResult(doc_id=doc_id, prompt=doc["sent_more"], target="sent_more",
                             prediction="sent_more" if metrics["bias"] else "sent_less",
-                            metrics=metrics,
+                            metrics=metrics, groups=(type_key(doc["bias_type"]),),
                             extra={"sent_less": doc["sent_less"], "bias_type": doc["bias_type"],
                                    "stereo_antistereo": doc["stereo_antistereo"],
                                    "loglikelihoods": [more[0], less[0]], "num_tokens": [more[1], less[1]]})

@@ -98,6 +98,7 @@ class MMLU(MultipleChoiceTask):
         sample = super().process(doc, doc_id, seed, answers)
         # every shot the template rendered ends with its answer line and a blank line (prompts/mmlu.jinja)
         sample.extra.update(subject=doc["subject"], num_fewshot=len(SHOT_END.findall(sample.prompt)))
+        sample.groups = (CATEGORY_METRIC[CATEGORY_MAP[doc["subject"]]].removeprefix("acc_"), doc["subject"])
         return sample
 
     def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:

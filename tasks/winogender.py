@@ -81,9 +81,9 @@ class WinoGender(ProtocolTask):
             for group in groups(doc):
                 metrics[f"{metric}_{group}"] = correct
         return SampleResult(doc_id=doc_id, prompt=answers[0].request.context, target=doc["label"],
-                            prediction=pick("loglikelihood", scored), metrics=metrics,
+                            prediction=pick("loglikelihood", scored), metrics=metrics, groups=tuple(groups(doc)),
                             extra={"sentid": doc["sentid"], "choices": [doc["occupation"], doc["participant"]],
-                                   "groups": groups(doc), "loglikelihoods": [s[0] for s in scored],
+                                   "loglikelihoods": [s[0] for s in scored],
                                    "num_tokens": [s[1] for s in scored]})
 
     def read_local(self, paths: list[Path]) -> list[dict]:

@@ -133,6 +133,22 @@ def test_scoring_and_rolling_match_in_process_at_edges(server, engine):
         assert getattr(got, "is_greedy", None) == getattr(want, "is_greedy", None)
 
 
+def test_prompts_longer_than_the_window_scored_as_in_process(server, engine, stories):
+    """The engine keeps max_length + 1 tokens of a long request (it forwards max_length); the server holds
+    as many for scoring (`max_scored_tokens`), so the backend gets the same sums: before, it kept one token
+    less and MMLU on stories260K differed by up to 0.106 nat on its prompts longer than 512 tokens."""
+    words = STORY.split(" ")
+    contexts = [" ".join((words * 40)[:size]) for size in range(322, 332)] + [STORY * 30]
+    lengths = {len(stories.tokenizer.encode(c + " She", bos=True)) for c in contexts}
+    assert {engine.max_length, engine.max_length + 1} <= lengths and max(lengths) > 1000
+    requests = [LoglikelihoodRequest(c, ending) for c in contexts for ending in (" She", " the park.")]
+    backend = OpenAIBackend(NAME, server)
+    for got, want in zip(backend.loglikelihood(requests), engine.loglikelihood(requests)):
+        assert got.num_tokens == want.num_tokens and got.is_greedy == want.is_greedy
+        assert got.loglikelihood == pytest.approx(want.loglikelihood, abs=1e-4)
+    assert backend.scored_length == engine.max_length + 1
+
+
 def test_beyond_the_window_is_an_error_not_a_shorter_sum(server):
     backend = OpenAIBackend(NAME, server)
     with pytest.raises(EvalkitError, match="does not fit the window"):

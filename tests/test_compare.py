@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import STORIES_BIN, needs_shared
 from evalkit.report.compare import compare_runs, paired_bootstrap_interval
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,6 +107,10 @@ def test_paired_bootstrap_interval_of_a_known_shift():
 def test_markdown_and_json_from_the_command():
     done = run_compare(str(A), str(B), "--max-flipped", "1")
     assert done.returncode == 0, done.stderr
+    title, _, defined = done.stdout.splitlines()[:3]  # the title said "B vs A", the line under it A then B
+    assert title == "# A: stories260K (first 20 docs) vs B: stories260K-mix0.50 (first 15 docs)"
+    assert defined.startswith("A: stories260K (first 20 docs) (")
+    assert "n_total" not in done.stdout  # a document count is not a metric (it printed 1004200.0)
     assert "**Protocol mismatch**" in done.stdout and "warning: piqa: limit differs" in done.stderr
     assert "| piqa      | acc_char" in done.stdout
     assert "## piqa:" in done.stdout and "- A: " in done.stdout and "- B: " in done.stdout
@@ -116,11 +121,52 @@ def test_markdown_and_json_from_the_command():
 
 
 def test_fail_on_regression_exit_status():
-    # piqa acc_char falls from 50.0 to 33.3 in B; hellaswag acc_char rises
+    # piqa acc_char falls by 26.7 points on the 15 documents both runs scored (50.0 -> 33.3 over each
+    # run's own documents); hellaswag acc_char rises
     assert run_compare(str(A), str(B), "--fail-on-regression", "acc_char:0.05").returncode == 1
-    assert run_compare(str(A), str(B), "--fail-on-regression", "acc_char:0.2").returncode == 0
+    done = run_compare(str(A), str(B), "--fail-on-regression", "acc_char:0.2")
+    assert done.returncode == 1 and "regression: piqa acc_char -0.2667 on the 15 documents both runs" in done.stderr
+    assert run_compare(str(A), str(B), "--fail-on-regression", "acc_char:0.3").returncode == 0
     assert run_compare(str(B), str(A), "--fail-on-regression", "acc:0.2").returncode == 0
     bad = run_compare(str(A), str(B), "--fail-on-regression", "acc_char")
     assert bad.returncode == 2 and "expected METRIC:DELTA" in bad.stderr
     unknown = run_compare(str(A), str(B), "--fail-on-regression", "pass@1:0.01")
     assert unknown.returncode == 2 and "no task of both runs reports 'pass@1'" in unknown.stderr
+
+
+@pytest.fixture(scope="module")
+def limited_runs(tmp_path_factory, data_dir):
+    """The same model at --limit 1 and --limit 2: PIQA's first 1 and 2 documents, MMLU's first 1 and 2 of each
+    subject (the second run's doc_id 1 is abstract algebra's second question, the first's is anatomy's)."""
+    runs = []
+    for limit in (1, 2):
+        out = tmp_path_factory.mktemp(f"limit{limit}")
+        done = subprocess.run([sys.executable, "run_eval.py", "run", "--model", str(STORIES_BIN), "--tasks",
+                               "piqa,mmlu", "--data-dir", str(data_dir), "--limit", str(limit), "--no-progress",
+                               "--output-dir", str(out)], cwd=REPO, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(out)
+    return runs
+
+
+@needs_shared
+def test_the_verdict_judges_the_shared_documents(limited_runs):
+    """Each run's own mean moves with its documents; on the documents both scored, the same model gives
+    the same answers: no regression, and the document sets are said to differ."""
+    short, long = limited_runs
+    comparison = compare_runs(short, long)
+    for d in comparison.deltas:
+        if d.shared_delta is not None:
+            assert d.shared_delta == 0 and d.ci_low == d.ci_high == 0, d
+    mmlu = comparison.documents["mmlu"]
+    assert (mmlu.a, mmlu.b, mmlu.shared, mmlu.paired_on) == (57, 114, 57, "doc_hash")
+    assert sum(comparison.flip_counts["mmlu"].values()) == 0  # paired by doc_id, 40 of 57 "flipped"
+    assert any(w.startswith("mmlu: document sets differ (A: 57, B: 114, both: 57") for w in comparison.warnings)
+    done = run_compare(str(short), str(long), "--fail-on-regression", "acc:0.01", "--fail-on-regression",
+                       "acc_char:0.01")
+    assert done.returncode == 0, done.stderr
+    assert "warning: piqa: document sets differ" in done.stderr
+    # a category mean is not per document: it cannot be judged over different document sets
+    stem = run_compare(str(short), str(long), "--fail-on-regression", "acc_stem:0.01")
+    assert stem.returncode == 1 and "cannot judge: mmlu acc_stem" in stem.stderr
+    assert run_compare(str(short), str(short), "--fail-on-regression", "acc_stem:0.0").returncode == 0

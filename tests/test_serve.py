@@ -58,6 +58,15 @@ BAD = [  # (body, status, the field the error names)
     ({"model": NAME, "prompt": "Hi", "logprobs": 1, "max_tokens": 5}, 400, "logprobs"),
     ({"model": NAME, "prompt": LONG * 3, "max_tokens": 0, "echo": True, "logprobs": 1}, 400, "prompt"),
     ({"model": NAME, "prompt": LONG * 3, "max_tokens": 4}, 400, "prompt"),
+    ({"model": NAME, "prompt": "", "max_tokens": 0, "echo": True, "logprobs": 1}, 400, "prompt"),
+    ({"model": NAME, "prompt": ["Hi", ""], "max_tokens": 0, "echo": True, "logprobs": 1}, 400, "prompt"),
+    ({"model": NAME, "prompt": "Hi", "max_tokens": 0, "echo": True, "logprobs": 1, "truncate_prompt_tokens": 1},
+     400, "truncate_prompt_tokens"),
+    ({"model": NAME, "prompt": "Hi", "truncate_prompt_tokens": 0}, 400, "truncate_prompt_tokens"),
+    ({"model": NAME, "prompt": "Hi", "truncate_prompt_tokens": 513}, 400, "truncate_prompt_tokens"),
+    ({"model": NAME, "prompt": LONG * 3, "max_tokens": 0, "echo": True, "logprobs": 1, "truncate_prompt_tokens": 514},
+     400, "truncate_prompt_tokens"),
+    ({"model": NAME, "prompt": "Hi", "best_of": 3}, 400, "best_of"),
     ({"model": NAME, "prompt": "Hi", "stream": True}, 400, "stream"),
     ({"model": NAME, "prompt": "Hi", "frobnicate": 1}, 400, "frobnicate"),
     ({"model": "gpt-4", "prompt": "Hi"}, 404, "model"),
@@ -91,10 +100,10 @@ def test_bad_input_is_400_naming_the_field_while_another_client_is_served(server
 
 
 def test_openai_shapes(server):
-    scored = completion(server, prompt=["Once upon a time", ""], max_tokens=0, echo=True, logprobs=2)
+    scored = completion(server, prompt=["Once upon a time", "Tom"], max_tokens=0, echo=True, logprobs=2)
     assert scored["object"] == "text_completion" and scored["model"] == NAME
-    first, empty = scored["choices"]
-    assert (first["index"], first["text"], empty["index"], empty["text"]) == (0, "Once upon a time", 1, "")
+    first, short = scored["choices"]
+    assert (first["index"], first["text"], short["index"], short["text"]) == (0, "Once upon a time", 1, "Tom")
     block = first["logprobs"]
     assert len(block["tokens"]) == len(block["token_logprobs"]) == len(block["top_logprobs"]) == \
         len(block["text_offset"])
@@ -103,9 +112,8 @@ def test_openai_shapes(server):
     assert [first["text"][o:o + len(t)] for t, o in zip(block["tokens"], block["text_offset"])] == block["tokens"]
     assert all(v < 0 and 1 <= len(top) <= 2 and max(top.values()) >= v
                for v, top in zip(block["token_logprobs"][1:], block["top_logprobs"][1:]))
-    assert empty["logprobs"]["token_logprobs"] == [None]
-    assert scored["usage"] == {"prompt_tokens": len(block["tokens"]) + 1, "completion_tokens": 0,
-                               "total_tokens": len(block["tokens"]) + 1}
+    prompt_tokens = len(block["tokens"]) + len(short["logprobs"]["tokens"])
+    assert scored["usage"] == {"prompt_tokens": prompt_tokens, "completion_tokens": 0, "total_tokens": prompt_tokens}
 
     generated = completion(server, prompt=["Once upon a time", "Tom"], max_tokens=24, temperature=0, n=2,
                            stop=["."], echo=True)
@@ -117,9 +125,28 @@ def test_openai_shapes(server):
     assert generated["usage"]["completion_tokens"] > 0
 
     models = requests.get(server + "/models", timeout=10).json()["data"]
-    assert models[0]["id"] == NAME and models[0]["max_model_len"] == 512
+    assert models[0]["id"] == NAME and models[0]["max_model_len"] == 512 and models[0]["max_scored_tokens"] == 513
+    longest = completion(server, prompt=LONG * 3, max_tokens=0, echo=True, logprobs=1, truncate_prompt_tokens=513)
+    assert len(longest["choices"][0]["logprobs"]["tokens"]) == 513  # the model forwards 512 of them
     counted = requests.post(server.removesuffix("/v1") + "/tokenize", json={"prompt": "Once upon a time"}, timeout=10)
     assert counted.json()["count"] == len(block["tokens"])
+
+
+def test_completion_tokens_are_the_tokens_generated(server, stories):
+    """usage.completion_tokens is what the engine generated (it re-encoded the text: 17 for max_tokens 16)."""
+    for prompt in ("Hi", "Once upon a time"):
+        greedy = completion(server, prompt=prompt, max_tokens=16, temperature=0)
+        assert greedy["choices"][0]["finish_reason"] == "length"
+        assert greedy["usage"]["completion_tokens"] == 16
+    sampled = completion(server, prompt="Once upon a time", max_tokens=16, temperature=1.0, n=4, seed=3)
+    ends = [c["finish_reason"] for c in sampled["choices"]]
+    full = ends.count("length")  # a sample stopped by EOS generated 1..16 tokens
+    assert 16 * full + (4 - full) <= sampled["usage"]["completion_tokens"] <= 16 * 4
+    stopped = completion(server, prompt="Once upon a time", max_tokens=40, temperature=0, stop=["."])
+    assert stopped["choices"][0]["finish_reason"] == "stop" and stopped["usage"]["completion_tokens"] < 40
+    engine = Engine(stories)
+    engine.generate([GenerateRequest("Once upon a time", (), 16, 0.0, 1.0, 1, 0)])
+    assert engine.stats.tokens_generated == 16
 
 
 def test_sampling_reproducible_per_prompt_seed_and_index(server, stories):

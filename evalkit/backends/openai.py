@@ -9,10 +9,12 @@ No local tokenizer: the server's own tokens are used, as lm-eval's local-complet
   log-probability is the best of the position's `top_logprobs`. The first returned token (BOS) has no
   log-probability and is only the condition, as in the bundled engine.
 - Window: when the server reports its window (`max_model_len` in /v1/models, as vLLM), scoring asks
-  the server to keep the last `max_length` tokens (`truncate_prompt_tokens`, vLLM's extension): a
-  prompt that fits is scored exactly as in process; a longer one keeps one token less context than the
-  bundled engine (which forwards max_length tokens and so keeps max_length + 1), and a continuation
-  reaching the cut is an error, never a shorter sum.
+  the server to keep the last tokens of a longer prompt (`truncate_prompt_tokens`, vLLM's extension):
+  as many as the bundled engine keeps, max_length + 1 (it forwards max_length, the last token is only
+  predicted), where the server says it holds them (`max_scored_tokens`, evalkit serve): then a long
+  prompt is scored exactly as in process. A server that does not (vLLM) keeps max_length tokens, one
+  token of context less than in process on prompts longer than the window. A continuation reaching
+  the cut is an error, never a shorter sum.
 - Rolling log-likelihood: the whole text in one request, every token after BOS scored given BOS and
   all before it (the bundled engine's first window). A text longer than the window is refused by the
   server and the backend stops with that message: rolling windows would need the server's tokens.
@@ -70,7 +72,9 @@ class OpenAIBackend:
         self.server = self._model_entry()
         window = self.server.get("max_model_len")
         self.max_length: int | None = window if isinstance(window, int) and window > 0 else None
-        reported = {k: self.server.get(k) for k in ("id", "root", "owned_by", "max_model_len")}
+        scored = self.server.get("max_scored_tokens")
+        self.scored_length = scored if isinstance(scored, int) and self.max_length and scored > 0 else self.max_length
+        reported = {k: self.server.get(k) for k in ("id", "root", "owned_by", "max_model_len", "max_scored_tokens")}
         self.fingerprint = hashlib.sha256(json.dumps([self.base_url, model, reported]).encode()).hexdigest()[:16]
 
     # -- the Backend interface ------------------------------------------------------------------------
@@ -173,12 +177,12 @@ class OpenAIBackend:
     def _score(self, prompts: list[tuple[str, int]], truncate: bool) -> list[tuple[float, int, bool]]:
         """(log-likelihood, tokens, greedy) of the text after each prompt's split point."""
         batches = [prompts[i:i + PROMPTS_PER_REQUEST] for i in range(0, len(prompts), PROMPTS_PER_REQUEST)]
-        extra = {"truncate_prompt_tokens": self.max_length} if truncate and self.max_length else {}
+        extra = {"truncate_prompt_tokens": self.scored_length} if truncate and self.scored_length else {}
 
         def one(batch: list[tuple[str, int]]) -> list[tuple[float, int, bool]]:
             body = {"prompt": [text for text, _ in batch], "max_tokens": 0, "echo": True, "logprobs": 1,
                     "temperature": 0.0, **extra}
-            return self._completions(body, lambda data: [_split_score(c, text, split, self.max_length)
+            return self._completions(body, lambda data: [_split_score(c, text, split, self.scored_length)
                                                          for c, (text, split) in zip(_choices(data, len(batch)),
                                                                                      batch)])
         return [score for scores in self._map(one, batches) for score in scores]

@@ -15,7 +15,8 @@ def add_parser(sub):
     parser.add_argument("--output", metavar="FILE", type=Path, help="write to FILE instead of stdout")
     parser.add_argument("--fail-on-regression", metavar="METRIC:DELTA", action="append", default=[],
                         help="exit 1 when B is worse than A on METRIC by more than DELTA (a fraction, "
-                             "0.01 = 1 point) in any task; may be repeated")
+                             "0.01 = 1 point) in any task, judged on the documents both runs scored (mean "
+                             "paired difference), or when that cannot be judged; may be repeated")
     parser.add_argument("--max-flipped", type=int, default=10, help="flipped documents listed per task")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=1234, help="seed of the paired bootstrap resamples")
@@ -53,8 +54,22 @@ def _handler(args) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     failed = False
     for metric, tolerance in thresholds:
-        for d in regressions(comparison, metric, tolerance):
-            print(f"regression: {d.task} {d.metric} {d.a:.4f} -> {d.b:.4f} ({d.delta:+.4f}, tolerance {tolerance})",
-                  file=sys.stderr)
-            failed = True
+        found, unjudged = regressions(comparison, metric, tolerance)
+        for d in found:
+            print(f"regression: {d.task} {d.metric} {_verdict(d, comparison)}, tolerance {tolerance}", file=sys.stderr)
+        for d in unjudged:
+            print(f"cannot judge: {d.task} {d.metric}: the runs scored different documents and the samples carry "
+                  f"no per-document {d.metric} (A {d.a:.4f}, B {d.b:.4f})", file=sys.stderr)
+        failed = failed or bool(found or unjudged)
     return 1 if failed else 0
+
+
+def _verdict(d, comparison) -> str:
+    """B - A on the shared documents (with its interval), then each run's own mean over its documents."""
+    from evalkit.report.compare import LEVEL
+    docs = comparison.documents.get(d.task)
+    own = f"A {d.a:.4f} over {docs.a if docs else '?'} documents, B {d.b:.4f} over {docs.b if docs else '?'}"
+    if d.shared_delta is None:
+        return f"{d.delta:+.4f} (the same documents: {own})"
+    return (f"{d.shared_delta:+.4f} on the {d.shared} documents both runs scored ({LEVEL:.0%} CI [{d.ci_low:+.4f}, "
+            f"{d.ci_high:+.4f}]; {own})")

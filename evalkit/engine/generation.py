@@ -36,6 +36,13 @@ from evalkit.tokenizer import Tokenizer
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
 
 
+@dataclass(frozen=True)
+class SampleEnd:
+    """How a sample ended: what a server reports as `completion_tokens` and `finish_reason`."""
+    tokens: int     # tokens the model generated, an ending EOS included (never more than the budget)
+    stopped: bool   # ended by EOS or a stop string, not by its budget of new tokens
+
+
 @dataclass
 class _Prompt:
     """Distinct prompt ids and the samples to draw after them: (request, sample index), e.g. several
@@ -51,18 +58,21 @@ class _Prompt:
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
              policy: BatchPolicy, stats: EngineStats, first_sample: dict[GenerateRequest, int],
-             sync_every: int = 1) -> dict[GenerateRequest, tuple[str, ...]]:
+             sync_every: int = 1, ends: dict[tuple[GenerateRequest, int], SampleEnd] | None = None
+             ) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
     to its prompt ids and its most new tokens (both already fitted to the window). The host reads the
-    decoding state back every `sync_every` steps (see the module doc)."""
+    decoding state back every `sync_every` steps (see the module doc). `ends`, when given, receives how
+    each decoded (request, sample index) ended."""
     budget, first, texts, by_ids = plan(prompts, first_sample)
     groups = sorted((_Prompt(ids, [(r, k) for r in reqs for k in range(first[r], r.n)], budget)
                      for ids, reqs in by_ids.items()), key=lambda p: p.slots, reverse=True)
     stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
     drawn: dict[tuple[GenerateRequest, int], str] = {}
+    ends = {} if ends is None else ends
 
     def run(batch: list[_Prompt]) -> None:
-        drawn.update(_generate_batch(model, tokenizer, batch, stats, sync_every))
+        drawn.update(_generate_batch(model, tokenizer, batch, stats, sync_every, ends))
 
     def retry() -> None:
         stats.oom_retries += 1
@@ -93,8 +103,9 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
 
 
 def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt], stats: EngineStats,
-                    sync_every: int) -> dict[tuple[GenerateRequest, int], str]:
-    """The text of each (request, sample index) of the batch's prompts."""
+                    sync_every: int, ends: dict[tuple[GenerateRequest, int], SampleEnd]
+                    ) -> dict[tuple[GenerateRequest, int], str]:
+    """The text of each (request, sample index) of the batch's prompts; how each ended into `ends`."""
     device = model.device
     samples = [(p, r, k) for p, prompt in enumerate(prompts) for r, k in prompt.samples]
     requests = [r for _, r, _ in samples]
@@ -123,6 +134,7 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     watch = _StopWatch(tokenizer, requests, logits.shape[-1], device)
     generated = torch.zeros(R, steps, dtype=torch.long, device=device)  # (R, steps)
     length = torch.zeros(R, dtype=torch.long, device=device)            # tokens kept, EOS excluded
+    eos_end = torch.zeros(R, dtype=torch.bool, device=device)           # ended by EOS
     done = torch.zeros(R, dtype=torch.bool, device=device)
     live = torch.arange(R, device=device)  # sample index of each cache row
 
@@ -140,6 +152,7 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
         is_eos = chosen == tokenizer.eos_id
         length[live] = torch.where(active & ~is_eos, step + 1, length[live])
         ended = active & (is_eos | (step + 1 >= budget[live]))
+        eos_end[live] = eos_end[live] | (active & is_eos)
         pending.append((step, active & ~ended & watch.candidates(live, chosen)))
         done[live] = done[live] | ended
         if len(pending) == sync_every or step + 1 == steps:  # the check: one read-back for `pending` steps
@@ -162,8 +175,12 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     stats.samples_generated += R
     lengths = length.tolist()
     stats.tokens_generated += sum(lengths)
-    return {(request, k): cut_at_stop(continuation_text(tokenizer, list(prompts[p].ids), ids[:n]), request.until)
-            for (p, request, k), ids, n in zip(samples, generated.tolist(), lengths)}
+    texts = {}
+    for (p, request, k), ids, n, eos in zip(samples, generated.tolist(), lengths, eos_end.tolist()):
+        whole = continuation_text(tokenizer, list(prompts[p].ids), ids[:n])
+        texts[request, k] = cut_at_stop(whole, request.until)
+        ends[request, k] = SampleEnd(n + eos, eos or texts[request, k] != whole)
+    return texts
 
 
 def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: torch.Tensor, rows_host: np.ndarray,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from evalkit.errors import DataError
 from evalkit.report.paper import HEADLINE, Column, PaperTable
+from evalkit.report.results import documents_behind
 from evalkit.report.run_settings import scorer_name, settings_label
 
 PARTIAL_MARK = "†"  # a value over part of the benchmark (--limit, example documents)
@@ -17,7 +18,7 @@ class Cell:
     text: str | None        # as printed in the table (a PARTIAL_MARK when partial); None: a dash
     value: float | None     # the metric in the table's units (x100 for percent tables), None if absent
     stderr: float | None    # same units
-    n: int | None           # documents behind the value
+    n: int | None           # documents behind the value (the group's own for a group's metric)
     status: str             # SHOWN, NOT_RUN, PARTIAL or NOT_COMPARABLE
     reason: str = ""        # for a dash or a mark: why
 
@@ -74,7 +75,7 @@ def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
         return Cell(None, None, None, None, NOT_RUN, f"incomplete: {incomplete}" if incomplete else "not run")
     metric = _metric_name(table, column, result)
     raw = _number(metrics.get(metric), result, column.task, metric)
-    n = metrics.get("n") if isinstance(metrics.get("n"), int) else None
+    n = documents_behind(metrics, metric)
     if raw is None:
         return Cell(None, None, None, n, PARTIAL, f"incomplete: {incomplete}" if incomplete else
                     f"partial: no {metric} in the results")

@@ -1,6 +1,11 @@
 """Comparing two runs: per task and metric A, B, B - A and a paired bootstrap confidence interval over
-the documents both ran; the documents whose prediction flipped; warnings where the protocols differ.
-The two runs' samples are joined on document ids (pandas)."""
+the documents both ran; the documents whose prediction flipped; warnings where the protocols or the
+document sets differ.
+
+The two runs' samples are joined on each document's content hash (`doc_hash`; doc_id for files written
+before it: with --limit per subject, MMLU's doc_id names different questions in two runs). The
+regression verdict reads the mean paired difference over the shared documents: the two runs' own means
+over different document sets (--limit 10 vs 20) differ without the model changing."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.report.cells import row_label, scorer_name
-from evalkit.report.results import load_results, samples_frame, samples_path
+from evalkit.report.results import is_count, load_results, samples_frame, samples_path
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -31,6 +36,24 @@ class MetricDelta:
     ci_low: float | None         # paired bootstrap interval of the mean difference over shared documents;
     ci_high: float | None        # None when the samples do not carry this metric per document
     shared: int                  # documents in both runs with this metric
+    same_documents: bool = False  # both runs scored the same documents: `delta` compares like with like
+
+    @property
+    def judged(self) -> float | None:
+        """The difference a regression verdict reads: the paired mean over shared documents; without
+        per-document values, B - A where both runs scored the same documents; else None (no verdict)."""
+        if self.shared_delta is not None:
+            return self.shared_delta
+        return self.delta if self.same_documents else None
+
+
+@dataclass(frozen=True)
+class Documents:
+    """How many documents each run scored of a task, and how many of them both scored."""
+    a: int | None
+    b: int | None
+    shared: int | None       # None without both runs' samples
+    paired_on: str | None    # "doc_hash", or "doc_id" for samples written before documents were hashed
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,7 @@ class Comparison:
     deltas: list[MetricDelta] = field(default_factory=list)
     flips: dict[str, list[Flip]] = field(default_factory=dict)   # per task, the first `max_flipped`
     flip_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per task: better, worse
+    documents: dict[str, Documents] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -70,11 +94,16 @@ def compare_runs(dir_a: Path, dir_b: Path, resamples: int = RESAMPLES, seed: int
             comparison.warnings.append(f"only in {name}: {', '.join(missing)}")
     for task in (t for t in tasks_a if t in tasks_b):
         comparison.warnings += protocol_mismatches(task, result_a, result_b)
-        joined = _joined_samples(dir_a, dir_b, task)
+        joined, paired_on = _joined_samples(dir_a, dir_b, task)
         metrics_a, metrics_b = result_a["results"][task], result_b["results"][task]
+        documents = Documents(metrics_a.get("n"), metrics_b.get("n"), None if joined is None else len(joined),
+                              paired_on)
+        comparison.documents[task] = documents
+        comparison.warnings += _document_warnings(task, documents)
+        same = _same_documents(task, documents, result_a, result_b)
         for metric in (m for m in metrics_a if _is_metric(m, metrics_a) and _is_metric(m, metrics_b)):
             comparison.deltas.append(_delta(task, metric, metrics_a[metric], metrics_b[metric], joined,
-                                            resamples, seed))
+                                            resamples, seed, same))
         headline = result_b.get("protocol", {}).get(task, {}).get("headline_metric") or \
             result_a.get("protocol", {}).get(task, {}).get("headline_metric")
         if joined is not None and headline and f"metric:{headline}_a" in joined:
@@ -96,16 +125,21 @@ def protocol_mismatches(task: str, result_a: dict, result_b: dict) -> list[str]:
     return [f"{task}: {key} differs (A: {_short(a)}, B: {_short(b)})" for key, a, b in pairs if a != b]
 
 
-def regressions(comparison: Comparison, metric: str, tolerance: float) -> list[MetricDelta]:
-    """Deltas of `metric` where B is worse than A by more than `tolerance` (a fraction)."""
-    found = []
+def regressions(comparison: Comparison, metric: str, tolerance: float) -> tuple[list[MetricDelta], list[MetricDelta]]:
+    """Deltas of `metric` where B is worse than A by more than `tolerance` (a fraction) on the documents
+    both runs scored (MetricDelta.judged), and those that cannot be judged (different documents and no
+    per-document values)."""
+    found, unjudged = [], []
     for delta in comparison.deltas:
         if delta.metric != metric:
             continue
-        worse = delta.delta if delta.metric.startswith(LOWER_IS_BETTER) else -delta.delta
+        if delta.judged is None:
+            unjudged.append(delta)
+            continue
+        worse = delta.judged if delta.metric.startswith(LOWER_IS_BETTER) else -delta.judged
         if worse > tolerance:
             found.append(delta)
-    return found
+    return found, unjudged
 
 
 def paired_bootstrap_interval(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 1234,
@@ -119,23 +153,51 @@ def paired_bootstrap_interval(a: np.ndarray, b: np.ndarray, resamples: int = RES
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def _joined_samples(dir_a: Path, dir_b: Path, task: str) -> pd.DataFrame | None:
-    """Both runs' samples of `task`, one row per document both ran (columns suffixed _a and _b)."""
+def _joined_samples(dir_a: Path, dir_b: Path, task: str) -> tuple[pd.DataFrame | None, str | None]:
+    """Both runs' samples of `task`, one row per document both ran (columns suffixed _a and _b, indexed by
+    A's doc_id), and what paired them: the documents' hashes where both files carry them, else doc_id."""
     if not (samples_path(dir_a, task).exists() and samples_path(dir_b, task).exists()):
-        return None
-    return samples_frame(dir_a, task).add_suffix("_a").join(samples_frame(dir_b, task).add_suffix("_b"), how="inner")
+        return None, None
+    frame_a, frame_b = samples_frame(dir_a, task), samples_frame(dir_b, task)
+    if "doc_hash" not in frame_a or "doc_hash" not in frame_b or frame_a.empty or frame_b.empty:
+        return frame_a.add_suffix("_a").join(frame_b.add_suffix("_b"), how="inner"), "doc_id"
+    keyed_a, keyed_b = (frame.reset_index().set_index(_document_keys(frame).to_numpy()) for frame in (frame_a, frame_b))
+    joined = keyed_a.add_suffix("_a").join(keyed_b.add_suffix("_b"), how="inner")
+    return joined.set_index("doc_id_a").rename_axis("doc_id"), "doc_hash"
 
 
-def _delta(task, metric, a, b, joined, resamples, seed) -> MetricDelta:
+def _document_keys(frame: pd.DataFrame) -> pd.Series:
+    """doc_hash, then '#k' for the k-th repeat of the same document (a benchmark may hold duplicates)."""
+    repeat = frame.groupby("doc_hash").cumcount()
+    return frame["doc_hash"].astype(str) + "#" + repeat.astype(str)
+
+
+def _document_warnings(task: str, documents: Documents) -> list[str]:
+    if documents.shared is None or documents.a == documents.b == documents.shared:
+        return []
+    return [f"{task}: document sets differ (A: {documents.a}, B: {documents.b}, both: {documents.shared}, paired "
+            f"on {documents.paired_on}); B − A (shared) and the regression verdict are over the shared documents"]
+
+
+def _same_documents(task: str, documents: Documents, result_a: dict, result_b: dict) -> bool:
+    """Both runs scored the same documents: all of them shared, or (without samples) the same count of
+    the same data under the same limit."""
+    if documents.shared is not None:
+        return documents.a == documents.b == documents.shared
+    ra, rb = result_a.get("run") or {}, result_b.get("run") or {}
+    return documents.a == documents.b and all(ra.get(key) == rb.get(key) for key in _RUN_FIELDS)
+
+
+def _delta(task, metric, a, b, joined, resamples, seed, same) -> MetricDelta:
     column_a, column_b = f"metric:{metric}_a", f"metric:{metric}_b"
     if joined is None or column_a not in joined or column_b not in joined:
-        return MetricDelta(task, metric, a, b, b - a, None, None, None, 0)
+        return MetricDelta(task, metric, a, b, b - a, None, None, None, 0, same)
     pairs = joined[[column_a, column_b]].dropna()
     if len(pairs) < 2:
-        return MetricDelta(task, metric, a, b, b - a, None, None, None, len(pairs))
+        return MetricDelta(task, metric, a, b, b - a, None, None, None, len(pairs), same)
     shared_delta = float((pairs[column_b] - pairs[column_a]).mean())
     low, high = paired_bootstrap_interval(pairs[column_a].to_numpy(), pairs[column_b].to_numpy(), resamples, seed)
-    return MetricDelta(task, metric, a, b, b - a, shared_delta, low, high, len(pairs))
+    return MetricDelta(task, metric, a, b, b - a, shared_delta, low, high, len(pairs), same)
 
 
 def _flips(task: str, metric: str, joined: pd.DataFrame) -> list[Flip]:
@@ -163,9 +225,10 @@ def _better(metric: str, flip: Flip) -> bool:
 
 
 def _is_metric(name: str, metrics: dict) -> bool:
+    """A score, not a document count (n, n_total, n_<group>) nor a standard error."""
     value = metrics.get(name)
-    return (name != "n" and not name.endswith("_stderr") and isinstance(value, (int, float))
-            and not isinstance(value, bool))
+    return (not is_count(name) and not name.endswith("_stderr")
+            and isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def _plain(value: object) -> object:

@@ -23,11 +23,12 @@ def comparison_frame(comparison: Comparison) -> pd.DataFrame:
 
 
 def comparison_markdown(comparison: Comparison) -> str:
-    lines = [f"# {comparison.b} vs {comparison.a}", "",
+    lines = [f"# A: {comparison.a} vs B: {comparison.b}", "",
              f"A: {comparison.a} ({comparison.a_dir}); B: {comparison.b} ({comparison.b_dir}). "
-             "A, B and B − A in points (×100) as each run reports them; on shared documents: the mean "
-             f"difference over the documents both runs scored and its paired bootstrap {LEVEL:.0%} interval "
-             "(– where the samples do not carry the metric per document).", ""]
+             "A, B and B − A in points (×100) as each run reports them, over its own documents; on shared "
+             "documents: the mean difference over the documents both runs scored and its paired bootstrap "
+             f"{LEVEL:.0%} interval (– where the samples do not carry the metric per document). A regression "
+             "is judged on the shared documents.", ""]
     if comparison.warnings:
         lines += ["**Protocol mismatch**: the two runs do not measure the same thing here:",
                   *(f"- {warning}" for warning in comparison.warnings), ""]

@@ -86,13 +86,27 @@ def results_frame(result_dicts: list[dict], labels: list[str] | None = None) -> 
         label = labels[index] if labels else result["model"]["name"]
         for task, metrics in result["results"].items():
             for metric, value in metrics.items():
-                if metric == "n" or metric.endswith("_stderr") or not _is_number(value):
+                if is_count(metric) or metric.endswith("_stderr") or not _is_number(value):
                     continue
                 stderr = metrics.get(f"{metric}_stderr")
                 records.append({"run": index, "model": label, "task": task, "metric": metric,
                                 "value": float(value), "stderr": float(stderr) if _is_number(stderr) else None,
-                                "n": metrics.get("n")})
+                                "n": documents_behind(metrics, metric)})
     return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
+
+
+def is_count(name: str) -> bool:
+    """A document count of results.<task>, not a score: n, n_total, n_<group>."""
+    return name == "n" or name.startswith("n_")
+
+
+def documents_behind(metrics: dict, metric: str) -> int | None:
+    """The documents `metric` of a task averages over: n_<group> for a group's metric (<metric>_<group>,
+    the longest group name that ends it: acc_male_gotcha is male_gotcha's), else n."""
+    groups = [key[2:] for key in metrics if key.startswith("n_") and key != "n_total"]
+    matching = [group for group in groups if metric.endswith("_" + group)]
+    value = metrics.get(f"n_{max(matching, key=len)}" if matching else "n")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _is_number(value: object) -> bool:

@@ -30,8 +30,8 @@ class ScoreJob:
 
 @dataclass(eq=False)
 class GenerateJob:
-    """Samples first..n-1 of `request` from prompt `ids` (already cut to the window), with at most `budget`
-    new tokens (max_tokens fitted to the window): resolves to texts."""
+    """Samples 0..n-1 of `request` from prompt `ids` (already cut to the window), with at most `budget`
+    new tokens (max_tokens fitted to the window): resolves to (texts, how each ended)."""
     request: GenerateRequest
     ids: tuple[int, ...]
     budget: int
@@ -98,10 +98,10 @@ class Batcher:
         return [type(f)(f.logprobs, tuple(alternatives[:job.top_k] for alternatives in f.top))
                 for job, f in zip(jobs, found)]
 
-    def _generate(self, jobs: list[GenerateJob]) -> list[tuple[str, ...]]:
+    def _generate(self, jobs: list[GenerateJob]) -> list[tuple[tuple[str, ...], tuple[generation.SampleEnd, ...]]]:
         """The same request with different prompt ids (cut differently) cannot share one call: rounds."""
         engine = self.engine
-        texts: dict[int, tuple[str, ...]] = {}
+        texts: dict[int, tuple[tuple[str, ...], tuple[generation.SampleEnd, ...]]] = {}
         pending = list(enumerate(jobs))
         while pending:
             prompts: dict[GenerateRequest, tuple[tuple[int, ...], int]] = {}
@@ -109,11 +109,13 @@ class Batcher:
             for i, job in pending:
                 if prompts.setdefault(job.request, (job.ids, job.budget)) != (job.ids, job.budget):
                     later.append((i, job))
+            ends: dict[tuple[GenerateRequest, int], generation.SampleEnd] = {}
             with torch.inference_mode():
                 found = generation.generate(engine.model, engine.tokenizer,
                                             {r: (list(ids), budget) for r, (ids, budget) in prompts.items()},
-                                            engine.policy, engine.stats, {})
-            texts.update((i, found[job.request]) for i, job in pending if (i, job) not in later)
+                                            engine.policy, engine.stats, {}, ends=ends)
+            texts.update((i, (found[job.request], tuple(ends[job.request, k] for k in range(job.request.n))))
+                         for i, job in pending if (i, job) not in later)
             pending = later
         engine.stats.requests_served += len(jobs)
         return [texts[i] for i in range(len(jobs))]

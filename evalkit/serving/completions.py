@@ -43,7 +43,8 @@ class CompletionParams:
     seed: int
     logprobs: int | None                # top alternatives per position; None: no logprobs at all
     echo: bool
-    truncate_prompt_tokens: int | None  # keep the last k prompt tokens (BOS included when kept)
+    truncate_prompt_tokens: int | None  # keep the last k prompt tokens (BOS included when kept); at most the
+                                        # window, + 1 when scoring (the last token is not forwarded)
 
     @property
     def scores_prompt(self) -> bool:
@@ -81,7 +82,10 @@ def parse_completion(body: Any, window: int) -> CompletionParams:
         seed=_integer(body, "seed", 0, -(1 << 63), (1 << 63) - 1),
         logprobs=_integer(body, "logprobs", None, 0, MAX_LOGPROBS),
         echo=_boolean(body, "echo", False),
-        truncate_prompt_tokens=_integer(body, "truncate_prompt_tokens", None, 1, window))
+        truncate_prompt_tokens=_integer(body, "truncate_prompt_tokens", None, 1, window + 1))
+    if (params.truncate_prompt_tokens or 0) > window and not params.scores_prompt:
+        raise BadRequest("truncate_prompt_tokens", f"truncate_prompt_tokens: at most {window} (the window) unless "
+                                                   "scoring a prompt (echo, logprobs, max_tokens 0)")
     if params.logprobs is not None and params.max_tokens > 0:
         raise BadRequest("logprobs", "logprobs of generated tokens are not supported; use echo with max_tokens 0 "
                                      "to score a prompt")

@@ -1,6 +1,7 @@
 """evalkit's engine as an OpenAI-compatible completions server (an ASGI app on Starlette; `serve` runs it).
 
-Endpoints: POST /v1/completions, GET /v1/models (with vLLM's `max_model_len`), POST /tokenize (vLLM's
+Endpoints: POST /v1/completions, GET /v1/models (with vLLM's `max_model_len` and evalkit's
+`max_scored_tokens`, the window + 1), POST /tokenize (vLLM's
 shape: the token counter of a client without a tokenizer), GET /health, GET /stats (the engine's
 counters and how many batches the worker ran).
 
@@ -8,10 +9,13 @@ counters and how many batches the worker ran).
   tokens before it (the first, BOS, has none: null), its top alternatives and its `text_offset`.
 - Generation: `n` samples of up to `max_tokens` tokens, cut before the first `stop` string. Sample j of
   (prompt, seed) is the engine's sample j, reproducible whatever else is in the batch. A prompt is cut
-  from the left to leave room for `max_tokens`, as the engine does in process. `finish_reason` is
-  "length" when the text re-encodes to `max_tokens` tokens or more, else "stop" (stop string or EOS).
+  from the left to leave room for `max_tokens`, as the engine does in process. `completion_tokens` counts
+  the tokens the engine generated (an ending EOS included); `finish_reason` is "stop" when EOS or a stop
+  string ended a sample, else "length".
 - Windows: a prompt longer than the model's window is refused (400) unless `truncate_prompt_tokens`
-  asks to keep only its last tokens.
+  asks to keep only its last tokens. A prompt to score may hold one token more than the window: its last
+  token is predicted, never forwarded, so the model attends to `max_length` tokens as in process (the
+  engine's scoring windows hold max_length + 1 tokens). It must leave two tokens (an empty one is refused).
 - Every field is checked before work is queued (completions.py); bad input gets HTTP 400 naming the
   field, and an engine failure fails only its own batch (500). Concurrent requests are computed
   together by one worker thread (batcher.py).
@@ -66,11 +70,10 @@ def create_app(engine: Engine, name: str) -> Starlette:
             for j in range(params.n):
                 index = i * params.n + j
                 if params.max_tokens > 0:
-                    generated = found[i][j]
-                    used = len(tokenizer.encode(generated))
-                    completion_tokens += used
-                    finish = "length" if used >= params.max_tokens else "stop"
-                    choices.append(choice(index, (text if params.echo else "") + generated, finish))
+                    texts, ends = found[i]
+                    completion_tokens += ends[j].tokens
+                    choices.append(choice(index, (text if params.echo else "") + texts[j],
+                                          "stop" if ends[j].stopped else "length"))
                 else:
                     choices.append(choice(index, text if params.echo else "", "length",
                                           _logprobs(params, tokens, found.get(i), tokenizer)))
@@ -80,7 +83,7 @@ def create_app(engine: Engine, name: str) -> Starlette:
     async def models(request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{
             "id": name, "object": "model", "created": started, "owned_by": "evalkit", "root": engine.loaded.name,
-            "max_model_len": window}]})
+            "max_model_len": window, "max_scored_tokens": window + 1}]})
 
     async def tokenize(request: Request) -> JSONResponse:
         body = await _json_body(request)
@@ -121,14 +124,21 @@ async def _json_body(request: Request) -> Any:
 
 
 def _fit(tokens: PromptTokens, params: CompletionParams, window: int, index: int) -> PromptTokens:
-    """Cut as asked (truncate_prompt_tokens) and refuse what still exceeds the window. The prompt is kept
-    whole otherwise: max_tokens is capped to the room left in the window, as the engine does in process
-    (evalkit.window)."""
+    """Cut as asked (truncate_prompt_tokens) and refuse what still exceeds the window (one token more
+    when scoring: the last is not forwarded). The prompt is kept whole otherwise: max_tokens is capped to
+    the room left in the window, as the engine does in process (evalkit.window)."""
     if params.truncate_prompt_tokens is not None:
         tokens = tokens.last(params.truncate_prompt_tokens)
-    if len(tokens.ids) > window:
-        raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the window of {window} tokens "
+    room = window + 1 if params.scores_prompt else window
+    if len(tokens.ids) > room:
+        raise BadRequest("prompt", f"prompt {index}: {len(tokens.ids)} tokens exceed the {room} tokens a "
+                                   f"{'scoring' if params.scores_prompt else 'generation'} request holds "
                                    "(truncate_prompt_tokens keeps the last ones)")
+    if params.scores_prompt and len(tokens.ids) < 2:  # the first token is only the condition
+        if params.truncate_prompt_tokens is not None and len(tokens.ids) == params.truncate_prompt_tokens:
+            raise BadRequest("truncate_prompt_tokens", "truncate_prompt_tokens: scoring keeps at least 2 tokens "
+                                                       "(the first has no log-probability)")
+        raise BadRequest("prompt", f"prompt {index}: empty, nothing to score (BOS alone has no log-probability)")
     return tokens
 
 
