@@ -142,7 +142,11 @@ def test_math_judges_by_minerva_and_math_verify():
     text = "It is one half.\nFinal Answer: The final answer is $0.5$. I hope it is correct."
     sample = task.process(doc, 0, 0, [Answer(request, GenerateResult((text,)))])
     assert sample.prediction == "0.5"
-    assert sample.metrics == {"exact_match": 1.0, "math_verify": 1.0, "symbolic_timeout": 0.0}
+    assert sample.metrics == {"exact_match": 1.0, "exact_match_boxed": 1.0, "math_verify": 1.0, "symbolic_timeout": 0.0}
+    boxed_only = "It is one half, $\\boxed{0.5}$."  # no Final Answer line: wrong by Minerva's rule, right by the lenient one
+    sample = task.process(doc, 0, 0, [Answer(request, GenerateResult((boxed_only,)))])
+    assert sample.prediction is None
+    assert sample.metrics == {"exact_match": 0.0, "exact_match_boxed": 1.0, "math_verify": 1.0, "symbolic_timeout": 0.0}
 
 
 def run(*args):
