@@ -7,7 +7,7 @@ as Minerva does (its substring rules made LaTeX-safe, as lm-eval 0.4.13 does) an
 gold (the solution's last \\boxed{}) by string or by SymPy within a time limit
 (evalkit.metrics.math_answer). Two more metrics beside the headline: `exact_match_boxed` (the same
 check, taking the completion's last \\boxed{} when it has no "Final Answer" line: lenient, not the
-paper's rule) and `math_verify` (Hugging Face's Math-Verify on the whole completion against the whole
+paper's rule; for maj1@k it judges the voted answer, or the first sample's box when no sample has the line) and `math_verify` (Hugging Face's Math-Verify on the whole completion against the whole
 reference solution, as lm-eval's `minerva_math`). maj1@k: k = 256 in the paper.
 
 Where this differs from lm-eval 0.4.13's `minerva_math` `exact_match` (tests/test_vs_lm_eval_answers.py,
@@ -34,8 +34,10 @@ DISAGREEMENTS = {
     "tuple without left right": "evalkit drops the sizing commands \\left and \\right, lm-eval keeps them and "
                                 "sympy cannot subtract tuples, so there (3,\\frac{\\pi}{2}) is not "
                                 "\\left( 3, \\frac{\\pi}{2} \\right)",
-    "variable a kept": "lm-eval removes 'a ' as a substring (Minerva's rule for articles), so the gold '2a + b' "
-                       "becomes '2+b'; evalkit removes 'a'/'an' only as an article before a word",
+    **dict.fromkeys(["variable a kept", "variable a in a fraction (gold 2620)", "tan with parentheses (gold 4700)"],
+                    "lm-eval removes 'a ' and 'an ' as substrings (Minerva's rule for articles), so the gold "
+                    "'2a + b' becomes '2+b' and '2 \\tan x' becomes '2\\tx'; evalkit removes 'a'/'an' only as an "
+                    "article before a word"),
 }
 NOTES = ("Rules: Minerva (Lewkowycz et al. 2022, appendix D) for extraction and normalization, with unit words "
          "removed as words (never inside a command such as \\left or \\infty), commas fused only in "

@@ -45,6 +45,8 @@ MATH_CASES = [
     ("choice letter", final(r"$\text{(B)}$"), r"\text{(B)}", True),
     ("word answer bare", final("Monday"), r"\text{Monday}", True),
     ("variable a kept", final("$2a+b$"), "2a + b", True),
+    ("variable a in a fraction (gold 2620)", final(r"$\frac{2a+b}{2}$"), r"\frac{2a + b}{2}", True),
+    ("tan with parentheses (gold 4700)", final(r"$2\tan(x)$"), r"2 \tan x", True),
     ("expanded polynomial", final("$x^2+2x+1$"), "(x+1)^2", True),
     ("factored", final("$2x+2$"), "2(x+1)", True),
     ("rationalized", final(r"$\frac{\sqrt{2}}{2}$"), r"\frac{1}{\sqrt{2}}", True),

@@ -31,6 +31,7 @@ MATH_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "math" / "
 MINERVA = r"""
 import json, sys
 from lm_eval.tasks.minerva_math import utils as u
+u.is_equiv("1", "2")  # load sympy's LaTeX parser now, not inside the first comparison's 5 s limit
 verdicts = []
 for solution, completion in json.load(sys.stdin):
     gold = u.normalize_final_answer(u.remove_boxed(u.last_boxed_only_string(solution)))
