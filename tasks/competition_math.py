@@ -7,12 +7,13 @@ as Minerva does (its substring rules made LaTeX-safe, as lm-eval 0.4.13 does) an
 gold (the solution's last \\boxed{}) by string or by SymPy within a time limit
 (evalkit.metrics.math_answer). Two more metrics beside the headline: `exact_match_boxed` (the same
 check, taking the completion's last \\boxed{} when it has no "Final Answer" line: lenient, not the
-paper's rule; for maj1@k it judges the voted answer, or the first sample's box when no sample has the line) and `math_verify` (Hugging Face's Math-Verify on the whole completion against the whole
-reference solution, as lm-eval's `minerva_math`). maj1@k: k = 256 in the paper.
+paper's rule; for maj1@k it judges the voted answer, or the first sample's box when no sample has the
+line) and `math_verify` (Hugging Face's Math-Verify on the whole completion against the whole reference
+solution, as lm-eval's `minerva_math`). maj1@k: k = 256 in the paper.
 
-Where this differs from lm-eval 0.4.13's `minerva_math` `exact_match` (tests/test_vs_lm_eval_answers.py,
-all 5,000 gold answers fed back as perfect completions and the hand-written cases of
-tests/answer_cases.py): see NOTES.
+Where this differs from lm-eval 0.4.13's `minerva_math` `exact_match` (tests/test_vs_lm_eval_answers.py:
+all 5,000 gold answers fed back as perfect completions, and the hand-written cases of
+tests/answer_cases.py): DISAGREEMENTS, with the reasons, also in the protocol notes.
 Documents keep the source's `idx` as their id where present (the mirror in ../shared/data has it).
 """
 from __future__ import annotations
@@ -66,7 +67,8 @@ def math_doc(where: str, record: dict) -> dict:
     if boxed is None:
         raise DataError(f"{where}: field 'solution' has no \\boxed{{...}} answer")
     doc = {"problem": field(record, "problem", where), "solution": solution, "gold_boxed": boxed,
-           "gold": normalize_final_answer(gold_boxed(boxed)), "level": record.get("level"), "type": record.get("type")}
+           "gold": normalize_final_answer(gold_boxed(boxed)), "level": record.get("level"),
+           "type": record.get("type")}
     if "idx" in record:
         doc["id"] = str(record["idx"])
     return doc

@@ -2,11 +2,12 @@
 
 The 3,610-question dev file is the split the open-domain literature (and LLaMA) reports as NQ's
 test set. Records are {"question", "answer": [acceptable strings]}; questions are lower case
-without a final "?", and are shown as the paper's Figure 3 shows them ("Who sang who wants to be a
-millionaire in high society?"): first letter upper case, a final "?". lm-eval's nq_open adds only the
-"?"; the rest of the question is left as NQ-open writes it (proper nouns stay lower case). Shots come from NQ-open train (Hub
-google-research-datasets/nq_open "train"; with --data-dir, naturalquestions/NQ-open.train.jsonl);
-a shot's answer is its first acceptable answer. Registered as naturalquestions_{0,1,5,64}shot.
+without a final "?", and are shown as the paper's Figure 3 shows them ("Who sang who wants to be
+a millionaire in high society?"): first letter upper case, a final "?". lm-eval's nq_open adds only
+the "?"; the rest of the question is left as NQ-open writes it (proper nouns stay lower case).
+Shots come from NQ-open train (Hub google-research-datasets/nq_open "train"; with --data-dir,
+naturalquestions/NQ-open.train.jsonl); a shot's answer is its first acceptable answer. Registered
+as naturalquestions_{0,1,5,64}shot.
 """
 from __future__ import annotations
 

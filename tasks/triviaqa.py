@@ -84,5 +84,6 @@ class TriviaQA(ClosedBookQA):
     def from_hub(self, row: dict) -> dict:
         where = f"{HUB} {row.get('question_id')}"
         answer = field(row, "answer", where, dict)
-        return trivia_doc(field(row, "question_id", where), field(row, "question", where), field(answer, "value", where),
-                          _strings(answer, "aliases", where), _strings(answer, "normalized_aliases", where))
+        return trivia_doc(field(row, "question_id", where), field(row, "question", where),
+                          field(answer, "value", where), _strings(answer, "aliases", where),
+                          _strings(answer, "normalized_aliases", where))

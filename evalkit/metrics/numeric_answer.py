@@ -2,8 +2,8 @@
 numbers.
 
 The rule follows the chain-of-thought format of Wei et al. (2022), which Minerva and the LLaMA paper
-use for GSM8K: every exemplar ends "The answer is X." with X a number, and the answer is read where the
-format puts it, as self-consistency (Wang et al. 2022) parses "The answer is $18." as 18:
+use for GSM8K: every exemplar ends "The answer is X." with X a number, so the answer is read where the
+format puts it:
 - the FIRST "The answer is" of the completion (any case) is the answer; a later phrase is text the
   model wrote after answering, which the exemplars never do (lm-eval's `gsm8k_cot` strict-match also
   takes the first);

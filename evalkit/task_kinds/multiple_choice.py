@@ -47,7 +47,7 @@ def read_ai2_questions(path: Path, keep_id: bool = True) -> list[dict]:
 
 class MultipleChoiceTask(ProtocolTask):
     """Subclasses declare `name` and `protocol` and read their data; the rest is shared."""
-    unconditional_context = UNCONDITIONAL_CONTEXT  # GPT-3 used "Answer: " or "A: ", whichever its format ends with
+    unconditional_context = UNCONDITIONAL_CONTEXT  # GPT-3 used "Answer: " or "A: ", as its format ends
 
     def context(self, doc: dict) -> str:
         return self.prompt.render(**doc)
