@@ -2,9 +2,12 @@
 
 The 3,610-question dev file is the split the open-domain literature (and LLaMA) reports as NQ's
 test set. Records are {"question", "answer": [acceptable strings]}; questions are lower case
-without a final "?", which the prompt adds (as lm-eval does). Shots come from NQ-open train (Hub
-google-research-datasets/nq_open "train"; with --data-dir, naturalquestions/NQ-open.train.jsonl);
-a shot's answer is its first acceptable answer. Registered as naturalquestions_{0,1,5,64}shot.
+without a final "?", and are shown as the paper's Figure 3 shows them ("Who sang who wants to be
+a millionaire in high society?"): first letter upper case, a final "?". lm-eval's nq_open adds only
+the "?"; the rest of the question is left as NQ-open writes it (proper nouns stay lower case).
+Shots come from NQ-open train (Hub google-research-datasets/nq_open "train"; with --data-dir,
+naturalquestions/NQ-open.train.jsonl); a shot's answer is its first acceptable answer. Registered
+as naturalquestions_{0,1,5,64}shot.
 """
 from __future__ import annotations
 
@@ -31,10 +34,12 @@ class NaturalQuestions(ClosedBookQA):
         hub=HubSource(HUB, None, "validation"), local=("naturalquestions/NQ-open.dev.jsonl",),
         fewshot_hub=HubSource(HUB, None, "train"), fewshot_local=("naturalquestions/NQ-open.train.jsonl",),
         paper_table="Table 4",
-        notes="NQ-open dev (3,610 questions), reported as the test set; '?' appended to each question.")
+        notes="NQ-open dev (3,610 questions), reported as the test set. Questions shown as in the paper's "
+              "Figure 3: first letter upper case and a final '?' (NQ-open writes them lower case without one).")
 
     def question(self, doc: dict) -> str:
         question = doc["question"].strip()
+        question = question[:1].upper() + question[1:]
         return question if question.endswith("?") else question + "?"
 
     def read_local(self, paths: list[Path]) -> list[dict]:

@@ -1,9 +1,15 @@
 """RACE-middle and RACE-high (Lai et al. 2017): LLaMA Table 6, zero-shot, test splits.
 
 The authors' tarball has one JSON file per article (race/test/{middle,high}/N.txt) holding
-several questions; each question is one document. Format after GPT-3 (Brown et al. 2020,
-Appendix G): the article, then "Question: ...\\nAnswer:", then each option. Cloze questions
-(with "_") are shown as they are. Files are read in numeric order of their names.
+several questions; each question is one document. GPT-3's format (Brown et al. 2020, Appendix G,
+Figures G.1 RACE-h and G.3 RACE-m), which the paper follows: "Article: ...", then the article's
+earlier questions, each with the text of its correct option ("Q: ...\\nA: ..."), then the question
+asked ("Q: ...\\nA:"), then each option. Cloze questions (with "_") are shown as they are, as in the
+figures. The figures' text does not show their line breaks: here Q and A each take one line and a
+blank line separates the parts. acc_answer's unconditional context is "A:", the label the prompt
+ends with (GPT-3 section 2.4 uses "Answer: " or "A: "). lm-eval's `race` asks only each article's
+last question, labels them "Question:"/"Answer:", and writes earlier cloze questions with their
+blank filled in; here every question is a document. Files are read in numeric order of their names.
 """
 from __future__ import annotations
 
@@ -15,10 +21,11 @@ from evalkit.protocol import HubSource, TaskProtocol
 from evalkit.task_kinds.multiple_choice import MultipleChoiceTask, mc_doc
 
 LETTERS = ["A", "B", "C", "D"]
-NOTES = ("Normalizer: the paper says it follows Brown et al. (2020) for RACE, and GPT-3 chose RACE answers "
-         "by P(choice|context)/P(choice|'Answer:') (GPT-3 paper, section 2.4), so acc_answer is the "
-         "headline; acc and acc_char are reported too. One document per question (no earlier questions "
-         "of the same article in the context).")
+NOTES = ("Format: GPT-3's (Brown et al. 2020, Appendix G, Figures G.1 and G.3): the article, its earlier "
+         "questions with their correct options as 'Q: ...'/'A: ...', then the question asked; one document "
+         "per question. Normalizer: the paper says it follows Brown et al. (2020) for RACE, and GPT-3 chose "
+         "RACE answers by P(choice|context)/P(choice|'A:') (GPT-3 paper, section 2.4), so acc_answer is the "
+         "headline; acc and acc_char are reported too.")
 
 
 def _protocol(level: str, column: str) -> TaskProtocol:
@@ -26,7 +33,8 @@ def _protocol(level: str, column: str) -> TaskProtocol:
         hub=HubSource("ehovy/race", level, "test"),
         local=(f"race/test/{level}",),
         template="race.jinja",
-        answer="the four options; gold = the answer letter",
+        answer="the four options; gold = the answer letter; earlier questions of the article shown with the "
+               "text of their correct option",
         normalizer="answer", rules=("none", "char", "answer"),
         paper_table="Table 6", paper_column=column, notes=NOTES)
 
@@ -35,7 +43,24 @@ def _file_order(path: Path) -> tuple:
     return (0, int(path.stem), "") if path.stem.isdigit() else (1, 0, path.stem)
 
 
+def with_earlier_questions(docs: list[dict]) -> list[dict]:
+    """Each document with the questions before it in its article and their correct options (`earlier`)."""
+    seen: dict[str, list[dict]] = {}
+    out = []
+    for doc in docs:
+        earlier = seen.setdefault(doc["article_id"], [])
+        out.append({**doc, "earlier": list(earlier)})
+        earlier.append({"question": doc["question"], "answer": doc["choices"][doc["label"]]})
+    return out
+
+
 class _RACE(MultipleChoiceTask):
+    unconditional_context = "A:"
+
+    def _load(self, source, hub, local) -> list[dict]:
+        # earlier questions come from the whole split, whichever source (files or Hub rows) it was read from
+        return with_earlier_questions(super()._load(source, hub, local))
+
     def read_local(self, paths: list[Path]) -> list[dict]:
         files = sorted(paths[0].glob("*.txt"), key=_file_order)
         if not files:

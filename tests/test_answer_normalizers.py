@@ -2,7 +2,7 @@
 import pytest
 
 from evalkit.metrics.exact_match import exact_match, normalize_answer
-from evalkit.metrics.math_answer import (extract_answer, is_equivalent, last_boxed, model_answer,
+from evalkit.metrics.math_answer import (extract_answer, is_equivalent, last_boxed, lenient_answer, model_answer,
                                          normalize_final_answer, symbolic_equal)
 from evalkit.metrics.numeric_answer import canonical_number, extract_answer as gsm8k_answer, gold_answer
 from evalkit.metrics.verifier import verified
@@ -37,11 +37,12 @@ def test_gsm8k_numbers_compare_as_numbers(naive, canonical):
     assert canonical_number(naive) == canonical
 
 
-def test_gsm8k_answer_is_the_last_number_after_the_phrase():
+def test_gsm8k_answer_is_the_number_right_after_the_first_phrase():
     assert gsm8k_answer("She has 3 + 4 = 7 apples. The answer is 7.") == "7"
     assert gsm8k_answer("So 1,000 + 250 = 1,250. The answer is $1,250.") == "1250"
-    assert gsm8k_answer("The answer is 5. Then the answer is 5 + 3 = 8.") == "8"      # the last phrase, last number
-    assert gsm8k_answer("The answer is 12\nand 40 more") == "12"                     # only its own line
+    assert gsm8k_answer("The answer is 5. Then the answer is 5 + 3 = 8.") == "5"      # the first phrase
+    assert gsm8k_answer("The answer is 18 dollars and 0 cents.") == "18"              # the number right after it
+    assert gsm8k_answer("The answer is 12\nand 40 more") == "12"
     assert gsm8k_answer("So 3 + 4 = 7.") is None                                     # no phrase: no answer
     assert gsm8k_answer("The answer is seven.") is None
     assert gold_answer("Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 eggs.\n#### 2,125") == "2125"
@@ -56,6 +57,12 @@ def test_gsm8k_answer_is_the_last_number_after_the_phrase():
     (r"45^\circ", "45"),
     (r"x = 3", "3"),
     (r"100,000", "100000"),
+    (r"4,6,14,15", "4,6,14,15"),           # a list keeps its commas
+    (r"\left(\frac12\right)", r"(\frac{1}{2})"),  # "ft" is not removed from \left; sizing dropped
+    (r"(-\infty,3]", r"(-\infty,3]"),       # nor from \infty
+    (r"\sqrt[3]{2}", r"\sqrt[3]{2}"),
+    (r"\sqrt[3]2", r"\sqrt[3]{2}"),
+    (r"2\pi cm", r"2\pi"),
     (r"\text{(B)}", "(B)"),
     (r"\boxed{7}", "7"),
     (r"5\text{ dollars}", "5"),
@@ -96,15 +103,17 @@ def test_boxed_extraction_matches_braces_and_takes_the_last():
     assert last_boxed("no box") is None
 
 
-def test_model_answer_prefers_the_final_answer_line():
+def test_model_answer_is_the_final_answer_line_only():
     completion = "x = \\boxed{2}\nFinal Answer: The final answer is $\\frac12$. I hope it is correct."
     assert extract_answer(completion) == "$\\frac12$"
     assert model_answer(completion) == r"\frac{1}{2}"
-    assert model_answer(r"so the area is \boxed{12\text{ cm}^2}.") == "12"
+    assert model_answer(r"so the area is \boxed{12\text{ cm}^2}.") is None      # Minerva: no Final Answer line
+    assert lenient_answer(r"so the area is \boxed{12\text{ cm}^2}.") == "12"   # the lenient extra metric
     assert model_answer("I do not know.") is None
 
 
-def test_math_verify_judges_the_completion():
-    assert verified(r"\frac{1}{2}", "Final Answer: The final answer is $0.5$. I hope it is correct.")
-    assert not verified("3", "Final Answer: The final answer is $4$. I hope it is correct.")
-    assert not verified("3", "")
+def test_math_verify_judges_the_completion_against_the_solution():
+    solution = r"Half of it: $\boxed{\frac{1}{2}}$."
+    assert verified(solution, "Final Answer: The final answer is $0.5$. I hope it is correct.")
+    assert not verified(r"So $\boxed{3}$.", "Final Answer: The final answer is $4$. I hope it is correct.")
+    assert not verified(r"So $\boxed{3}$.", "")

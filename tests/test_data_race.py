@@ -28,10 +28,21 @@ def test_high_and_prompt():
     assert len(docs) == 2
     requests = task.requests(docs[0], 0, seed=0)
     assert requests[0].context == ("Article: Rivers shape the land over thousands of years by carrying sand and "
-                                   "stones downstream.\n\nQuestion: What is the main idea?\nAnswer:")
+                                   "stones downstream.\n\nQ: What is the main idea?\nA:")
     assert [r.continuation for r in requests[:4]] == [" Rivers change the land slowly.", " Sand is heavy.",
                                                       " Stones float.", " Rivers are new."]
-    assert requests[4].context == "Answer:"  # acc_answer is RACE's headline: unconditional requests follow
+    assert requests[4].context == "A:"  # acc_answer is RACE's headline: unconditional requests follow, after
+    #                                     the label the prompt ends with (GPT-3 section 2.4)
+
+
+def test_earlier_questions_of_the_article_come_with_their_answers_as_gpt3_shows_them():
+    task = get_task("race_middle")
+    docs = task.docs(DataSource(data_dir=FIXTURES))
+    assert [len(d["earlier"]) for d in docs] == [0, 0, 1, 0]
+    assert task.requests(docs[2], 2, seed=0)[0].context == (
+        "Article: Anna keeps a diary. She writes in it every night before bed.\n\n"
+        "Q: When does Anna write in her diary?\nA: Every night.\n\n"
+        "Q: Anna's diary is _ .\nA:")
 
 
 def test_mismatched_lists_name_file_and_fields(tmp_path):

@@ -35,8 +35,8 @@ def test_nq_open_dev_and_the_figure_3_prompt(data_dir):
     (request,) = task.requests(docs[0], 0, seed=1234)
     shot_q, shot_a = request.context.splitlines()[1:3]
     assert request.context == (f"Answer these questions:\n{shot_q}\n{shot_a}\n"
-                               "Q: when was the last time anyone was on the moon?\nA:")
-    assert shot_q.startswith("Q: ") and shot_q.endswith("?") and shot_a.startswith("A: ")
+                               "Q: When was the last time anyone was on the moon?\nA:")  # as the paper's Figure 3
+    assert shot_q.startswith("Q: ") and shot_q[3].isupper() and shot_q.endswith("?") and shot_a.startswith("A: ")
     assert (request.until, request.temperature, request.n) == (("\n", ".", ","), 0.0, 1)
 
 
@@ -98,10 +98,24 @@ def test_triviaqa_hub_rows_give_the_same_documents(monkeypatch):
 def test_malformed_triviaqa_names_the_record(tmp_path):
     folder = tmp_path / "triviaqa" / "qa"
     folder.mkdir(parents=True)
-    (folder / "web-dev.json").write_text(json.dumps({"Data": [{"Question": "Q?", "Answer": {"Value": "x"}}]}))
+    (folder / "web-dev.json").write_text(json.dumps({"Data": [{"Question": "Q?", "QuestionId": "q1",
+                                                               "Answer": {"Value": "x"}}]}))
     (folder / "wikipedia-dev.json").write_text(json.dumps({"Data": []}))
     with pytest.raises(DataError, match=r"web-dev\.json: Data\[0\]\.Answer: missing field 'Aliases'"):
         get_task("triviaqa_0shot").docs(DataSource(data_dir=tmp_path))
+
+
+def test_triviaqa_question_in_both_evidence_domains_is_one_document(tmp_path):
+    folder = tmp_path / "triviaqa" / "qa"
+    folder.mkdir(parents=True)
+
+    def record(qid, question):
+        return {"QuestionId": qid, "Question": question, "Answer": {"Value": "x", "Aliases": ["x"], "NormalizedAliases": ["x"]}}
+
+    (folder / "web-dev.json").write_text(json.dumps({"Data": [record("q1", "One?"), record("q2", "Two?")]}))
+    (folder / "wikipedia-dev.json").write_text(json.dumps({"Data": [record("q2", "Two?"), record("q3", "Three?")]}))
+    docs = get_task("triviaqa_0shot").docs(DataSource(data_dir=tmp_path))
+    assert [(d["id"], d["question"]) for d in docs] == [("q1", "One?"), ("q2", "Two?"), ("q3", "Three?")]
 
 
 def test_exemplar_prompts_and_their_shot_counts():
@@ -142,7 +156,11 @@ def test_math_judges_by_minerva_and_math_verify():
     text = "It is one half.\nFinal Answer: The final answer is $0.5$. I hope it is correct."
     sample = task.process(doc, 0, 0, [Answer(request, GenerateResult((text,)))])
     assert sample.prediction == "0.5"
-    assert sample.metrics == {"exact_match": 1.0, "math_verify": 1.0, "symbolic_timeout": 0.0}
+    assert sample.metrics == {"exact_match": 1.0, "exact_match_boxed": 1.0, "math_verify": 1.0, "symbolic_timeout": 0.0}
+    boxed_only = "It is one half, $\\boxed{0.5}$."  # no Final Answer line: wrong by Minerva's rule, right by the lenient one
+    sample = task.process(doc, 0, 0, [Answer(request, GenerateResult((boxed_only,)))])
+    assert sample.prediction is None
+    assert sample.metrics == {"exact_match": 0.0, "exact_match_boxed": 1.0, "math_verify": 1.0, "symbolic_timeout": 0.0}
 
 
 def run(*args):

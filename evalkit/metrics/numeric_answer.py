@@ -1,19 +1,29 @@
 """GSM8K answers: the gold number after "####", the model's number after "The answer is", compared as
 numbers.
 
-Wei et al. (2022) end every chain-of-thought exemplar with "The answer is X."; the model's answer is
-the last number after the last "The answer is" on its line, with thousands separators, a dollar
-sign and a trailing dot removed. Gold answers end the reference solution as "#### X" (14 test
-answers are written with thousands separators, e.g. "2,125"). Both become one canonical decimal
-string ("18", "-3", "2.5"), so that "18.00" and "18" vote together and compare equal.
+The rule follows the chain-of-thought format of Wei et al. (2022), which Minerva and the LLaMA paper
+use for GSM8K: every exemplar ends "The answer is X." with X a number, so the answer is read where the
+format puts it:
+- the FIRST "The answer is" of the completion (any case) is the answer; a later phrase is text the
+  model wrote after answering, which the exemplars never do (lm-eval's `gsm8k_cot` strict-match also
+  takes the first);
+- the answer is the number right after the phrase ("$" allowed before it), so "The answer is 18
+  dollars and 0 cents." gives 18 and "The answer is 5 + 3 = 8." gives 5; a phrase not followed by a
+  number ("The answer is seven.") states no answer;
+- thousands separators, a dollar sign and a closing dot are removed, and numbers compare by value, so
+  "$1,042", "1042" and "1042.00" are the same answer.
+Gold answers end the reference solution as "#### X" (14 test answers are written with thousands
+separators, e.g. "2,125"). Both become one canonical decimal string ("18", "-3", "2.5") so that
+answers vote together in maj1@k and compare equal.
 """
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
 
-ANSWER_PHRASE = re.compile(r"the answer is", re.IGNORECASE)
-NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
+ANSWER = re.compile(r"the answer is\s*(-?)\s*\$?\s*(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)",
+                    re.IGNORECASE)
+PHRASE = re.compile(r"the answer is", re.IGNORECASE)
 
 
 def canonical_number(text: str) -> str | None:
@@ -37,10 +47,9 @@ def gold_answer(solution: str) -> str | None:
 
 
 def extract_answer(completion: str) -> str | None:
-    """The last number after the last "The answer is" on its line, canonical; None when there is none."""
-    found = list(ANSWER_PHRASE.finditer(completion))
-    if not found:
+    """The number right after the first "The answer is", canonical; None when there is none."""
+    first = PHRASE.search(completion)
+    if first is None:
         return None
-    line = completion[found[-1].end():].split("\n", 1)[0]
-    numbers = NUMBER.findall(line)
-    return canonical_number(numbers[-1]) if numbers else None
+    found = ANSWER.match(completion, first.start())
+    return canonical_number(found.group(1) + found.group(2)) if found else None

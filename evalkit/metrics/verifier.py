@@ -1,9 +1,9 @@
 """MATH's second metric: Hugging Face's Math-Verify (PyPI `math-verify`), a maintained answer verifier.
 
-Shown beside Minerva's exact match so users can see both judgements of the same answers. The gold is
-the reference solution's last \\boxed{} answer; the model side is the completion itself (Math-Verify
-finds its boxed or "final answer is" span with its own extraction rules). Both sides are parsed once
-and cached, since maj1@k repeats answers.
+Shown beside Minerva's exact match so users can see both judgements of the same answers. As in lm-eval
+0.4.13's `minerva_math`, Math-Verify is given the whole reference solution and the whole completion and
+finds the answer in each with its own extraction rules (for a solution, its last \\boxed{}). Both
+sides are parsed once and cached, since maj1@k repeats answers.
 """
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ def _parsed(text: str) -> tuple:
     return tuple(parse(text))
 
 
-def verified(gold_boxed: str, completion: str) -> bool:
-    """Math-Verify's verdict: does `completion` state an answer equivalent to `gold_boxed` (the text inside
-    the reference's \\boxed{})?"""
+def verified(solution: str, completion: str) -> bool:
+    """Math-Verify's verdict: does `completion` state an answer equivalent to the reference `solution`'s?"""
     from math_verify import verify
-    gold, answer = _parsed(f"$\\boxed{{{gold_boxed}}}$"), _parsed(completion)
+    gold, answer = _parsed(solution), _parsed(completion)
     return bool(gold and answer and verify(list(gold), list(answer)))

@@ -61,6 +61,7 @@ def read_ai2_questions(path: Path, keep_id: bool = True) -> list[dict]:
 
 class MultipleChoiceTask(ProtocolTask):
     """Subclasses declare `name` and `protocol` and read their data; the rest is shared."""
+    unconditional_context = UNCONDITIONAL_CONTEXT  # GPT-3 used "Answer: " or "A: ", as its format ends
 
     def context(self, doc: dict) -> str:
         return self.prompt.render(**doc)
@@ -93,11 +94,11 @@ class MultipleChoiceTask(ProtocolTask):
     def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list[LoglikelihoodRequest]:
         scored = self.choice_requests(doc, doc_id, seed, context)
         if "answer" in self.protocol.rules:
-            scored += [LoglikelihoodRequest(UNCONDITIONAL_CONTEXT, r.continuation) for r in scored]
+            scored += [LoglikelihoodRequest(self.unconditional_context, r.continuation) for r in scored]
         return scored
 
     def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
-        # with the "answer" rule the second half holds the same continuations after UNCONDITIONAL_CONTEXT
+        # with the "answer" rule the second half holds the same continuations after the unconditional context
         n = len(answers) // 2 if "answer" in self.protocol.rules else len(answers)
         scored = [a.request for a in answers[:n]]
         lls = [a.result.loglikelihood for a in answers[:n]]
