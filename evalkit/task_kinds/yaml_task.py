@@ -129,6 +129,7 @@ class _YamlTask(ProtocolTask):
         self.config, self.fields, self.name = config, _Fields(config), config.task
         self.protocol = TaskProtocol(
             hub=HubSource("json", None, config.test_split),
+            fewshot_hub=HubSource("json", None, config.fewshot_split or config.test_split),
             local=tuple(str(p) for p in config.data_files.values()),
             template=config.path.name,
             answer="doc_to_choice / doc_to_target of the YAML file",
