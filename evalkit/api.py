@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from evalkit.errors import UsageError
 
-PATH_OPTIONS = ("data_dir", "output_dir", "load_generations")
+PATH_OPTIONS = ("data_dir", "output_dir", "load_generations", "include_path")
 
 
 def run_options() -> dict[str, Any]:
@@ -58,7 +58,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     from evalkit.task import DataSource
     from evalkit.training_progress import training_progress
 
-    tasks = tasks_package().resolve_tasks(args.tasks or args.suite)
+    tasks = tasks_package().resolve_tasks(args.tasks or args.suite, args.include_path)
     name = backend_name(args)
     options_from_args(args)
     check_settings(args, tasks)

@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     which.add_argument("--tasks", help="comma list of task names or paths to YAML task files; 'list' lists them")
     which.add_argument("--suite", help="comma list of suites: table3, table6, table8, table9, ... (the tables of "
                                        "reports/table_specs.json whose tasks exist), ci")
+    parser.add_argument("--include-path", type=Path, help="a folder of lm-eval task files: --tasks may name its "
+                                                          "tasks, groups and tags (lm-eval's --include_path)")
     parser.add_argument("--data-dir", type=Path, help="read the authors' original files (laid out as shared/data) "
                                                       "instead of the Hugging Face Hub")
     parser.add_argument("--examples", action="store_true", help="use the example documents shipped with evalkit "
