@@ -29,10 +29,14 @@ def winogrande_rows(data: Path) -> dict[str, list[dict]]:
 
 
 def gsm8k_rows(data: Path) -> dict[str, list[dict]]:
-    """openai/gsm8k (main)'s schema: question, answer."""
-    return {split: [{"question": d["question"], "answer": d["answer"]} for d in _read_jsonl(data / "gsm8k" /
-                                                                                         f"{split}.jsonl")]
-            for split in ("test", "train")}
+    """openai/gsm8k (main)'s schema: question, answer. The train split (the shots) in order of length, so
+    that 5-shot prompts and 256 new tokens fit a 2048-token window with a 512-token vocabulary (lm-eval
+    would cut a longer prompt from the left, evalkit would give generation less room)."""
+    splits = {split: [{"question": d["question"], "answer": d["answer"]} for d in _read_jsonl(data / "gsm8k" /
+                                                                                           f"{split}.jsonl")]
+              for split in ("test", "train")}
+    splits["train"].sort(key=lambda d: len(d["question"]) + len(d["answer"]))
+    return splits
 
 
 ROWS = {"piqa": piqa_rows, "arc_easy": arc_easy_rows, "boolq": boolq_rows, "hellaswag": hellaswag_rows,
