@@ -169,3 +169,21 @@ def test_missing_field_names_file_and_key(tmp_path):
     task = write_task(tmp_path, MC_YAML.replace("{{goal}}", "{{goall}}"))
     with pytest.raises(DataError, match="task.yaml: key doc_to_text: 'goall' is undefined"):
         task.requests(task.docs(DataSource())[0], 0, seed=0)
+
+
+def test_a_task_file_named_as_a_paper_task_fills_no_paper_cell(tmp_path):
+    """A YAML task named `piqa` (lm-eval's protocol, not the paper's) is reported outside the paper's tables."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    write_task(tmp_path, MC_YAML.replace("task: my_piqa", "task: piqa"), name="piqa.yaml")
+    proc = subprocess.run([sys.executable, str(REPO / "run_eval.py"), "run", "--model", "tiny", "--include-path",
+                           str(tmp_path), "--tasks", "piqa", "--no-progress", "--output-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["protocol"]["piqa"]["lm_eval"] and set(result["results"]["piqa"]) >= {"acc", "acc_norm"}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Table 3" not in report and "No result fills a cell" in report
+    assert "| piqa " in report.split("## Tasks outside the paper's tables")[1]

@@ -32,10 +32,11 @@ class EvaluatedRow:
 
 def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     """The row `result` (a checked results.json) fills in `table`, or None when it ran none of its tasks."""
-    if not any(column.task in result["results"] for column in table.columns):
+    ran = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]
+                             and not from_task_file(result, c.task)))
+    if not ran:
         return None
     model = result["model"]
-    ran = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]))
     return EvaluatedRow(model=row_label(result, ran), params=format_params(model.get("params")),
                         params_count=model.get("params"),
                         cells=tuple(_cell(table, column, result) for column in table.columns))
@@ -66,9 +67,15 @@ def format_value(table: PaperTable, value: float) -> str:
     return f"{value:.{1 if table.scale == 'percent' else table.decimals}f}"
 
 
+def from_task_file(result: dict, task: str) -> bool:
+    """Whether `task` ran from an lm-eval task file: it then never fills a paper cell, whatever its name
+    (only evalkit's own task knows the paper's protocol)."""
+    return "lm_eval" in (result.get("protocol") or {}).get(task, {})
+
+
 def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
     metrics = result["results"].get(column.task)
-    if metrics is None:
+    if metrics is None or from_task_file(result, column.task):
         return Cell(None, None, None, None, NOT_RUN, "not run")
     metric = _metric_name(table, column, result)
     raw = _number(metrics.get(metric), result, column.task, metric)

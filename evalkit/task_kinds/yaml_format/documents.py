@@ -37,16 +37,22 @@ class Documents:
     def dataset(self):
         if self._dataset is None:
             import datasets  # imported here: only a run reads data
+            from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
             kwargs = dict(self.config.dataset_kwargs or {})
             if "data_files" in kwargs:
                 kwargs["data_files"] = _anchored(kwargs["data_files"], self.config.path.parent)
+            quiet = are_progress_bars_disabled()
+            disable_progress_bars()  # a bar per split of every task would bury the run's own lines
             try:
                 self._dataset = datasets.load_dataset(self.config.dataset_path, self.config.dataset_name, **kwargs)
             except Exception as err:  # datasets raises many types (ConnectionError, FileNotFoundError, ValueError)
                 what = self.config.dataset_path + (f" ({self.config.dataset_name})" if self.config.dataset_name else "")
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 raise DataError(f"{self.config.path}: key dataset_path: cannot load {what}: {reason}") from err
+            finally:
+                if not quiet:
+                    enable_progress_bars()
         return self._dataset
 
     def split(self, name: str, process_docs=None, key: str = "test_split") -> list[dict]:

@@ -3,8 +3,8 @@
 Each pipeline ("strict-match", "flexible-extract", ...) runs its steps in order on the list of the
 document's `repeats` responses: `regex` (with `group_select` and `fallback`), `take_first`,
 `take_first_k`, `majority_vote`, `lowercase`, `uppercase`, `remove_whitespace`, `map`,
-`multi_choice_regex` and `custom` (a `!function` taking (responses, documents)), as lm-eval defines
-them. Without filter_list a task has lm-eval's one pipeline "none": take_first.
+`multi_choice_regex`, `regex_pos`, `custom` (a `!function` taking (responses, documents)) and a
+filter class of the task's own (`function: !function utils.MyFilter`), as lm-eval defines them. Without filter_list a task has lm-eval's one pipeline "none": take_first.
 """
 from __future__ import annotations
 
@@ -76,6 +76,20 @@ def _multi_choice_regex(regex_pattern: str = r"#### (\-?[0-9\.\,]+)", group_sele
     return apply
 
 
+def _regex_pos(regex_pattern: str = r"\['(.*?)'\]", group_select: int = 0, fallback: Any = None):
+    """The POS tags of a response's ('word', 'TAG') tuples (lm-eval's regex_pos ignores its pattern)."""
+    def tags(resp: Any) -> Any:
+        pairs = re.findall(r"\('([^']*)', '([^']*)'\)", resp) if isinstance(resp, str) else resp
+        return [pos for _, pos in pairs] or (fallback if fallback is not None else ["invalid"])
+    return lambda resps, doc: [tags(r) for r in resps]
+
+
+def _filter_class(cls: type, **kwargs):
+    """A filter class of the task's own (`function: !function utils.MyFilter`), applied to one document."""
+    instance = cls(**kwargs)
+    return lambda resps, doc: list(instance.apply([resps], [doc]))[0]
+
+
 def _take_first_k(k: int):
     return lambda resps, doc: resps[:k]
 
@@ -90,6 +104,7 @@ def _custom(filter_fn: Callable):
 
 STEPS: dict[str, Callable[..., Callable[[Any, dict], Any]]] = {
     "regex": _regex,
+    "regex_pos": _regex_pos,
     "multi_choice_regex": _multi_choice_regex,
     "take_first": lambda: lambda resps, doc: resps[0],
     "take_first_k": _take_first_k,
@@ -107,19 +122,24 @@ def check_filter_list(filter_list: Any, where: str) -> None:
         if not isinstance(pipeline, dict) or "name" not in pipeline or "filter" not in pipeline:
             raise UsageError(f"{where}: key filter_list: each entry needs 'name' and 'filter'")
         for step in pipeline["filter"]:
-            if step.get("function") not in STEPS:
+            if not isinstance(step.get("function"), type) and step.get("function") not in STEPS:
                 raise UsageError(f"{where}: key filter_list: unknown filter {step.get('function')!r} "
                                  f"(known: {', '.join(STEPS)})")
             try:
-                STEPS[step["function"]](**{k: v for k, v in step.items() if k != "function"})
-            except (TypeError, re.error) as err:
+                _step(step)
+            except Exception as err:  # a bad argument, pattern, or the task's own filter class failing
                 raise UsageError(f"{where}: key filter_list: {step['function']}: {err}") from err
 
 
 def pipelines(filter_list: list | None) -> dict[str, list[Callable[[Any, dict], Any]]]:
     """Pipeline name -> its steps, ready to apply (filter_list checked already)."""
-    return {p["name"]: [STEPS[s["function"]](**{k: v for k, v in s.items() if k != "function"}) for s in p["filter"]]
-            for p in filter_list or NONE}
+    return {p["name"]: [_step(s) for s in p["filter"]] for p in filter_list or NONE}
+
+
+def _step(step: dict) -> Callable[[Any, dict], Any]:
+    kwargs = {k: v for k, v in step.items() if k != "function"}
+    function = step["function"]
+    return _filter_class(function, **kwargs) if isinstance(function, type) else STEPS[function](**kwargs)
 
 
 def apply(steps: list[Callable[[Any, dict], Any]], responses: list, doc: dict) -> Any:

@@ -21,7 +21,6 @@ class GroupTask(Task):
     def __init__(self, name: str, path: Path, members: list, aggregate_metric_list: list[dict]):
         self.name, self.path, self.members, self.aggregate_metric_list = name, path, members, aggregate_metric_list
         self.protocol = members[0].protocol if members else None
-        self._leaf_of: list[tuple[YamlTask, int]] = []
 
     @classmethod
     def from_file(cls, path: Path, folder: Path) -> "GroupTask":
@@ -51,7 +50,7 @@ class GroupTask(Task):
         return [leaf for m in self.members for leaf in (m.leaves() if isinstance(m, GroupTask) else [m])]
 
     def protocol_dict(self) -> dict:
-        return {"task": self.name, "group": str(self.path), "members": [m.name for m in self.members],
+        return {"task": self.name, "lm_eval": {"group": str(self.path)}, "members": [m.name for m in self.members],
                 "aggregate_metric_list": self.aggregate_metric_list,
                 "tasks": {leaf.name: leaf.protocol_dict() for leaf in self.leaves()},
                 "headline_metric": self._keys()[0] if self._keys() else None}
@@ -68,18 +67,17 @@ class GroupTask(Task):
             leaf.configure(**settings)
 
     def docs(self, source: DataSource, limit: int | None = None) -> list[dict]:
-        """Each member's first `limit` documents (lm-eval's --limit is per task), tagged with their task."""
-        self._leaf_of = [(leaf, i) for leaf in self.leaves() for i in range(len(leaf.docs(source, limit)))]
-        return [doc for leaf in self.leaves() for doc in leaf.docs(source, limit)]
+        """Each member's first `limit` documents (lm-eval's --limit is per task), each as {task, doc_id, doc}."""
+        return [{"task": index, "doc_id": i, "doc": doc} for index, leaf in enumerate(self.leaves())
+                for i, doc in enumerate(leaf.docs(source, limit))]
 
     def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list:
-        leaf, own_id = self._leaf_of[doc_id]
-        return leaf.requests(doc, own_id, seed, context)
+        return self.leaves()[doc["task"]].requests(doc["doc"], doc["doc_id"], seed, context)
 
     def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
-        leaf, own_id = self._leaf_of[doc_id]
-        sample = leaf.process(doc, own_id, seed, answers)
-        sample.doc_id, sample.extra = doc_id, {"task": leaf.name, "task_doc_id": own_id, **sample.extra}
+        leaf = self.leaves()[doc["task"]]
+        sample = leaf.process(doc["doc"], doc["doc_id"], seed, answers)
+        sample.doc_id, sample.extra = doc_id, {"task": leaf.name, "task_doc_id": doc["doc_id"], **sample.extra}
         return sample
 
     def aggregate(self, samples: list[SampleResult]) -> dict[str, float]:
