@@ -187,3 +187,12 @@ def test_a_task_file_named_as_a_paper_task_fills_no_paper_cell(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Table 3" not in report and "No result fills a cell" in report
     assert "| piqa " in report.split("## Tasks outside the paper's tables")[1]
+
+
+def test_custom_dataset_builds_the_splits(tmp_path):
+    (tmp_path / "build.py").write_text("def rows(size=2, **kwargs):\n"
+                                       "    return {'test': [{'goal': f'g{i}', 'label': i % 2} for i in range(size)]}\n")
+    task = write_task(tmp_path, "task: built\ncustom_dataset: !function build.rows\nmetadata: {size: 3}\n"
+                                "test_split: test\noutput_type: multiple_choice\ndoc_to_text: goal\n"
+                                "doc_to_choice: ['a', 'b']\ndoc_to_target: label\n")
+    assert [d["goal"] for d in task.docs(DataSource())] == ["g0", "g1", "g2"]

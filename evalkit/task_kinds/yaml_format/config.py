@@ -19,7 +19,7 @@ from evalkit.task_kinds.yaml_format import filters, metrics
 OUTPUT_TYPES = ("multiple_choice", "loglikelihood", "loglikelihood_rolling", "generate_until")
 SAMPLERS = ("default", "first_n")
 TEMPLATE_KEYS = ("doc_to_text", "doc_to_target", "doc_to_choice", "description", "gen_prefix")
-NOT_TEXT = ("doc_to_image", "doc_to_audio", "use_prompt", "custom_dataset")  # lm-eval keys evalkit refuses
+NOT_TEXT = ("doc_to_image", "doc_to_audio", "use_prompt")  # lm-eval keys evalkit refuses
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class YamlConfig:
     dataset_path: str | None = None
     dataset_name: str | None = None
     dataset_kwargs: dict | None = None
+    custom_dataset: Callable | None = None  # a !function (**metadata, **dataset_kwargs) -> {split: rows}
     training_split: str | None = None
     validation_split: str | None = None
     test_split: str | None = None
@@ -115,7 +116,7 @@ def from_mapping(raw: dict, path: Path) -> YamlConfig:
         for spec in specs:
             if isinstance(spec, str) and (error := syntax_error(spec)):
                 raise UsageError(f"{where}: key {key}: Jinja syntax error ({error})")
-    if (raw.get("dataset_path") is None) and (raw.get("test_split") or raw.get("validation_split")):
+    if raw.get("dataset_path") is None and raw.get("custom_dataset") is None:
         raise UsageError(f"{where}: missing key 'dataset_path'")
     if not (raw.get("test_split") or raw.get("validation_split")):
         raise UsageError(f"{where}: missing key 'test_split' or 'validation_split' (the split evaluated)")

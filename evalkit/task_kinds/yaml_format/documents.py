@@ -1,5 +1,5 @@
 """A task's documents as lm-eval gets them: `datasets.load_dataset(dataset_path, dataset_name,
-**dataset_kwargs)` (so `dataset_path: json` with `data_files` reads local files, and a Hub id the Hub),
+**dataset_kwargs)` (or the task's `custom_dataset(**metadata, **dataset_kwargs)`) (so `dataset_path: json` with `data_files` reads local files, and a Hub id the Hub),
 then `process_docs` on each split; the evaluated split is test_split, else validation_split.
 
 Few-shot documents follow lm-eval's order of preference: fewshot_config's split (its process_docs),
@@ -45,9 +45,13 @@ class Documents:
             quiet = are_progress_bars_disabled()
             disable_progress_bars()  # a bar per split of every task would bury the run's own lines
             try:
-                self._dataset = datasets.load_dataset(self.config.dataset_path, self.config.dataset_name, **kwargs)
+                if self.config.custom_dataset is not None:  # the task builds its own splits (lm-eval's rule)
+                    self._dataset = self.config.custom_dataset(**(self.config.metadata or {}), **kwargs)
+                else:
+                    self._dataset = datasets.load_dataset(self.config.dataset_path, self.config.dataset_name, **kwargs)
             except Exception as err:  # datasets raises many types (ConnectionError, FileNotFoundError, ValueError)
-                what = self.config.dataset_path + (f" ({self.config.dataset_name})" if self.config.dataset_name else "")
+                what = str(self.config.dataset_path or self.config.custom_dataset) + \
+                    (f" ({self.config.dataset_name})" if self.config.dataset_name else "")
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 raise DataError(f"{self.config.path}: key dataset_path: cannot load {what}: {reason}") from err
             finally:
