@@ -7,6 +7,7 @@ prediction) for f1 and mcc, (log-likelihood, words or bytes) for the perplexitie
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from evalkit.errors import DataError
@@ -15,7 +16,7 @@ from evalkit.task_kinds.yaml_format import metrics
 from evalkit.task_kinds.yaml_format.config import YamlConfig
 
 
-def _argmax(values: list[float]) -> int:
+def argmax(values: list[float]) -> int:
     return max(range(len(values)), key=values.__getitem__)  # the first of equal maxima, as np.argmax
 
 
@@ -51,9 +52,9 @@ def multiple_choice_items(used: set[str], choices: list, gold: Any, lls: list[fl
         gold = gold if gold < n else -100
     else:
         raise DataError(f"doc_to_target gave {gold!r}: not a choice index, a choice or a list of indices")
-    pred = _argmax(lls)
-    pred_norm = _argmax([ll / float(len(c)) for ll, c in zip(lls, choices)])
-    pred_bytes = _argmax([ll / float(len(c.encode("utf-8"))) for ll, c in zip(lls, choices)])
+    pred = argmax(lls)
+    pred_norm = argmax([ll / float(len(c)) for ll, c in zip(lls, choices)])
+    pred_bytes = argmax([ll / float(len(c.encode("utf-8"))) for ll, c in zip(lls, choices)])
 
     def hit(p: int) -> float:
         return float(p in gold) if isinstance(gold, list) else float(p == gold)
@@ -67,7 +68,7 @@ def multiple_choice_items(used: set[str], choices: list, gold: Any, lls: list[fl
         exps = [math.exp(ll - top) for ll in lls]
         items["brier_score"] = (gold, [e / sum(exps) for e in exps])
     if "acc_mutual_info" in used:
-        items["acc_mutual_info"] = hit(_argmax([c - u for c, u in zip(lls, unconditional)]))
+        items["acc_mutual_info"] = hit(argmax([c - u for c, u in zip(lls, unconditional)]))
     return {k: v for k, v in items.items() if k in used}
 
 
@@ -96,7 +97,6 @@ def rolling_requests(text: str) -> list[RollingLoglikelihoodRequest]:
 
 
 def rolling_items(text: str, loglikelihood: float) -> dict[str, Any]:
-    import re
     words, nbytes = len(re.split(r"\s+", text)), len(text.encode("utf-8"))
     return {"word_perplexity": (loglikelihood, words), "byte_perplexity": (loglikelihood, nbytes),
             "bits_per_byte": (loglikelihood, nbytes)}

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalkit.errors import UsageError
 from evalkit.prompts import Prompt
+from evalkit.requests import LoglikelihoodRequest
 from evalkit.protocol import HubSource, ProtocolTask, TaskProtocol
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
 from evalkit.task_kinds.yaml_format import filters, metrics, outputs
@@ -97,7 +98,7 @@ class YamlTask(ProtocolTask):
             return outputs.choice_requests(c, contexts, prompts.choices(doc), prompts.target(doc),
                                            prompts.multiple_input(docs[0]), "acc_mutual_info" in self._used())
         if c.output_type == "loglikelihood":
-            return [outputs.LoglikelihoodRequest(contexts[0], str(prompts.target(doc)))]
+            return [LoglikelihoodRequest(contexts[0], str(prompts.target(doc)))]
         if c.output_type == "loglikelihood_rolling":
             return outputs.rolling_requests(str(prompts.target(doc)))
         return [outputs.generation_request(c, contexts[0], seed)]
@@ -132,7 +133,7 @@ class YamlTask(ProtocolTask):
             gold = prompts.text(doc) if multiple else prompts.target(doc)
             items = self._results(doc, list(zip(lls, greedy))) if c.process_results else \
                 outputs.multiple_choice_items(self._used(), choices, gold, lls[:n], greedy[:n], lls[n:] or None)
-            prediction = outputs._argmax(lls[:n])
+            prediction = outputs.argmax(lls[:n])
         elif c.output_type == "loglikelihood":
             (r,) = results
             items = self._results(doc, [(r.loglikelihood, r.is_greedy)]) if c.process_results else \
