@@ -45,7 +45,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     from evalkit.task import DataSource
     from evalkit.training_progress import training_progress
 
-    tasks = tasks_package().resolve_tasks(args.tasks or args.suite)
+    tasks = tasks_package().resolve_tasks(args.tasks or args.suite, args.include_path)
     name = backend_name(args)
     options_from_args(args)
     check_settings(args, tasks)

@@ -107,6 +107,8 @@ OPTIONS: tuple[Option, ...] = (
            group="which", applies=None),
     Option("suite", "--suite", "comma list of suites: table3, table6, table8, table9, ... (the tables of "
                                "reports/table_specs.json whose tasks exist), ci", group="which", applies=None),
+    Option("include_path", "--include-path", "a folder of lm-eval task files: --tasks may name its tasks, groups "
+                                             "and tags (lm-eval's --include_path)", parse=Path, applies=None),
     # the Hub and the authors' files hold the same documents (tests/test_data_real.py, test_data_hub.py)
     Option("data_dir", "--data-dir", "read the authors' original files (laid out as shared/data) instead of the "
                                      "Hugging Face Hub", parse=Path, applies=None),

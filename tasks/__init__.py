@@ -90,13 +90,22 @@ def get_task(name_or_yaml_path: str) -> Task:
     return task
 
 
-def resolve_tasks(spec: str) -> list[Task]:
-    """Tasks of a comma list of task names, YAML paths and suite names, in order, without repeats."""
-    names: list[str] = []
+def resolve_tasks(spec: str, include_path: Path | None = None) -> list[Task]:
+    """Tasks of a comma list of task names, YAML paths and suite names, in order, without repeats. With
+    `include_path` (a folder of lm-eval task files), a name given in `spec` that the folder defines (a
+    task, group or tag) is the folder's, as with lm-eval's --include_path; suites stay evalkit's tasks."""
+    listed: set[str] = set()
+    if include_path is not None:
+        from evalkit.task_kinds.yaml_format.catalogue import catalogue
+        listed = set(catalogue(include_path).names())
+    names: list[tuple[str, bool]] = []
     for item in (part.strip() for part in spec.split(",")):
         for name in suites().get(item, [item]):
-            if name and name not in names:
-                names.append(name)
+            entry = (name, item in listed and item not in suites())
+            if name and entry not in names:
+                names.append(entry)
     if not names:
         raise UsageError("no task given")
-    return [get_task(name) for name in names]
+    from evalkit.task_kinds.yaml_task import load_from_folder
+    return [task for name, from_folder in names
+            for task in (load_from_folder(name, include_path) if from_folder else [get_task(name)])]

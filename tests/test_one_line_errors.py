@@ -71,7 +71,7 @@ def test_report_output_onto_a_file_and_several_folders_without_output(tmp_path):
 def test_jinja_syntax_error_in_a_yaml_task_names_file_and_key(tmp_path):
     (tmp_path / "rows.jsonl").write_text('{"q": "a", "answer": "b"}\n')
     task = tmp_path / "broken.yaml"
-    task.write_text('task: broken\ndata_files: rows.jsonl\noutput_type: generate_until\n'
+    task.write_text('task: broken\ndataset_path: json\ndataset_kwargs: {data_files: {test: rows.jsonl}}\ntest_split: test\noutput_type: generate_until\n'
                     'doc_to_text: "Question: {{q}\\nAnswer:"\ndoc_to_target: answer\n')
     assert_one_line(cli(*TINY_RUN[:3], "--tasks", str(task), "--output-dir", str(tmp_path / "out")), 2,
                     str(task), "doc_to_text", "Jinja")
@@ -120,7 +120,7 @@ def test_nan_checkpoint_stops_the_run_naming_task_and_document(tmp_path):
 def test_empty_continuation_stops_the_run_naming_the_request(tmp_path):
     (tmp_path / "rows.jsonl").write_text('{"q": "Pick one", "a": "yes", "b": "", "label": 0}\n')
     task = tmp_path / "empty.yaml"
-    task.write_text('task: empty_choice\ndata_files: rows.jsonl\noutput_type: multiple_choice\n'
+    task.write_text('task: empty_choice\ndataset_path: json\ndataset_kwargs: {data_files: {test: rows.jsonl}}\ntest_split: test\noutput_type: multiple_choice\n'
                     'doc_to_text: "{{q}}:"\ndoc_to_choice: "{{[a, b]}}"\ndoc_to_target: label\n'
                     'target_delimiter: ""\n')
     proc = cli(*TINY_RUN[:3], "--tasks", str(task), "--no-progress", "--output-dir", str(tmp_path / "out"))

@@ -9,11 +9,14 @@ ROWS = [{"question": "Who saw a dog?", "answer": "Lily"}, {"question": "What was
         {"question": "Who was happy?", "answer": "Tom"}]
 TASK = """
 task: stories_qa
-data_files: rows.jsonl
+dataset_path: json
+dataset_kwargs: {data_files: {test: rows.jsonl}}
+test_split: test
 output_type: generate_until
 doc_to_text: "Q: {{question}}\\nA:"
 doc_to_target: answer
 generation_kwargs: {until: ["\\n"], max_gen_toks: 8}
+filter_list: [{name: strip, filter: [{function: remove_whitespace}, {function: take_first}]}]
 """
 
 
@@ -42,7 +45,7 @@ def test_loaded_generations_are_scored_without_a_model(tmp_path):
     proc = run("--tasks", task, "--load-generations", str(generations), "--output-dir", str(out))
     assert proc.returncode == 0, proc.stderr
     results = json.loads((out / "results.json").read_text())
-    assert results["results"]["stories_qa"]["exact_match"] == 2 / 3
+    assert results["results"]["stories_qa"]["exact_match,strip"] == 2 / 3
     assert results["model"]["format"] == "generations" and results["model"]["backend"] == "generations"
     assert [s["prediction"] for s in samples(out)] == ["Lily", "a cat", "Tom"]
 

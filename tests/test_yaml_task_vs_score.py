@@ -15,7 +15,9 @@ ROWS = [{"goal": "The little girl wanted to play", "sol1": "in the park with her
          "label": 1}]
 TASK = """
 task: stories_choice
-data_files: rows.jsonl
+dataset_path: json
+dataset_kwargs: {data_files: {test: rows.jsonl}}
+test_split: test
 output_type: multiple_choice
 doc_to_text: "{{goal}}"
 doc_to_choice: "{{[sol1, sol2]}}"

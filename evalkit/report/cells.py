@@ -34,10 +34,11 @@ class EvaluatedRow:
 def evaluated_row(table: PaperTable, result: dict) -> EvaluatedRow | None:
     """The row `result` (a checked results.json) fills in `table`, or None when it ran none of its tasks."""
     incomplete = result.get("incomplete") or {}
-    if not any(column.task in result["results"] or column.task in incomplete for column in table.columns):
+    ran = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]
+                             and not from_task_file(result, c.task)))
+    if not ran and not any(column.task in incomplete for column in table.columns):
         return None
     model = result["model"]
-    ran = list(dict.fromkeys(c.task for c in table.columns if c.task in result["results"]))
     return EvaluatedRow(model=row_label(result, ran), params=format_params(model.get("params")),
                         params_count=model.get("params"),
                         cells=tuple(_cell(table, column, result) for column in table.columns))
@@ -68,11 +69,18 @@ def format_value(table: PaperTable, value: float) -> str:
     return f"{value:.{1 if table.scale == 'percent' else table.decimals}f}"
 
 
+def from_task_file(result: dict, task: str) -> bool:
+    """Whether `task` ran from an lm-eval task file: it then never fills a paper cell, whatever its name
+    (only evalkit's own task knows the paper's protocol)."""
+    return "lm_eval" in (result.get("protocol") or {}).get(task, {})
+
+
 def _cell(table: PaperTable, column: Column, result: dict) -> Cell:
     metrics = result["results"].get(column.task)
     incomplete = (result.get("incomplete") or {}).get(column.task)
-    if metrics is None:
-        return Cell(None, None, None, None, NOT_RUN, f"incomplete: {incomplete}" if incomplete else "not run")
+    if metrics is None or from_task_file(result, column.task):
+        return Cell(None, None, None, None, NOT_RUN,
+                    f"incomplete: {incomplete}" if incomplete and metrics is None else "not run")
     metric = _metric_name(table, column, result)
     raw = _number(metrics.get(metric), result, column.task, metric)
     n = documents_behind(metrics, metric)

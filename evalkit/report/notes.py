@@ -3,7 +3,7 @@ counts, the reference of the delta rows, and a footnote per task with its prompt
 protocol settings that differ from the paper's."""
 from __future__ import annotations
 
-from evalkit.report.cells import SHOWN, EvaluatedRow, format_value, scorer_name
+from evalkit.report.cells import SHOWN, EvaluatedRow, format_value, from_task_file, scorer_name
 from evalkit.report.paper import PaperTable
 from evalkit.report.run_settings import task_options
 from evalkit.run_options import OPTIONS
@@ -53,7 +53,7 @@ def task_footnotes(table: PaperTable, results: list[dict], rows: list[EvaluatedR
         paper = {k: v for c in columns for k, v in c.paper_protocol.items()}
         texts: dict[str, list[str]] = {}
         for result, row in zip(results, rows):
-            if task in result["results"]:
+            if task in result["results"] and not from_task_file(result, task):
                 texts.setdefault(_run_text(result, task, paper), []).append(row.model)
         if texts:
             labels = " / ".join(dict.fromkeys(c.label for c in columns))

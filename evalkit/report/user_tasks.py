@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evalkit.report.cells import row_label
+from evalkit.report.cells import from_task_file, row_label
 from evalkit.report.paper import PaperTable
 from evalkit.report.run_settings import row_notes
 
@@ -24,7 +24,7 @@ def user_tasks_table(tables: list[PaperTable], result_dicts: list[dict]) -> User
     body, notes = [], []
     for result in result_dicts:
         for task, metrics in result["results"].items():
-            if task in in_tables:
+            if task in in_tables and not from_task_file(result, task):
                 continue
             headline = (result.get("protocol") or {}).get(task, {}).get("headline_metric")
             value, stderr = metrics.get(headline), metrics.get(f"{headline}_stderr")

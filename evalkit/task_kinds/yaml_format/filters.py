@@ -1,0 +1,149 @@
+"""lm-eval's filter_list: named pipelines that turn a document's responses into the answer scored.
+
+Each pipeline ("strict-match", "flexible-extract", ...) runs its steps in order on the list of the
+document's `repeats` responses: `regex` (with `group_select` and `fallback`), `take_first`,
+`take_first_k`, `majority_vote`, `lowercase`, `uppercase`, `remove_whitespace`, `map`,
+`multi_choice_regex`, `regex_pos`, `custom` (a `!function` taking (responses, documents)) and a
+filter class of the task's own (`function: !function utils.MyFilter`), as lm-eval defines them. Without filter_list a task has lm-eval's one pipeline "none": take_first.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from collections import Counter
+from functools import cache
+from typing import Any, Callable
+
+from evalkit.errors import UsageError
+
+NONE = [{"name": "none", "filter": [{"function": "take_first"}]}]
+
+
+def _regex(regex_pattern: str = r"#### (\-?[0-9\.\,]+)", group_select: int = 0, fallback: str = "[invalid]"):
+    compiled = re.compile(regex_pattern)
+
+    def one(resp: Any) -> str:
+        found = compiled.findall(resp if isinstance(resp, str) else "")
+        if not found:
+            return fallback
+        match = found[group_select]
+        if isinstance(match, tuple):
+            match = next((m for m in match if m), fallback)
+        return match.strip()
+    return lambda resps, doc: [one(r) for r in resps]
+
+
+@cache
+def _punctuation() -> dict:
+    return dict.fromkeys(i for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P"))
+
+
+def _multi_choice_regex(regex_pattern: str = r"#### (\-?[0-9\.\,]+)", group_select: int = 0,
+                        fallback: str = "[invalid]", ignore_case: bool = False, ignore_punctuation: bool = False,
+                        regexes_to_ignore: list[str] | None = None):
+    """The regex, else a choice's text in the response (-> "(A)"...), else ": A" (lm-eval's fallbacks)."""
+    compiled = re.compile(regex_pattern)
+
+    def find(regex, resp, convert=None):
+        found = regex.findall(resp if isinstance(resp, str) else "")
+        if not found:
+            return found
+        match = found[group_select]
+        if isinstance(match, tuple):
+            match = next((m for m in match if m), "")
+        match = match.strip()
+        return (convert or {}).get(match, match) if match else match
+
+    def ignore(text: str) -> str:
+        for pattern in regexes_to_ignore or ():
+            text = re.sub(pattern, "", text)
+        text = text.lower() if ignore_case else text
+        return text.translate(_punctuation()) if ignore_punctuation else text
+
+    def apply(resps, doc):
+        letters = [chr(ord("A") + i) for i in range(len(doc["choices"]))]
+        to_letter = {ignore(c.strip()): f"({letter})" for c, letter in zip(doc["choices"], letters)}
+        by_text = re.compile("|".join(sorted((re.escape(ignore(c.strip())) for c in doc["choices"]), key=len,
+                                             reverse=True)))
+        by_letter = re.compile(rf":[\s]*({'|'.join(letters)})")
+        out = []
+        for resp in resps:
+            match = find(compiled, resp) or find(by_text, ignore(resp), to_letter) or \
+                find(by_letter, resp, {letter: f"({letter})" for letter in letters})
+            out.append(match or fallback)
+        return out
+    return apply
+
+
+def _regex_pos(regex_pattern: str = r"\['(.*?)'\]", group_select: int = 0, fallback: Any = None):
+    """The POS tags of a response's ('word', 'TAG') tuples (lm-eval's regex_pos ignores its pattern)."""
+    def tags(resp: Any) -> Any:
+        pairs = re.findall(r"\('([^']*)', '([^']*)'\)", resp) if isinstance(resp, str) else resp
+        return [pos for _, pos in pairs] or (fallback if fallback is not None else ["invalid"])
+    return lambda resps, doc: [tags(r) for r in resps]
+
+
+def _filter_class(cls: type, **kwargs):
+    """A filter class of the task's own (`function: !function utils.MyFilter`), applied to one document."""
+    instance = cls(**kwargs)
+    return lambda resps, doc: list(instance.apply([resps], [doc]))[0]
+
+
+def _take_first_k(k: int):
+    return lambda resps, doc: resps[:k]
+
+
+def _map(mapping_dict: dict | None = None, default_value: Any = None):
+    return lambda resps, doc: [(mapping_dict or {}).get(r, default_value) for r in resps]
+
+
+def _custom(filter_fn: Callable):
+    return lambda resps, doc: list(filter_fn([resps], [doc]))[0]
+
+
+STEPS: dict[str, Callable[..., Callable[[Any, dict], Any]]] = {
+    "regex": _regex,
+    "regex_pos": _regex_pos,
+    "multi_choice_regex": _multi_choice_regex,
+    "take_first": lambda: lambda resps, doc: resps[0],
+    "take_first_k": _take_first_k,
+    "majority_vote": lambda: lambda resps, doc: [Counter(resps).most_common(1)[0][0]],
+    "lowercase": lambda: lambda resps, doc: [r.lower() for r in resps],
+    "uppercase": lambda: lambda resps, doc: [r.upper() for r in resps],
+    "remove_whitespace": lambda: lambda resps, doc: [r.strip() for r in resps],
+    "map": _map,
+    "custom": _custom,
+}
+
+
+def check_filter_list(filter_list: Any, where: str) -> None:
+    for pipeline in filter_list or ():
+        if not isinstance(pipeline, dict) or "name" not in pipeline or "filter" not in pipeline:
+            raise UsageError(f"{where}: key filter_list: each entry needs 'name' and 'filter'")
+        for step in pipeline["filter"]:
+            if not isinstance(step.get("function"), type) and step.get("function") not in STEPS:
+                raise UsageError(f"{where}: key filter_list: unknown filter {step.get('function')!r} "
+                                 f"(known: {', '.join(STEPS)})")
+            try:
+                _step(step)
+            except Exception as err:  # a bad argument, pattern, or the task's own filter class failing
+                raise UsageError(f"{where}: key filter_list: {step['function']}: {err}") from err
+
+
+def pipelines(filter_list: list | None) -> dict[str, list[Callable[[Any, dict], Any]]]:
+    """Pipeline name -> its steps, ready to apply (filter_list checked already)."""
+    return {p["name"]: [_step(s) for s in p["filter"]] for p in filter_list or NONE}
+
+
+def _step(step: dict) -> Callable[[Any, dict], Any]:
+    kwargs = {k: v for k, v in step.items() if k != "function"}
+    function = step["function"]
+    return _filter_class(function, **kwargs) if isinstance(function, type) else STEPS[function](**kwargs)
+
+
+def apply(steps: list[Callable[[Any, dict], Any]], responses: list, doc: dict) -> Any:
+    value: Any = list(responses)
+    for step in steps:
+        value = step(value, doc)
+    return value
