@@ -20,7 +20,7 @@ def load_yaml_task(path: Path) -> Task:
 
     raw = read_yaml(path)
     if "group" in raw and isinstance(raw.get("task"), list):
-        return GroupTask.from_file(path, path.parent)
+        return GroupTask.from_file(path, path.parent, load)
     return YamlTask(from_mapping(raw, path))
 
 

@@ -61,7 +61,7 @@ def load(name: str, folder: Path, overrides: dict | None = None):
         path = index.tasks[name]
         return YamlTask(from_mapping(read_yaml(path) | (overrides or {}), path))
     if name in index.groups:
-        return GroupTask.from_file(index.groups[name], folder)
+        return GroupTask.from_file(index.groups[name], folder, load)
     if name in index.tags:
         return [load(task, folder, overrides) for task in index.tags[name]]
     raise UsageError(f"--include-path {folder}: no task, group or tag named {name!r}")

@@ -8,7 +8,7 @@ Results: the group's metrics under lm-eval's names (`acc`), and every member's (
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from evalkit.errors import UsageError
 from evalkit.task import Answer, DataSource, RunContext, SampleResult, Task
@@ -23,9 +23,9 @@ class GroupTask(Task):
         self.protocol = members[0].protocol if members else None
 
     @classmethod
-    def from_file(cls, path: Path, folder: Path) -> "GroupTask":
-        from evalkit.task_kinds.yaml_format.catalogue import load
-
+    def from_file(cls, path: Path, folder: Path, load: Callable[..., Any]) -> "GroupTask":
+        """`load(name, folder, overrides)`: the catalogue's loader (catalogue.load), passed in because
+        groups nest: the catalogue loads groups, and a group loads its members through the catalogue."""
         raw = read_yaml(path)
         members: list = []
         for entry in raw["task"]:
