@@ -56,9 +56,10 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
                          "answers come from --load-generations")
     args.training = training_progress(args.model, args.training_tokens)  # read before any work is spent
     source = DataSource(data_dir=args.data_dir, examples=args.examples)
-    for task in tasks:  # every task's documents read and checked before the model loads: a missing or
-        task.check_source(source)  # malformed file of the last task refuses the run instead of ending it
-        task.docs(source)
+    for task in tasks:  # local files are read and checked before the model loads: a missing or malformed
+        task.check_source(source)  # file of the last task refuses the run instead of ending it
+        if source.data_dir is not None or source.examples:
+            task.docs(source)
     fresh = args.output_dir is not None and not args.output_dir.exists()
     if args.output_dir is not None:  # the last check before loading: a refused run leaves no folder behind
         check_output_dir(args.output_dir)
