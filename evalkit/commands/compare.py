@@ -71,5 +71,5 @@ def _verdict(d, comparison) -> str:
     own = f"A {d.a:.4f} over {docs.a if docs else '?'} documents, B {d.b:.4f} over {docs.b if docs else '?'}"
     if d.shared_delta is None:
         return f"{d.delta:+.4f} (the same documents: {own})"
-    return (f"{d.shared_delta:+.4f} on the {d.shared} documents both runs scored ({LEVEL:.0%} CI [{d.ci_low:+.4f}, "
-            f"{d.ci_high:+.4f}]; {own})")
+    interval = "no interval" if d.ci_low is None else f"{LEVEL:.0%} CI [{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+    return f"{d.shared_delta:+.4f} on the {d.shared} documents both runs scored ({interval}; {own})"

@@ -193,9 +193,11 @@ def _delta(task, metric, a, b, joined, resamples, seed, same) -> MetricDelta:
     if joined is None or column_a not in joined or column_b not in joined:
         return MetricDelta(task, metric, a, b, b - a, None, None, None, 0, same)
     pairs = joined[[column_a, column_b]].dropna()
-    if len(pairs) < 2:
-        return MetricDelta(task, metric, a, b, b - a, None, None, None, len(pairs), same)
+    if len(pairs) == 0:
+        return MetricDelta(task, metric, a, b, b - a, None, None, None, 0, same)
     shared_delta = float((pairs[column_b] - pairs[column_a]).mean())
+    if len(pairs) < 2:  # one document: a difference, but no interval
+        return MetricDelta(task, metric, a, b, b - a, shared_delta, None, None, 1, same)
     low, high = paired_bootstrap_interval(pairs[column_a].to_numpy(), pairs[column_b].to_numpy(), resamples, seed)
     return MetricDelta(task, metric, a, b, b - a, shared_delta, low, high, len(pairs), same)
 
