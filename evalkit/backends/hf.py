@@ -61,6 +61,7 @@ def load(options: BackendOptions) -> "HFBackend":
 
 class HFBackend(WindowScoring):
     name = "hf"
+    counts_locally = True  # count_tokens runs the tokenizer in this process (cheap)
 
     def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, weights: str, max_length: int,
                  transformers_version: str, dtype_reason: str | None = None):

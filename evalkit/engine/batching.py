@@ -10,6 +10,8 @@ for a generation batch, both halved on every out-of-memory error:
   memory after the weights, less a margin, divided by a token's KV cache and activations (tokens per
   scoring forward, slots per generation batch; evalkit.model.footprint);
 - on another accelerator, a large fixed token budget.
+The ranks of a tensor-parallel replica must run the same batches (each forward is a chain of collectives),
+so they agree on the smallest of their budgets before the first batch (`agree`) and never halve them.
 A generation item (one prompt's samples) larger than the whole slot budget is split into chunks of
 samples (`run_batched`'s `split`), so n = 256 samples of a long prompt never need one batch.
 """
@@ -71,6 +73,14 @@ class BatchPolicy:
         slot = footprint.kv_bytes_per_token + footprint.activation_bytes_per_token(context)
         budget = max(1, usable // slot)
         return cls(UNLIMITED, budget, True, budget, math.ceil(footprint.decode_row_bytes / slot), True)
+
+    def agree(self, minimum: Callable[[list[int]], list[int]]) -> None:
+        """Take each budget's minimum over the ranks that must batch alike: `minimum` is a collective
+        (evalkit.serving.distributed.agreed_minimum). Ranks whose free memory differs by a few MiB would
+        otherwise size different batches, and their collectives would no longer pair up (a hang)."""
+        self.max_rows, self.max_tokens, slots = minimum([self.max_rows, self.max_tokens, self.slot_budget])
+        if self.max_slots is not None:  # else slot_budget follows max_tokens, already agreed
+            self.max_slots = slots
 
     @property
     def slot_budget(self) -> int:

@@ -17,8 +17,10 @@ class KVCache:
     def __init__(self, n_layers: int, batch: int, n_kv_heads: int, head_dim: int, capacity: int,
                  dtype: torch.dtype, device: torch.device | str):
         shape = (n_layers, batch, n_kv_heads, capacity, head_dim)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
+        # not zero-filled: a slot is read only after update() wrote it (reads stop at the filled length),
+        # and filling a batch's cache costs a pass over gigabytes of device memory
+        self.k = torch.empty(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
+        self.v = torch.empty(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
         self.valid = torch.zeros(batch, capacity, dtype=torch.bool, device=device)  # (B, S_max)
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
         self.length = 0

@@ -24,14 +24,14 @@ UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "k"
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, what: str = "device memory") -> int:
     """'80GB' -> 80e9 bytes (SI units: GB = 10^9), '80GiB' -> 80 x 2^30, '141 GB', '8e10'."""
     match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
     if not match or match.group(2) not in UNITS:
-        raise UsageError(f"device memory {text!r}: expected a size such as 80GB, 80GiB or 24000MB")
+        raise UsageError(f"{what} {text!r}: expected a size such as 80GB, 80GiB or 24000MB")
     size = int(float(match.group(1)) * UNITS[match.group(2)])
     if size <= 0:
-        raise UsageError(f"device memory {text!r}: must be positive")
+        raise UsageError(f"{what} {text!r}: must be positive")
     return size
 
 
