@@ -70,8 +70,8 @@ def test_ranks_told_different_free_memory_choose_the_same_batches(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     model = load_model(str(STORIES_BIN)).model
-    expected = BatchPolicy.from_memory_budget(small, Footprint(model.cfg, 4, 2), model.cfg.max_seq_len)
-    own = BatchPolicy.from_memory_budget(large, Footprint(model.cfg, 4, 2), model.cfg.max_seq_len)
+    expected = BatchPolicy.from_memory_budget(small, Footprint(model.cfg, 4, 2, "cpu"), model.cfg.max_seq_len)
+    own = BatchPolicy.from_memory_budget(large, Footprint(model.cfg, 4, 2, "cpu"), model.cfg.max_seq_len)
     assert own.max_tokens > expected.max_tokens  # the figures alone would size different batches
     for rank in ranks:
         assert rank["budgets"] == [expected.max_rows, expected.max_tokens, expected.slot_budget]

@@ -5,7 +5,9 @@ weights, the KV cache of a batch of `batch_tokens` slots, and the activations of
 forward: its prefill, which forwards each distinct prompt once (batch_tokens / samples tokens: the
 samples of a prompt share its prefill and are forked from it), and then its decoding rows (one per
 full window of slots), each holding its logits and the sampler's temporaries. With one sample this is
-a scoring batch of batch_tokens tokens. See evalkit.model.footprint for each figure's formula. It fits when that total stays under the
+a scoring batch of batch_tokens tokens. The activations count the attention kernel that CUDA runs
+for a masked forward (`attention`; with grouped-query attention that is the math kernel, whose score matrix
+is counted). See evalkit.model.footprint for each figure's formula. It fits when that total stays under the
 device's memory less HEADROOM. The smallest T that fits is the plan; what is left on a rank after the
 weights is what the engine's automatic batch size spends (see evalkit.engine.batching).
 """
@@ -67,6 +69,7 @@ class MemoryPlan:
     batch_tokens: int
     samples: int
     kv_bytes_per_token: int                    # one rank of T = 1
+    attention: str                             # SDPA kernel of a masked forward on CUDA (footprint.attention_kernel)
     ranks: list[RankPlan] = field(default_factory=list)
 
     @property
@@ -85,7 +88,7 @@ def plan_memory(cfg: ModelConfig, dtype_bytes: int, dtype: str, device_memory: i
         raise UsageError(f"--max-batch-tokens must be at least 1, not {tokens}")
     usable = int(device_memory * (1 - HEADROOM))
     plan = MemoryPlan(cfg, param_count(cfg), dtype, device_memory, tokens, samples,
-                      Footprint(cfg, dtype_bytes).kv_bytes_per_token)
+                      Footprint(cfg, dtype_bytes).kv_bytes_per_token, Footprint(cfg, dtype_bytes).masked_kernel)
     for t in TP_DEGREES:
         if not valid_tp(cfg, t):
             continue
