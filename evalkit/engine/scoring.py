@@ -80,7 +80,8 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
 
     for prefix, rows in sorted(plans, key=lambda plan: -len(plan[1][0].tree)):  # the longest row first
         cache = _forward_prefix(model, prefix, len(rows[0].tree), sum(row.contexts for row in rows), stats)
-        run_batched(rows, lambda row: (row.contexts, len(row.tree)),
+        # a packed row counts its contexts against a batch size, and once (its tokens) against a token budget
+        run_batched(rows, lambda row: (row.contexts, len(row.tree), 1),
                     lambda batch: scores.update(_score_rows(model, len(prefix), cache, batch, stats)), policy, retry)
     stats.scoring_seconds += time.perf_counter() - start
     return scores
