@@ -48,7 +48,8 @@ class LlamaBackend:
     @property
     def fingerprint(self) -> str:
         """Weights, tokenizer and dtype (the loader's fingerprint), the window that cuts long contexts, and
-        deterministic mode (unbatched, so bit-identical; batched results may differ in the last bits)."""
+        deterministic mode (unbatched, so bit-identical run to run on one kind of device; batched results
+        may differ in the last bits)."""
         split = f":tensor_parallel={self.tensor_parallel}" if self.tensor_parallel > 1 else ""  # sums in another order
         return f"{self.loaded.fingerprint}:max_length={self.engine.max_length}:deterministic={self.engine.deterministic}{split}"
 

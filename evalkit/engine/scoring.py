@@ -11,7 +11,8 @@ Only the gathered positions go through the output layer, each once, so (B, T, vo
 
 Deterministic mode (share_prefixes=False): each request is a row and a forward of its own (context +
 continuation[:-1], plain causal), so a result never depends on which requests came with it (bit-identical
-across batches, chunks and ranks), at the price of forwarding a context once per continuation.
+across batches, chunks and ranks on one kind of device and software stack: on a GPU the per-request sum
+avoids atomics, see request_scores), at the price of forwarding a context once per continuation.
 """
 from __future__ import annotations
 
