@@ -1,33 +1,43 @@
-"""A GPU check in one run (under ten minutes on one GPU): the bundled model against transformers on the
-same 7B-shaped random weights, then a Table 3 slice end to end on the device.
+"""A GPU check in one run (under ten minutes on one card): the bundled model against transformers on the
+same 7B-shaped random weights, then stories260K's GSM8K and a Table 3 slice end to end on the device.
 
-    python benchmarks/gpu_check.py                       # CUDA: 7B shapes in bf16, about 30 GB of GPU memory
+    python benchmarks/gpu_check.py                       # CUDA: 7B shapes in bf16 (its memory need printed first)
     python benchmarks/gpu_check.py --device cpu --tiny   # the same script on small shapes (CI runs this)
 
-Measured, printed as one markdown table:
+It prints first the memory it needs (from evalkit.model.footprint: one copy of the weights, which the two
+models share but for transformers' permuted q and k, the batch-64 KV cache and prefill activations of each
+side), then the table one row at a time, as each is measured. A row that runs out of memory (or fails
+otherwise) says so in its cells and the next row runs; the exit status is 1 when any row failed.
+
+Rows:
 - prefill tokens/s at batch 1, 8, 64 (a prompt of --prompt tokens per row, logits of the last position
   only, as generation needs): ours (model.hidden_states into a KV cache) vs LlamaForCausalLM
   (logits_to_keep=1), same weights (Meta's rotary rows permuted to HF's halves);
 - decode tokens/s at the same batches, greedy, --new tokens: the engine's generate (ours, the host
   reading the decoding state every step, and every 8 steps as on accelerators by default) vs
   transformers' generate; decode time = time(--new tokens) - time(1 token), so the prefill cancels;
-- peak device memory above the weights (torch.cuda.max_memory_allocated) of each side's largest batch;
-- the SDPA kernel each side runs (the aten op the profiler records for a prefill and a decode step:
-  flash, memory-efficient, cuDNN or math) and the backends enabled in torch.backends.cuda;
-- one decoding step eager vs (on CUDA) replayed as a CUDA graph, at batch 1 and 64: what capturing the
-  decode step would pay (the engine does not capture it yet; its cache grows a slot per step);
+- peak device memory above the weights of our batch-64 prefill and decode against what the footprint
+  arithmetic (the memory plan and the automatic batch budgets) counts for them;
+- the SDPA kernel of each attention path, as the profiler records it, against the kernel the memory plan
+  assumes (evalkit.model.footprint.attention_kernel): ours prefill, unpadded and padded decoding steps,
+  packed scoring rows, cascade sampling (matrix products, no SDPA), transformers' prefill and decode; and
+  what torch._fused_sdp_choice picks for grouped-query attention with and without a mask;
+- one decoding step eager vs (on CUDA) replayed as a CUDA graph, at batch 1 and 64;
 - agreement of the two models' logits (max |difference| over the logits' standard deviation; a wrong
   weight mapping gives about 1.4);
-- a Table 3 slice: stories260K on --slice-docs documents of the 8 zero-shot tasks (real files from
-  ../shared/data) through evalkit.evaluate on the device, and on the CPU for reference: the largest
-  difference of any accuracy (0 expected: same fp32 model).
+- GSM8K end to end with stories260K (real problems from ../shared/data): greedy and maj1@16 on the device,
+  time, accuracy, and the share of documents whose samples are the CPU's;
+- a Table 3 slice: stories260K on --slice-docs documents of the 8 zero-shot tasks through evalkit.evaluate
+  on the device, and on the CPU for reference: the largest difference of any accuracy.
 Timings are the best of --repeats after a warm-up, between device synchronizations.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,9 +49,10 @@ sys.path.insert(0, str(REPO))  # this checkout's evalkit, whatever is installed
 
 from evalkit.engine import Engine  # noqa: E402
 from evalkit.model.config import PRESETS, ModelConfig  # noqa: E402
+from evalkit.model.footprint import Footprint, attention_kernel  # noqa: E402
 from evalkit.model.llama import Transformer  # noqa: E402
 from evalkit.model.loaders import LoadedModel  # noqa: E402
-from evalkit.requests import GenerateRequest  # noqa: E402
+from evalkit.requests import GenerateRequest, LoglikelihoodRequest  # noqa: E402
 
 from engine_common import BOS, IdTokenizer  # noqa: E402  (this folder: text is space-separated token ids)
 
@@ -49,6 +60,37 @@ BATCHES = (1, 8, 64)
 TINY = ModelConfig(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=32, norm_eps=1e-5)
 STORIES = REPO.parent / "shared" / "models" / "stories260K" / "stories260K.bin"
 DATA = REPO.parent / "shared" / "data"
+HEAD = ["check", "bundled", "bundled, host reads every 8 steps", "transformers", "bundled / transformers"]
+GiB = 2**30
+
+
+def size(n: float) -> str:
+    """Bytes as GiB, or MiB below one GiB (the tiny shapes)."""
+    return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / 2**20:.1f} MiB"
+
+
+class Table:
+    """The markdown table, printed row by row as the rows are measured; a row that fails says why."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.failed = device, []
+        print("| " + " | ".join(HEAD) + " |\n|" + "---|" * len(HEAD), flush=True)
+
+    def row(self, label: str, measure) -> None:
+        """measure() -> the row's other cells (up to 4); an error becomes the row's message."""
+        try:
+            cells = measure()
+        except torch.OutOfMemoryError as error:
+            cells = [f"out of memory: {str(error).splitlines()[0][:120]}"]
+            self.failed.append(label)
+        except Exception as error:  # noqa: BLE001 - one row failing must not lose the others
+            cells = [f"failed: {type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"]
+            self.failed.append(label)
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+        cells = [str(c) for c in cells][:4]
+        print("| " + " | ".join([label] + cells + [""] * (4 - len(cells))) + " |", flush=True)
 
 
 def sync(device: torch.device) -> None:
@@ -83,8 +125,25 @@ def peak_memory(device: torch.device, out: dict, key: str):
     out[key] = torch.cuda.max_memory_allocated(device) - before
 
 
+def memory_need(cfg: ModelConfig, dtype_bytes: int, prompt: int, new: int) -> tuple[int, str]:
+    """Bytes the check needs at most, and how they add up (footprint arithmetic, CUDA's kernels)."""
+    fp = Footprint(cfg, dtype_bytes)
+    weights = fp.weight_bytes
+    qk = cfg.n_layers * cfg.dim * (cfg.n_heads + cfg.kv_heads) * cfg.head_dim * dtype_bytes  # transformers' q, k
+    rows = BATCHES[-1]
+    cache = rows * (prompt + new) * fp.kv_bytes_per_token
+    prefill = rows * prompt * fp.activation_bytes_per_token(prompt)
+    activations = 2 * prefill + rows * fp.decode_row_bytes  # transformers' prefill keeps about twice ours
+    total = weights + qk + cache + activations
+    parts = (f"weights {size(weights)} (shared by both models) + transformers' q, k {size(qk)} + KV cache of "
+             f"batch {rows} x {prompt + new} slots {size(cache)} + prefill activations {size(activations)}")
+    return total, parts
+
+
 def build_models(cfg: ModelConfig, dtype: torch.dtype, device: torch.device):
-    """Ours with N(0, 0.02) matrices and unit norms, built on the device; transformers' with the same tensors."""
+    """transformers' LlamaForCausalLM with N(0, 0.02) matrices and unit norms, built on the device, and ours
+    holding the same tensors (one copy of the weights), but for q and k rows permuted back to Meta's
+    interleaved rotary pairs."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -92,7 +151,6 @@ def build_models(cfg: ModelConfig, dtype: torch.dtype, device: torch.device):
     torch.set_default_dtype(dtype)
     try:
         with torch.device(device):
-            ours = Transformer(cfg)
             hf = LlamaForCausalLM(LlamaConfig(
                 vocab_size=cfg.vocab_size, hidden_size=cfg.dim, intermediate_size=cfg.ffn_dim,
                 num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.kv_heads,
@@ -100,38 +158,39 @@ def build_models(cfg: ModelConfig, dtype: torch.dtype, device: torch.device):
                 bos_token_id=BOS, eos_token_id=None, pad_token_id=0, attn_implementation="sdpa"))
     finally:
         torch.set_default_dtype(default)
-    ours.eval().requires_grad_(False)
     hf = hf.to(dtype).eval().requires_grad_(False)  # a no-op unless transformers chose its own dtype
     with torch.no_grad():
-        for name, p in ours.named_parameters():
+        for p in hf.parameters():
             p.normal_(0.0, 0.02) if p.ndim == 2 else p.fill_(1.0)
-        for name, tensor in hf_named(ours):
-            hf.get_parameter(name).copy_(tensor)
-    return ours, hf
+    with torch.device("meta"):
+        ours = Transformer(cfg)
+    ours.load_weights(dict(meta_named(hf, cfg)), "random", dtype, device)
+    return ours.eval().requires_grad_(False), hf
 
 
-def hf_named(model: Transformer):
-    """(HF name, tensor) for each of our weights; wq/wk rows from interleaved rotary pairs to HF's halves."""
-    cfg = model.cfg
+def meta_named(hf, cfg: ModelConfig):
+    """(our name, tensor) for each of transformers' weights; wq/wk rows from HF's rotary halves back to
+    Meta's interleaved pairs (copies), every other tensor shared."""
 
-    def halves(w: torch.Tensor, heads: int) -> torch.Tensor:
+    def interleaved(w: torch.Tensor, heads: int) -> torch.Tensor:
         rows, cols = w.shape
-        return w.view(heads, rows // heads // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
+        return w.view(heads, 2, rows // heads // 2, cols).transpose(1, 2).reshape(rows, cols)
 
-    yield "model.embed_tokens.weight", model.tok_embeddings.weight
-    yield "model.norm.weight", model.norm.weight
-    yield "lm_head.weight", model.output.weight
-    for i, layer in enumerate(model.layers):
-        p, a, f = f"model.layers.{i}.", layer.attention, layer.feed_forward
-        yield p + "self_attn.q_proj.weight", halves(a.wq.weight, cfg.n_heads)
-        yield p + "self_attn.k_proj.weight", halves(a.wk.weight, cfg.kv_heads)
-        yield p + "self_attn.v_proj.weight", a.wv.weight
-        yield p + "self_attn.o_proj.weight", a.wo.weight
-        yield p + "mlp.gate_proj.weight", f.w1.weight
-        yield p + "mlp.up_proj.weight", f.w3.weight
-        yield p + "mlp.down_proj.weight", f.w2.weight
-        yield p + "input_layernorm.weight", layer.attention_norm.weight
-        yield p + "post_attention_layernorm.weight", layer.ffn_norm.weight
+    yield "tok_embeddings.weight", hf.get_parameter("model.embed_tokens.weight")
+    yield "norm.weight", hf.get_parameter("model.norm.weight")
+    yield "output.weight", hf.get_parameter("lm_head.weight")
+    for i in range(cfg.n_layers):
+        p = f"model.layers.{i}."
+        w = lambda name: hf.get_parameter(p + name + ".weight")  # noqa: E731
+        yield f"layers.{i}.attention.wq.weight", interleaved(w("self_attn.q_proj"), cfg.n_heads)
+        yield f"layers.{i}.attention.wk.weight", interleaved(w("self_attn.k_proj"), cfg.kv_heads)
+        yield f"layers.{i}.attention.wv.weight", w("self_attn.v_proj")
+        yield f"layers.{i}.attention.wo.weight", w("self_attn.o_proj")
+        yield f"layers.{i}.feed_forward.w1.weight", w("mlp.gate_proj")
+        yield f"layers.{i}.feed_forward.w3.weight", w("mlp.up_proj")
+        yield f"layers.{i}.feed_forward.w2.weight", w("mlp.down_proj")
+        yield f"layers.{i}.attention_norm.weight", w("input_layernorm")
+        yield f"layers.{i}.ffn_norm.weight", w("post_attention_layernorm")
 
 
 def sdpa_ops(fn) -> str:
@@ -151,62 +210,133 @@ def prompts(cfg: ModelConfig, batch: int, length: int, device: torch.device) -> 
     return ids.to(device)
 
 
-def throughput(ours: Transformer, hf, args, device: torch.device) -> tuple[list[list[str]], dict]:
-    """Rows of prefill and decode tokens/s per batch; peaks and kernels of the largest batch."""
+def engine(ours: Transformer, every: int = 1) -> Engine:
     loaded = LoadedModel(ours, IdTokenizer(ours.cfg.vocab_size), "random", "random", "gpu-check")
-    engines = {every: Engine(loaded, batch_size="auto", sync_every=every) for every in (1, 8)}
-    rows, info = [], {}
-    for batch in BATCHES:
-        ids = prompts(ours.cfg, batch, args.prompt, device)
-        texts = [" ".join(str(t) for t in row[1:]) for row in ids.tolist()]  # the engine adds BOS
-
-        def ours_prefill():
-            cache = ours.new_cache(batch, args.prompt)
-            return ours.logits(ours.hidden_states(ids, None, cache)[:, -1])
-
-        def hf_prefill():
-            return hf(input_ids=ids, use_cache=True, logits_to_keep=1).logits
-
-        def ours_generate(every: int, new: int):
-            return lambda: engines[every].generate([GenerateRequest(t, max_new_tokens=new) for t in texts])
-
-        def hf_generate(new: int):
-            return lambda: hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
-                                       min_new_tokens=new, do_sample=False, pad_token_id=0)
-
-        with torch.inference_mode():
-            with peak_memory(device, info, f"ours prefill {batch}"):
-                pre = {"ours": best_time(ours_prefill, device, args.repeats)}
-            with peak_memory(device, info, f"hf prefill {batch}"):
-                pre["hf"] = best_time(hf_prefill, device, args.repeats)
-            dec = {}
-            for every in (1, 8):
-                with peak_memory(device, info, f"ours decode {batch}"):
-                    full = best_time(ours_generate(every, args.new), device, args.repeats)
-                dec[f"ours {every}"] = full - best_time(ours_generate(every, 1), device, args.repeats)
-            with peak_memory(device, info, f"hf decode {batch}"):
-                full = best_time(hf_generate(args.new), device, args.repeats)
-            dec["hf"] = full - best_time(hf_generate(1), device, args.repeats)
-            if batch == BATCHES[-1]:
-                info["sdpa ours"] = f"prefill {sdpa_ops(ours_prefill)}, decode {sdpa_ops(ours_step(ours, ids))}"
-                info["sdpa hf"] = f"prefill {sdpa_ops(hf_prefill)}, decode {sdpa_ops(hf_step(hf, ids))}"
-        prefill_tokens, decode_tokens = batch * args.prompt, batch * (args.new - 1)
-        p_ours, p_hf = prefill_tokens / pre["ours"], prefill_tokens / pre["hf"]
-        rows.append([f"prefill tokens/s, batch {batch} x {args.prompt}", f"{p_ours:,.0f}", "", f"{p_hf:,.0f}",
-                     f"{p_ours / p_hf:.2f}x"])
-        rate = {k: decode_tokens / t if t > 0 else None for k, t in dec.items()}  # t <= 0: lost in timing noise
-        shown = ["n/a (noise)" if rate[k] is None else f"{rate[k]:,.0f}" for k in ("ours 1", "ours 8", "hf")]
-        ratio = f"{max(rate['ours 1'], rate['ours 8']) / rate['hf']:.2f}x" if None not in rate.values() else ""
-        rows.append([f"decode tokens/s, batch {batch}, {args.new} new", *shown, ratio])
-    return rows, info
+    return Engine(loaded, batch_size="auto", sync_every=every)
 
 
-def ours_step(model: Transformer, ids: torch.Tensor):
-    """One decoding step after a prefill of ids, as the engine runs it (a real-token mask after a cache)."""
-    cache = model.new_cache(ids.shape[0], ids.shape[1] + 1)
+def texts_of(ids: torch.Tensor) -> list[str]:
+    return [" ".join(str(t) for t in row[1:]) for row in ids.tolist()]  # the engine adds BOS
+
+
+def prefill_row(ours: Transformer, hf, args, batch: int, device: torch.device, info: dict) -> list[str]:
+    ids = prompts(ours.cfg, batch, args.prompt, device)
+
+    def ours_prefill():
+        cache = ours.new_cache(batch, args.prompt)
+        return ours.logits(ours.hidden_states(ids, None, cache)[:, -1])
+
+    def hf_prefill():
+        return hf(input_ids=ids, use_cache=True, logits_to_keep=1).logits
+
+    with torch.inference_mode():
+        with peak_memory(device, info, f"ours prefill {batch}"):
+            t_ours = best_time(ours_prefill, device, args.repeats)
+        t_hf = best_time(hf_prefill, device, args.repeats)
+    tokens = batch * args.prompt
+    return [f"{tokens / t_ours:,.0f}", "", f"{tokens / t_hf:,.0f}", f"{t_hf / t_ours:.2f}x"]
+
+
+def decode_row(ours: Transformer, hf, args, batch: int, device: torch.device, info: dict) -> list[str]:
+    ids = prompts(ours.cfg, batch, args.prompt, device)
+    texts = texts_of(ids)
+    engines = {every: engine(ours, every) for every in (1, 8)}
+
+    def ours_generate(every: int, new: int):
+        return lambda: engines[every].generate([GenerateRequest(t, max_new_tokens=new) for t in texts])
+
+    def hf_generate(new: int):
+        return lambda: hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
+                                   min_new_tokens=new, do_sample=False, pad_token_id=0)
+
+    dec = {}
+    with torch.inference_mode():
+        for every in (1, 8):
+            with peak_memory(device, info, f"ours decode {batch}"):
+                full = best_time(ours_generate(every, args.new), device, args.repeats)
+            dec[f"ours {every}"] = full - best_time(ours_generate(every, 1), device, args.repeats)
+        dec["hf"] = best_time(hf_generate(args.new), device, args.repeats) - \
+            best_time(hf_generate(1), device, args.repeats)
+    rate = {k: batch * (args.new - 1) / t if t > 0 else None for k, t in dec.items()}  # t <= 0: timing noise
+    shown = ["n/a (noise)" if rate[k] is None else f"{rate[k]:,.0f}" for k in ("ours 1", "ours 8", "hf")]
+    ratio = f"{max(rate['ours 1'], rate['ours 8']) / rate['hf']:.2f}x" if None not in rate.values() else ""
+    return [*shown, ratio]
+
+
+def memory_row(ours: Transformer, args, device: torch.device, info: dict) -> list[str]:
+    """Our batch-64 prefill and decode peaks above the weights against the footprint's count for them."""
+    if device.type != "cuda":
+        return ["n/a off CUDA (no allocator statistics)"]
+    fp = Footprint(ours.cfg, ours.dtype.itemsize, 1, device.type)
+    rows = BATCHES[-1]
+    planned = {"prefill": rows * args.prompt * (fp.kv_bytes_per_token + fp.activation_bytes_per_token(args.prompt)),
+               "decode": rows * (args.prompt + args.new) * fp.kv_bytes_per_token
+               + rows * args.prompt * fp.activation_bytes_per_token(args.prompt) + rows * fp.decode_row_bytes}
+    cells = []
+    for phase in ("prefill", "decode"):
+        measured = info.get(f"ours {phase} {rows}")
+        cells.append("not measured" if measured is None else
+                     f"{phase} {size(measured)} measured / {size(planned[phase])} planned "
+                     f"({measured / planned[phase]:.2f})")
+    return [cells[0], cells[1]]
+
+
+def kernel_rows(ours: Transformer, hf, args, device: torch.device) -> list[tuple[str, list[str]]]:
+    """(label, cells) per attention path: the kernels the profiler saw, and the plan's assumption."""
+    cfg = ours.cfg
+    gqa = cfg.kv_heads != cfg.n_heads
+    ids = prompts(cfg, 8, args.prompt, device)
+    plan = lambda masked: attention_kernel(device.type, gqa, masked)  # noqa: E731
+    with torch.inference_mode():
+        lengths = [max(2, args.prompt - 3 * i) for i in range(ids.shape[0])]  # contexts of different lengths
+        scorer = engine(ours)
+        paths = {
+            "prefill (no padding)": (lambda: ours.hidden_states(ids, None, ours.new_cache(8, args.prompt)), False),
+            "decoding step, no padding": (ours_step(ours, ids, padded=False), False),
+            "decoding step, padded rows": (ours_step(ours, ids, padded=True), True),
+            "packed scoring rows": (lambda: scorer.loglikelihood(
+                [LoglikelihoodRequest(" ".join(str(t) for t in ids[i, 1:n].tolist()), " 5 6")
+                 for i, n in enumerate(lengths)]), True),
+            "sampling (cascade: matrix products)": (sampling_step(ours, ids[:1], 4), None),
+        }
+        rows = [(f"SDPA kernel, ours: {name}", [sdpa_ops(fn), "", "", "plan: " + ("none" if masked is None
+                                                                               else plan(masked))])
+                for name, (fn, masked) in paths.items()]
+        rows.append(("SDPA kernel, transformers: prefill / decoding step",
+                     ["", "", f"{sdpa_ops(lambda: hf(input_ids=ids, use_cache=True, logits_to_keep=1))} / "
+                              f"{sdpa_ops(hf_step(hf, ids))}", ""]))
+    q = torch.zeros(8, 32, 64, 128, dtype=ours.dtype, device=device)
+    k = torch.zeros(8, 8, 64, 128, dtype=ours.dtype, device=device)
+    mask = torch.ones(8, 1, 64, 64, dtype=torch.bool, device=device).tril()
+    names = {"FLASH_ATTENTION": "flash", "EFFICIENT_ATTENTION": "memory-efficient", "CUDNN_ATTENTION": "cuDNN",
+             "MATH": "math"}
+    choice = lambda m: names.get(torch.nn.attention.SDPBackend(  # noqa: E731
+        torch._fused_sdp_choice(q, k, k, m, 0.0, m is None, enable_gqa=True)).name, "other")
+    rows.append(("SDPA choice, grouped-query attention (32 / 8 heads): no mask / mask",
+                 [f"{choice(None)} / {choice(mask)}", "", "",
+                  f"plan: {attention_kernel(device.type, True, False)} / {attention_kernel(device.type, True, True)}"]))
+    return rows
+
+
+def sampling_step(model: Transformer, ids: torch.Tensor, samples: int):
+    """One decoding step of `samples` rows reading the prompt's slots as a shared prefix (cascade attention)."""
+    cache = model.new_cache(1, ids.shape[1])
     model.hidden_states(ids, None, cache)
+    branched = cache.branch(torch.zeros(samples, dtype=torch.long, device=ids.device), 4)
+    step = ids[:, -1:].expand(samples, 1)
+    return lambda: model.hidden_states(step, None, branched)
+
+
+def ours_step(model: Transformer, ids: torch.Tensor, padded: bool):
+    """One decoding step after a prefill of ids, as the engine runs it: rows without padding (no mask),
+    or left-padded rows (a real-token mask after a cache)."""
+    cache = model.new_cache(ids.shape[0], ids.shape[1] + 1)
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    if padded:
+        mask[1:, :3] = False
+    model.hidden_states(ids, mask, cache)
     step = ids[:, -1:]
-    return lambda: model.hidden_states(step, torch.ones_like(step, dtype=torch.bool), cache)
+    return lambda: model.hidden_states(step, None, cache)
 
 
 def hf_step(hf, ids: torch.Tensor):
@@ -238,9 +368,8 @@ def graph_gain(model: Transformer, batch: int, prompt: int, device: torch.device
         def per_step(fn) -> float:
             return best_time(lambda: [fn() for _ in range(steps)], device, 2) / steps * 1e3
 
-        label = f"decode step ms, batch {batch}: eager / CUDA graph"
         if device.type != "cuda":
-            return [label, f"{per_step(step):.2f} / n/a on the CPU", "", "", ""]
+            return [f"{per_step(step):.2f} / n/a on the CPU"]
         try:
             side = torch.cuda.Stream(device)
             side.wait_stream(torch.cuda.current_stream(device))
@@ -252,10 +381,10 @@ def graph_gain(model: Transformer, batch: int, prompt: int, device: torch.device
             with torch.cuda.graph(graph):
                 step()
         except Exception as error:  # noqa: BLE001 - report why, the other checks still run
-            return [label, f"{per_step(step):.2f} / capture failed: {type(error).__name__}: "
-                           f"{str(error).splitlines()[0][:80]}", "", "", ""]
+            return [f"{per_step(step):.2f} / capture failed: {type(error).__name__}: "
+                    f"{str(error).splitlines()[0][:80]}"]
         eager, replay = per_step(step), per_step(graph.replay)
-    return [label, f"{eager:.2f} / {replay:.2f}", "", "", f"a graph saves {1 - replay / eager:.0%} of a step"]
+    return [f"{eager:.2f} / {replay:.2f}", "", "", f"a graph saves {1 - replay / eager:.0%} of a step"]
 
 
 def agreement(ours: Transformer, hf, device: torch.device) -> float:
@@ -266,13 +395,45 @@ def agreement(ours: Transformer, hf, device: torch.device) -> float:
     return float((a - b).abs().max() / a.std())
 
 
-def table3_slice(docs: int, device: torch.device) -> list[str]:
+def gsm8k_rows(args, device: torch.device) -> list[tuple[str, object]]:
+    """(label, measure) for greedy GSM8K and maj1@16 with stories260K on the device against the CPU."""
+    import evalkit
+
+    def run(task: str, on: str, out: Path) -> tuple[dict, list[str], float]:
+        start = time.perf_counter()
+        doc = evalkit.evaluate(model=str(STORIES), tasks=task, data_dir=str(args.data_dir), limit=args.gsm8k_docs,
+                               device=on, no_progress=True, output_dir=str(out), **(
+                                   {"n_samples": 16} if "maj" in task else {}))
+        seconds = time.perf_counter() - start
+        lines = (out / "samples" / f"{task}.jsonl").read_text().splitlines()
+        return doc["results"][task], [json.dumps(json.loads(line).get("generations", json.loads(line)),
+                                                 sort_keys=True) for line in lines], seconds
+
+    def measure(task: str):
+        def cells() -> list[str]:
+            with tempfile.TemporaryDirectory() as folder:
+                results, samples, seconds = run(task, str(device), Path(folder) / "device")
+                metric = next(k for k in results if not k.endswith("stderr") and k != "n")
+                if device.type == "cpu":
+                    return [f"{metric} {results[metric]:.4f} in {seconds:.1f} s", "", "", "the device is the CPU"]
+                cpu, cpu_samples, _ = run(task, "cpu", Path(folder) / "cpu")
+            same = sum(a == b for a, b in zip(samples, cpu_samples)) / max(1, len(samples))
+            return [f"{metric} {results[metric]:.4f} in {seconds:.1f} s", "", "",
+                    f"CPU {metric} {cpu[metric]:.4f}; documents with the CPU's texts {same:.0%}"]
+        return cells
+
+    n = args.gsm8k_docs
+    return [(f"GSM8K greedy end to end, stories260K, {n} problems", measure("gsm8k")),
+            (f"GSM8K maj1@16 end to end, stories260K, {n} problems", measure("gsm8k_maj1@k"))]
+
+
+def table3_slice(docs: int, device: torch.device, data: Path) -> list[str]:
     """stories260K on `docs` documents of Table 3 on the device (and on the CPU to compare)."""
     import evalkit
 
     def run(on: str) -> tuple[dict, float]:
         start = time.perf_counter()
-        doc = evalkit.evaluate(model=str(STORIES), suite="table3", data_dir=str(DATA), limit=max(1, docs // 8),
+        doc = evalkit.evaluate(model=str(STORIES), suite="table3", data_dir=str(data), limit=max(1, docs // 8),
                                device=on, no_progress=True)
         return doc["results"], time.perf_counter() - start
 
@@ -286,13 +447,8 @@ def table3_slice(docs: int, device: torch.device) -> list[str]:
         cpu, _ = run("cpu")
         diff = max(abs(v - cpu[t][k]) for (t, k), v in accuracies.items())
         reference = f"max |acc difference| vs CPU {diff:.4f}"
-    return [f"Table 3 slice on the device, stories260K, {count} documents of {len(results)} tasks",
-            f"mean acc {mean:.4f} in {seconds:.1f} s", "", "", reference]
-
-
-def memory(info: dict, who: str, batch: int) -> str:
-    peaks = [info[f"{who} {phase} {batch}"] for phase in ("prefill", "decode")]
-    return " / ".join("n/a" if p is None else f"{p / 2**30:.2f} GiB" for p in peaks)
+    return [f"mean acc {mean:.4f} in {seconds:.1f} s ({count} documents of {len(results)} tasks)", "", "",
+            reference]
 
 
 def main() -> None:
@@ -304,9 +460,13 @@ def main() -> None:
     parser.add_argument("--new", type=int, help="decoded tokens per row (default 64; --tiny 16)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs after the warm-up; the best counts")
     parser.add_argument("--slice-docs", type=int, default=200, help="Table 3 documents (0: skip)")
+    parser.add_argument("--gsm8k-docs", type=int, help="GSM8K problems, greedy and maj1@16 (default 16; --tiny 1; "
+                                                       "0: skip)")
+    parser.add_argument("--data-dir", type=Path, default=DATA, help="the benchmark data (default ../shared/data)")
     args = parser.parse_args()
     args.prompt = args.prompt or (16 if args.tiny else 512)
     args.new = args.new or (16 if args.tiny else 64)
+    args.gsm8k_docs = args.gsm8k_docs if args.gsm8k_docs is not None else (1 if args.tiny else 16)
     device = torch.device(args.device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[args.dtype]
     if device.type == "cpu":
@@ -314,31 +474,55 @@ def main() -> None:
     cfg = TINY if args.tiny else PRESETS["7B"]
     import transformers
 
-    ours, hf = build_models(cfg, dtype, device)
+    need, parts = memory_need(cfg, dtype.itemsize, args.prompt, args.new)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"{name}, torch {torch.__version__}, transformers {transformers.__version__}, {args.dtype}, "
-          f"{'tiny' if args.tiny else '7B'} shapes (dim {cfg.dim}, {cfg.n_layers} layers, vocab {cfg.vocab_size})\n")
+          f"{'tiny' if args.tiny else '7B'} shapes (dim {cfg.dim}, {cfg.n_layers} layers, vocab {cfg.vocab_size})")
+    print(f"needs about {size(need)} of device memory: {parts}", flush=True)
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        print(f"this device: {size(total)}, {size(free)} free"
+              + ("; rows past its memory will say out of memory" if free < need else ""), flush=True)
+    print(flush=True)
+    ours, hf = build_models(cfg, dtype, device)
     drift = agreement(ours, hf, device)
     if drift > 0.5:
         sys.exit(f"the two models disagree (max |logit difference| {drift:.2f} standard deviations): weights mapped wrong")
-    rows, info = throughput(ours, hf, args, device)
-    largest = BATCHES[-1]
-    rows.append([f"peak memory above the weights, batch {largest} (prefill / decode)",
-                 memory(info, "ours", largest), "", memory(info, "hf", largest), ""])
-    rows.append(["SDPA kernel", info["sdpa ours"], "", info["sdpa hf"], ""])
-    rows.extend(graph_gain(ours, batch, args.prompt, device) for batch in (1, BATCHES[-1]))
+    table, info = Table(device), {}
+    for batch in BATCHES:
+        table.row(f"prefill tokens/s, batch {batch} x {args.prompt}",
+                  lambda: prefill_row(ours, hf, args, batch, device, info))
+        table.row(f"decode tokens/s, batch {batch}, {args.new} new",
+                  lambda: decode_row(ours, hf, args, batch, device, info))
+    table.row(f"peak memory above the weights, batch {BATCHES[-1]}: measured / planned",
+              lambda: memory_row(ours, args, device, info))
+    try:
+        kernels = kernel_rows(ours, hf, args, device)
+    except Exception as error:  # noqa: BLE001 - the row says why
+        kernels = [("SDPA kernel per path", [f"failed: {type(error).__name__}: {str(error)[:120]}"])]
+        table.failed.append("SDPA kernel per path")
+    for label, cells in kernels:
+        table.row(label, lambda: cells)
+    for batch in (1, BATCHES[-1]):
+        table.row(f"decode step ms, batch {batch}: eager / CUDA graph",
+                  lambda: graph_gain(ours, batch, args.prompt, device))
     if device.type == "cuda":
         b = torch.backends.cuda
-        rows.append(["SDPA backends enabled", f"flash {b.flash_sdp_enabled()}, memory-efficient "
-                     f"{b.mem_efficient_sdp_enabled()}, cuDNN {b.cudnn_sdp_enabled()}, math {b.math_sdp_enabled()}",
-                     "", "", ""])
-    rows.append(["logits agreement: largest difference in standard deviations", f"{drift:.3f}", "", "", ""])
+        table.row("SDPA backends enabled", lambda: [
+            f"flash {b.flash_sdp_enabled()}, memory-efficient {b.mem_efficient_sdp_enabled()}, "
+            f"cuDNN {b.cudnn_sdp_enabled()}, math {b.math_sdp_enabled()}"])
+    table.row("logits agreement: largest difference in standard deviations", lambda: [f"{drift:.3f}"])
+    del ours, hf
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if args.gsm8k_docs > 0:
+        for label, measure in gsm8k_rows(args, device):
+            table.row(label, measure)
     if args.slice_docs > 0:
-        rows.append(table3_slice(args.slice_docs, device))
-    head = ["check", "bundled", "bundled, host reads every 8 steps", "transformers", "bundled / transformers"]
-    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+        table.row(f"Table 3 slice on the device, stories260K, {args.slice_docs} documents",
+                  lambda: table3_slice(args.slice_docs, device, args.data_dir))
+    if table.failed:
+        sys.exit(f"{len(table.failed)} row(s) failed: {'; '.join(table.failed)}")
 
 
 if __name__ == "__main__":

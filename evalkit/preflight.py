@@ -32,6 +32,14 @@ def check_device(device: str) -> None:
     raise UsageError(f"--device {device}: unsupported device type {parsed.type!r} (cpu, cuda, cuda:N, mps)")
 
 
+def check_launched_device(device: str) -> None:
+    """Under a launcher (WORLD_SIZE > 1) each rank takes its own GPU, cuda:LOCAL_RANK, from --device cuda;
+    an explicit cuda:N would put every rank on GPU N."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and device.startswith("cuda:"):
+        raise UsageError(f"--device {device} under a launcher would put every rank on one GPU: give --device cuda "
+                         "(each rank takes the GPU of its LOCAL_RANK) and choose the GPUs with CUDA_VISIBLE_DEVICES")
+
+
 def check_output_dir(path: str | Path, flag: str = "--output-dir") -> Path:
     """The folder exists or can be created, and a file can be written in it."""
     path = Path(path)

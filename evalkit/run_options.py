@@ -189,6 +189,12 @@ OPTIONS: tuple[Option, ...] = (
                                                    "as Meta's shards); launch with torchrun --nproc_per_node T x "
                                                    "replicas", parse=int, default=1, metavar="T", group="backend",
            applies=None),
+    Option("device_memory", "--device-memory", "llama, hf with --batch-size auto: free device memory the batches "
+                                               "may spend, e.g. 20GB or 20GiB (default: asked of the CUDA device)",
+           metavar="SIZE", group="backend", applies=None),
+    Option("collective_timeout", "--collective-timeout", "under a launcher: how long a rank waits for the others at "
+                                                         "a gather (default 180)", parse=float, metavar="MINUTES",
+           group="backend", applies=None),
     Option("base_url", "--base-url", "openai: the server's URL, e.g. http://127.0.0.1:8000/v1", group="backend",
            applies=None),
     Option("api_key_env", "--api-key-env", "openai: environment variable holding the API key", metavar="VAR",

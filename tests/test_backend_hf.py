@@ -291,3 +291,30 @@ def test_run_command_with_hf_backend_matches_llama(tmp_path, stories_folder):
     for ours, theirs in zip(samples["hf"], samples["llama"]):
         assert ours["prediction"] == theirs["prediction"]
         assert all(abs(a - b) < 1e-4 for a, b in zip(ours["loglikelihoods"], theirs["loglikelihoods"], strict=True))
+
+
+def test_reading_the_tokens_back_every_8_steps_gives_the_same_texts(stories_folder):
+    """On a GPU the decode loop reads the chosen tokens back every 8 steps, not every step: rows that ended
+    (EOS, budget, a stop string found in their last tokens' text) keep the tokens they had then."""
+    backend, _ = both(stories_folder)
+    requests = [GenerateRequest(STORY, until=(".", " her"), max_new_tokens=40),
+                GenerateRequest("Tom had a red", until=("\n",), max_new_tokens=25),
+                GenerateRequest(STORY, temperature=0.8, top_p=0.9, n=4, max_new_tokens=30, seed=3, until=(",",))]
+    every_step = backend.generate(requests)
+    backend.sync_every = 8
+    assert backend.generate(requests) == every_step
+    assert not any(stop in every_step[0].texts[0] for stop in (".", " her"))
+    assert len(set(every_step[2].texts)) > 1 and not any("," in text for text in every_step[2].texts)
+
+
+def test_memory_derived_batch_budget(stories_folder):
+    """batch_size auto with a known free memory (a CUDA device's, here given): budgets from the bundled
+    model's footprint arithmetic, counting the (T, vocab) logits a transformers forward returns."""
+    from evalkit.backends.hf_model import footprint
+    from evalkit.engine.batching import MEMORY_FRACTION
+    backend = hf.load(BackendOptions(model=str(stories_folder), device_memory=10**7))
+    fp = footprint(backend.lm, backend.max_length)
+    assert fp.cfg.n_layers == 5 and fp.cfg.kv_heads == 4 and fp.logits_per_token
+    slot = fp.kv_bytes_per_token + fp.activation_bytes_per_token(backend.max_length)
+    assert backend.policy.from_memory and backend.policy.max_tokens == int(1e7 * MEMORY_FRACTION) // slot
+    assert slot > fp.kv_bytes_per_token + 512 * 8  # the logits are counted

@@ -78,6 +78,6 @@ def test_256_samples_on_cpu_split_into_batches_with_the_same_samples(stories):
 def test_tiny_model_footprint_engine():
     """The engine builds its memory budget from its own model's footprint."""
     engine = Engine(load_model("tiny"), device_memory=10**8)
-    fp = Footprint(engine.model.cfg, 4)
+    fp = Footprint(engine.model.cfg, 4, device="cpu")
     assert engine.policy.from_memory and engine.policy.max_slots == int(1e8 * MEMORY_FRACTION) // (
         fp.kv_bytes_per_token + fp.activation_bytes_per_token(engine.max_length))

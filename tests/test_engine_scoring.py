@@ -132,3 +132,17 @@ def test_malformed_requests_file_names_line_and_field(tmp_path, line, message):
     with pytest.raises(DataError, match=f"{path.name}:{message}".replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[")):
         read_requests(path)
+
+
+def test_row_sums_add_each_requests_positions_without_atomics():
+    """The GPU's sum per request (index_add_ there adds with atomics, in a varying order): the same totals
+    as the CPU's sequential sum, owners kept apart, an empty batch summing to zero."""
+    from evalkit.engine.scoring import row_sums
+    g = torch.Generator().manual_seed(0)
+    values = -torch.rand(40, generator=g, dtype=torch.float64) * 10
+    owners = [0] * 7 + [1] * 20 + [2] * 13
+    sums = row_sums(values, owners, 3)
+    sequential = torch.zeros(3, dtype=torch.float64).index_add_(0, torch.tensor(owners), values)
+    assert torch.allclose(sums, sequential, rtol=0, atol=1e-12)
+    assert row_sums(values, [2 - o for o in owners], 3).tolist() == sums.flip(0).tolist()
+    assert row_sums(values[:0], [], 2).tolist() == [0.0, 0.0]

@@ -107,3 +107,41 @@ def test_positions_past_max_seq_len(stories):
     assert (chunks - whole).abs().max() < 1e-4
     expected = rope_table(model.cfg.head_dim, model.cfg.rope_theta, 701, torch.device("cpu"))[[0, 700]]
     assert torch.equal(model.rope(torch.tensor([[0, 700]]))[0, :, 0], expected)
+
+
+def test_unpadded_decode_step_builds_no_mask(stories, rows, monkeypatch):
+    """A decoding step of rows without padding reads every cached slot: SDPA gets no mask (so CUDA may run
+    flash, the only fused kernel that takes grouped-query attention) and the logits of a full forward.
+    A padded cache or a step whose tokens are not known real on the host still gets its mask."""
+    import torch.nn.functional as F
+    model, ids = stories.model, rows[0]
+    masks = []
+    real_sdpa = F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kwargs):
+        masks.append(attn_mask)
+        return real_sdpa(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    with torch.inference_mode():
+        cache = model.new_cache(2, len(ids) + 2)
+        model.hidden_states(torch.tensor([ids[:-1]] * 2), None, cache)  # the prefill: causal, no mask either
+        assert not cache.padded and all(m is None for m in masks)
+        masks.clear()
+        step = model.logits(model.hidden_states(torch.tensor([[ids[-1]]] * 2), None, cache))[:, -1]
+        assert len(masks) == model.cfg.n_layers and all(m is None for m in masks)
+        for row in step:
+            torch.testing.assert_close(row, full(model, ids)[-1], atol=ATOL, rtol=0)
+
+        masks.clear()  # the same step with its real-token mask as a device tensor: the host cannot know
+        cache = model.new_cache(1, len(ids))
+        model.hidden_states(torch.tensor([ids[:-1]]), None, cache)
+        model.hidden_states(torch.tensor([[ids[-1]]]), torch.ones(1, 1, dtype=torch.bool), cache)
+        assert masks[-1] is not None and cache.padded
+
+        masks.clear()  # rows of different lengths: the cache holds padding, every step needs its mask
+        tokens, mask = pad(rows[:2], "left")
+        cache = model.new_cache(2, tokens.shape[1] + 1)
+        model.hidden_states(tokens, mask, cache)
+        model.hidden_states(torch.tensor([[ids[-1]]] * 2), None, cache)
+        assert cache.padded and all(m is not None for m in masks)

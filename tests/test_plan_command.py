@@ -108,3 +108,26 @@ def test_reads_each_format_without_weights(tmp_path, stories):
 def test_errors_are_one_line(flags, says):
     done = plan(*flags)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
+
+
+def test_memory_plan_counts_the_math_kernel_of_masked_grouped_query_attention():
+    """CUDA's memory-efficient kernel does not take enable_gqa: a masked GQA forward (packed scoring rows)
+    falls to the math kernel, whose fp32 score matrix the activations then count; MHA and the CPU do not."""
+    from evalkit.model.config import ModelConfig
+    from evalkit.model.footprint import attention_kernel
+    gqa = ModelConfig(dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, vocab_size=32000, hidden_dim=28672)
+    mha = ModelConfig(dim=8192, n_layers=80, n_heads=64, vocab_size=32000, hidden_dim=28672)
+    assert Footprint(gqa, 2).masked_kernel == "math" and Footprint(mha, 2).masked_kernel == "memory-efficient"
+    assert Footprint(gqa, 2, device="cpu").masked_kernel == "flash"
+    extra = Footprint(gqa, 2).activation_bytes_per_token(2048) - Footprint(gqa, 2, device="cpu").activation_bytes_per_token(2048)
+    assert extra == 8 * 64 * 2048 + 2 * 64 * 128 * 4  # fp32 scores and probabilities, K and V repeated
+    assert Footprint(gqa, 2, 8).activation_bytes_per_token(2048) < Footprint(gqa, 2).activation_bytes_per_token(2048)
+    assert attention_kernel("cuda", True, False) == "flash"  # no mask: flash takes grouped queries
+
+
+def test_cpu_attention_kernel_is_the_one_torch_dispatches_to():
+    from evalkit.model.footprint import attention_kernel
+    q, k = torch.randn(1, 8, 16, 32), torch.randn(1, 2, 16, 32)
+    mask = torch.ones(1, 1, 16, 16, dtype=torch.bool).tril()
+    chosen = torch.nn.attention.SDPBackend(torch._fused_sdp_choice(q, k, k, mask, 0.0, False, enable_gqa=True))
+    assert chosen.name.lower().startswith(attention_kernel("cpu", True, True))

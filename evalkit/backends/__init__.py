@@ -45,18 +45,24 @@ def backend_name(args) -> str:
 
 def options_from_args(args) -> BackendOptions:
     """The backend settings of a parsed command line, checked before anything is loaded."""
-    from evalkit.preflight import check_device
-    from evalkit.serving.distributed import check_tensor_parallel
+    from evalkit.model.memory_plan import parse_size
+    from evalkit.preflight import check_device, check_launched_device
+    from evalkit.serving.distributed import check_tensor_parallel, set_collective_timeout
     if args.concurrency < 1:
         raise UsageError(f"--concurrency: expected a positive integer, got {args.concurrency}")
+    check_launched_device(args.device)
     check_device(args.device)
     check_tensor_parallel(args.tensor_parallel)
+    if args.collective_timeout is not None:
+        set_collective_timeout(args.collective_timeout)
+    device_memory = parse_size(args.device_memory, "--device-memory") if args.device_memory else None
     if args.tensor_parallel > 1 and backend_name(args) != "llama":
         raise UsageError(f"--tensor-parallel applies to the llama backend, not --backend {backend_name(args)}")
     return BackendOptions(model=args.model, device=args.device, dtype=args.dtype,
                           batch_size=parse_batch_size(args.batch_size), deterministic=args.deterministic,
                           base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
-                          generations=getattr(args, "load_generations", None), tensor_parallel=args.tensor_parallel)
+                          generations=getattr(args, "load_generations", None), tensor_parallel=args.tensor_parallel,
+                          device_memory=device_memory)
 
 
 def load_backend(args) -> Backend:

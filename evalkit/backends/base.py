@@ -34,6 +34,7 @@ class BackendOptions:
     timeout_s: float = 120.0              # openai: per HTTP request
     generations: Path | None = None       # generations: --load-generations FILE
     tensor_parallel: int = 1              # llama: ranks the model is split over (under torchrun)
+    device_memory: int | None = None      # llama, hf: bytes free for batches (None: asked of a CUDA device)
 
 
 @runtime_checkable

@@ -16,11 +16,12 @@ import torch
 
 from evalkit.backends import hf_generation, hf_scoring
 from evalkit.backends.base import BackendOptions
-from evalkit.backends.hf_model import CausalLM
+from evalkit.backends.hf_model import CausalLM, footprint
 from evalkit.backends.hf_tokenizer import HFTokenizer
 from evalkit.backends.llama import rank_device
 from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.encoding import generation_prompt
+from evalkit.engine.engine import ACCELERATOR_SYNC_EVERY
 from evalkit.engine.request_windows import WindowScoring
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import UsageError
@@ -61,6 +62,7 @@ def load(options: BackendOptions) -> "HFBackend":
 
 class HFBackend(WindowScoring):
     name = "hf"
+    counts_locally = True  # count_tokens runs the tokenizer in this process (cheap)
 
     def __init__(self, lm: CausalLM, tokenizer: HFTokenizer, options: BackendOptions, weights: str, max_length: int,
                  transformers_version: str, dtype_reason: str | None = None):
@@ -76,7 +78,10 @@ class HFBackend(WindowScoring):
         self.transformers_version = transformers_version
         self.dtype_reason = dtype_reason
         self.deterministic = options.deterministic
-        self.policy = BatchPolicy.from_setting(options.batch_size, options.deterministic, lm.device)
+        # batch_size auto on a GPU: budgets from the free memory after the weights, as the llama backend's
+        self.policy = BatchPolicy.from_setting(options.batch_size, options.deterministic, lm.device,
+                                               footprint(lm, max_length), max_length, options.device_memory)
+        self.sync_every = 1 if lm.device.type == "cpu" else ACCELERATOR_SYNC_EVERY
         self.stats = EngineStats()
 
     def count_tokens(self, text: str) -> int:
@@ -104,6 +109,7 @@ class HFBackend(WindowScoring):
         """n samples per request; with first_sample[r] = k, only samples k..n-1 (the first k are known)."""
         prompts = {r: generation_prompt(self.tokenizer, r.context, self.max_length, r.max_new_tokens)
                    for r in dict.fromkeys(requests)}
-        texts = hf_generation.generate(self.lm, self.tokenizer, prompts, self.policy, self.stats, first_sample or {})
+        texts = hf_generation.generate(self.lm, self.tokenizer, prompts, self.policy, self.stats, first_sample or {},
+                                       self.sync_every)
         self.stats.requests_served += len(requests)
         return [GenerateResult(texts[r]) for r in requests]

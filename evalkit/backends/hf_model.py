@@ -9,6 +9,9 @@ from typing import Any, Callable
 
 import torch
 
+from evalkit.model.config import ModelConfig
+from evalkit.model.footprint import Footprint
+
 
 @dataclass
 class CausalLM:
@@ -39,3 +42,23 @@ class CausalLM:
 def positions(mask: torch.Tensor) -> torch.Tensor:
     """(B, T) real-token mask -> position of each token in its own sequence (padding gets 0)."""
     return (mask.long().cumsum(1) - 1).clamp(min=0)
+
+
+def footprint(lm: CausalLM, context: int) -> Footprint | None:
+    """The bundled model's footprint arithmetic (evalkit.model.footprint) for a transformers model, from its
+    config's sizes (Llama names, or GPT-2's), with its forward's logits at every position counted; None
+    where the config does not say them (no memory-derived batch budget then)."""
+    c = lm.model.config
+
+    def size(*names: str) -> int | None:
+        return next((int(v) for v in (getattr(c, n, None) for n in names) if isinstance(v, int) and v > 0), None)
+
+    dim, layers, heads = size("hidden_size", "n_embd"), size("num_hidden_layers", "n_layer"), \
+        size("num_attention_heads", "n_head")
+    vocab = size("vocab_size")
+    if None in (dim, layers, heads, vocab) or dim % heads:
+        return None
+    cfg = ModelConfig(dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=size("num_key_value_heads") or heads,
+                      vocab_size=vocab, hidden_dim=size("intermediate_size", "n_inner") or 4 * dim, max_seq_len=context)
+    dtype = next(lm.model.parameters()).dtype
+    return Footprint(cfg, dtype.itemsize, 1, lm.device.type, logits_per_token=True)

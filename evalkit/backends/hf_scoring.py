@@ -24,7 +24,7 @@ from evalkit.backends.hf_model import CausalLM, positions
 from evalkit.engine.batching import BatchPolicy, pad, run_batched
 from evalkit.engine.encoding import TokenRequest
 from evalkit.engine.prefixes import families
-from evalkit.engine.scoring import TokenScore
+from evalkit.engine.scoring import TokenScore, request_scores
 from evalkit.engine.stats import EngineStats
 
 Group = tuple[tuple[int, ...], list[tuple[int, ...]]]  # a distinct context and its distinct continuations
@@ -86,6 +86,7 @@ def _shared(lm: CausalLM, prefix: tuple[int, ...], groups: list[Group],
     stats.contexts_reused += len(rows) - len(groups)
     owner = torch.tensor([g for g, _ in rows], device=device)  # (R,)
     total, misses = _judge(last[owner], torch.tensor([cont[0] for _, cont in rows], device=device))  # (R,), (R,)
+    owners = list(range(len(rows)))  # the request of each position judged: first tokens, then the rest
 
     long_rows = [i for i, (_, cont) in enumerate(rows) if len(cont) > 1]
     if long_rows:
@@ -99,12 +100,11 @@ def _shared(lm: CausalLM, prefix: tuple[int, ...], groups: list[Group],
         stats.count_forward(cont_mask)
         stats.scored_positions += cont_mask.numel()
         targets, _ = pad([rows[i][1][1:] for i in long_rows], left=False, device=device)  # (L, Tk)
-        logprob, miss = _judge(logits[cont_mask], targets[cont_mask])  # (P,) over real positions
-        row_of = torch.tensor(long_rows, device=device)[:, None].expand_as(cont_mask)[cont_mask]  # (P,)
-        total.index_add_(0, row_of, logprob)
-        misses.index_add_(0, row_of, miss)
-    return {TokenRequest(groups[g][0], cont): TokenScore(float(total[i]), bool(misses[i] == 0))
-            for i, (g, cont) in enumerate(rows)}
+        logprob, miss = _judge(logits[cont_mask], targets[cont_mask])  # (P,) over real positions, row by row
+        total, misses = torch.cat([total, logprob]), torch.cat([misses, miss])
+        owners += [i for i in long_rows for _ in rows[i][1][1:]]
+    scores = request_scores(total, misses, owners, len(rows))
+    return {TokenRequest(groups[g][0], cont): score for (g, cont), score in zip(rows, scores)}
 
 
 def _whole(lm: CausalLM, rows: list[tuple[tuple[int, ...], tuple[int, ...]]],
@@ -114,14 +114,12 @@ def _whole(lm: CausalLM, rows: list[tuple[tuple[int, ...], tuple[int, ...]]],
     logits = lm.forward(tokens, mask, positions(mask))  # (B, T, V)
     stats.count_forward(mask)
     stats.scored_positions += mask.numel()
-    row_of = torch.tensor([i for i, (_, cont) in enumerate(rows) for _ in cont], device=device)  # (P,)
+    owners = [i for i, (_, cont) in enumerate(rows) for _ in cont]
     column = torch.tensor([len(context) - 1 + j for context, cont in rows for j in range(len(cont))], device=device)
     targets = torch.tensor([t for _, cont in rows for t in cont], device=device)
-    logprob, miss = _judge(logits[row_of, column], targets)  # (P,)
-    total = torch.zeros(len(rows), dtype=torch.float64, device=device).index_add_(0, row_of, logprob)
-    misses = torch.zeros(len(rows), dtype=torch.long, device=device).index_add_(0, row_of, miss)
-    return {TokenRequest(context, cont): TokenScore(float(total[i]), bool(misses[i] == 0))
-            for i, (context, cont) in enumerate(rows)}
+    logprob, miss = _judge(logits[torch.tensor(owners, device=device), column], targets)  # (P,)
+    scores = request_scores(logprob, miss, owners, len(rows))
+    return {TokenRequest(context, cont): score for (context, cont), score in zip(rows, scores)}
 
 
 def _judge(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,16 +24,22 @@ from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequ
 
 class LlamaBackend:
     name = "llama"
+    counts_locally = True  # count_tokens runs the tokenizer in this process (cheap)
 
     def __init__(self, loaded: LoadedModel, batch_size: int | str = "auto", deterministic: bool = False,
-                 device: str = "cpu", tensor_parallel: int = 1, dtype_reason: str | None = None):
+                 device: str = "cpu", tensor_parallel: int = 1, dtype_reason: str | None = None,
+                 device_memory: int | None = None, tp_group=None):
+        """device_memory: bytes free for batches (None: asked of a CUDA device); tp_group: the process group
+        of this rank's tensor-parallel replica, whose ranks agree on their batch budgets."""
         self.loaded = loaded
         self.dtype_reason = dtype_reason  # why --dtype auto chose the model's dtype (None: not asked)
-        self.engine = Engine(loaded, batch_size=batch_size, deterministic=deterministic)
+        self.engine = Engine(loaded, batch_size=batch_size, deterministic=deterministic, device_memory=device_memory)
         self.device = device  # as asked (e.g. "cuda"), recorded in results
         self.tensor_parallel = tensor_parallel
         if tensor_parallel > 1:  # one rank halving its batch on out-of-memory would desynchronize the collectives
+            from evalkit.serving.distributed import agreed_minimum
             self.engine.policy.auto = False
+            self.engine.policy.agree(lambda values: agreed_minimum(values, tp_group))
 
     @property
     def max_length(self) -> int:
@@ -42,7 +48,8 @@ class LlamaBackend:
     @property
     def fingerprint(self) -> str:
         """Weights, tokenizer and dtype (the loader's fingerprint), the window that cuts long contexts, and
-        deterministic mode (unbatched, so bit-identical; batched results may differ in the last bits)."""
+        deterministic mode (unbatched, so bit-identical run to run on one kind of device; batched results
+        may differ in the last bits)."""
         split = f":tensor_parallel={self.tensor_parallel}" if self.tensor_parallel > 1 else ""  # sums in another order
         return f"{self.loaded.fingerprint}:max_length={self.engine.max_length}:deterministic={self.engine.deterministic}{split}"
 
@@ -100,4 +107,4 @@ def load(options: BackendOptions) -> LlamaBackend:
     dtype = resolve_dtype(options.dtype, rank_device(options.device))
     loaded = load_model(options.model or "tiny", device=rank_device(options.device), dtype=dtype.dtype, tp=tp)
     return LlamaBackend(loaded, options.batch_size, options.deterministic, options.device, options.tensor_parallel,
-                        dtype.reason)
+                        dtype.reason, options.device_memory, tp.group)

@@ -72,7 +72,8 @@ def render(plan: MemoryPlan, model: str, command: str) -> str:
             f"layers, {cfg.n_heads} heads ({cfg.kv_heads} KV), ffn {cfg.ffn_dim}, vocab {cfg.vocab_size}, "
             f"{plan.dtype}\nKV cache: {plan.kv_bytes_per_token / 2**20:.3f} MiB per token (T = 1); batch of "
             f"{plan.batch_tokens:,} tokens ({plan.samples} sample(s) per prompt); device {gb(plan.device_memory)}, "
-            f"{HEADROOM:.0%} kept free")
+            f"{HEADROOM:.0%} kept free\nattention with a mask (packed scoring, padded rows) runs SDPA's "
+            f"{plan.attention} kernel on CUDA{': its score matrix is counted' if plan.attention == 'math' else ''}")
     rows = [[r.tp, gb(r.weights), gb(r.kv_cache), gb(r.activations), gb(r.total), gb(r.usable),
              "yes" if r.fits else "no"] for r in plan.ranks]
     table = tabulate(rows, ["T", "weights/rank", "KV cache/rank", "activations/rank", "total/rank", "usable",
@@ -90,6 +91,7 @@ def as_json(plan: MemoryPlan, command: str) -> dict:
                        "ffn_dim": cfg.ffn_dim, "vocab_size": cfg.vocab_size, "max_seq_len": cfg.max_seq_len},
             "device_memory": plan.device_memory, "headroom": HEADROOM, "batch_tokens": plan.batch_tokens,
             "samples": plan.samples, "kv_bytes_per_token": plan.kv_bytes_per_token,
+            "masked_attention_kernel": plan.attention,
             "ranks": [{"tp": r.tp, "weights": r.weights, "kv_cache": r.kv_cache, "activations": r.activations,
                        "total": r.total, "usable": r.usable, "fits": r.fits, "spare_kv_slots": r.spare_slots}
                       for r in plan.ranks],

@@ -10,6 +10,8 @@ for a generation batch, both halved on every out-of-memory error:
   memory after the weights, less a margin, divided by a token's KV cache and activations (tokens per
   scoring forward, slots per generation batch; evalkit.model.footprint);
 - on another accelerator, a large fixed token budget.
+The ranks of a tensor-parallel replica must run the same batches (each forward is a chain of collectives),
+so they agree on the smallest of their budgets before the first batch (`agree`) and never halve them.
 A generation item (one prompt's samples) larger than the whole slot budget is split into chunks of
 samples (`run_batched`'s `split`), so n = 256 samples of a long prompt never need one batch.
 """
@@ -72,6 +74,14 @@ class BatchPolicy:
         budget = max(1, usable // slot)
         return cls(UNLIMITED, budget, True, budget, math.ceil(footprint.decode_row_bytes / slot), True)
 
+    def agree(self, minimum: Callable[[list[int]], list[int]]) -> None:
+        """Take each budget's minimum over the ranks that must batch alike: `minimum` is a collective
+        (evalkit.serving.distributed.agreed_minimum). Ranks whose free memory differs by a few MiB would
+        otherwise size different batches, and their collectives would no longer pair up (a hang)."""
+        self.max_rows, self.max_tokens, slots = minimum([self.max_rows, self.max_tokens, self.slot_budget])
+        if self.max_slots is not None:  # else slot_budget follows max_tokens, already agreed
+            self.max_slots = slots
+
     @property
     def slot_budget(self) -> int:
         return self.max_slots if self.max_slots is not None else self.max_tokens * CACHE_SCALE
@@ -84,16 +94,19 @@ class BatchPolicy:
             return samples, slots
         return samples + (samples > 1), slots + self.row_slots
 
-    def take(self, costs: Sequence[tuple[int, int]], start: int, limit: int | None = None) -> int:
-        """How many items from `start` fit one batch (at least one); costs are (rows, padded length),
-        bounded by rows x longest <= limit (default: the token budget)."""
+    def take(self, costs: Sequence[tuple[int, ...]], start: int, limit: int | None = None) -> int:
+        """How many items from `start` fit one batch (at least one); costs are (rows, padded length) or
+        (rows, padded length, tensor rows), bounded by rows <= max_rows and tensor rows x longest <= limit
+        (default: the token budget). Tensor rows default to rows; a packed row of scoring holds several
+        contexts (what a batch size counts) in one row of the forward (what memory counts)."""
         limit = self.max_tokens if limit is None else limit
-        rows = longest = 0
+        rows = width = longest = 0
         for i in range(start, len(costs)):
-            item_rows, length = costs[i]
+            item_rows, length = costs[i][:2]
             rows += item_rows
+            width += costs[i][2] if len(costs[i]) > 2 else item_rows
             longest = max(longest, length)
-            if i > start and (rows > self.max_rows or rows * longest > limit):
+            if i > start and (rows > self.max_rows or width * longest > limit):
                 return i - start
         return len(costs) - start
 
@@ -107,7 +120,7 @@ class BatchPolicy:
         return True
 
 
-def run_batched(items: list[T], cost: Callable[[T], tuple[int, int]], run: Callable[[list[T]], None],
+def run_batched(items: list[T], cost: Callable[[T], tuple[int, ...]], run: Callable[[list[T]], None],
                 policy: BatchPolicy, on_retry: Callable[[], None], slots: bool = False,
                 split: Callable[[T, int], list[T]] | None = None) -> None:
     """Call run(batch) over consecutive batches of items (already sorted, most expensive first).
@@ -119,7 +132,7 @@ def run_batched(items: list[T], cost: Callable[[T], tuple[int, int]], run: Calla
     start = 0
     while start < len(items):
         limit = policy.slot_budget if slots else policy.max_tokens
-        rows, length = costs[start]
+        rows, length = costs[start][:2]
         if split is not None and rows * length > limit:
             parts = split(items[start], limit)
             items[start:start + 1] = parts

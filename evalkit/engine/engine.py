@@ -32,7 +32,8 @@ class Engine(WindowScoring):
         self.tokenizer = loaded.tokenizer
         self.max_length = max_length or loaded.config.max_seq_len  # the window; longer contexts are cut
         self.deterministic = deterministic
-        footprint = Footprint(self.model.cfg, self.model.dtype.itemsize, self.model.tensor_parallel)
+        footprint = Footprint(self.model.cfg, self.model.dtype.itemsize, self.model.tensor_parallel,
+                              self.model.device.type)
         self.policy = BatchPolicy.from_setting(batch_size, deterministic, self.model.device, footprint,
                                                self.max_length, device_memory)
         self.stats = EngineStats()

@@ -3,7 +3,10 @@
 Each sample owns a CPU torch.Generator seeded from a stable hash of (context, seed, sample index) and
 draws exactly one uniform number per sampled token. The token is found by inverting the nucleus CDF at
 that number, so a sample depends only on its own request and index: not on its batch neighbours, the
-batch size, n, or the device. (Holtzman et al. 2020 for top-p.)
+batch size, or n. The draws are the same on every device, the arithmetic is not: a GPU's logits, softmax
+and parallel cumsum round differently from the CPU's, so where a draw falls within rounding of a boundary
+of the nucleus CDF the GPU may pick the neighbouring token (and the sample differs from there on).
+(Holtzman et al. 2020 for top-p.)
 
 The nucleus is the smallest prefix of the tokens sorted by probability (ties by token id) whose mass
 reaches top_p. On the CPU only the k most likely tokens are sorted (k in PREFILTERS, the smallest that

@@ -11,7 +11,8 @@ Only the gathered positions go through the output layer, each once, so (B, T, vo
 
 Deterministic mode (share_prefixes=False): each request is a row and a forward of its own (context +
 continuation[:-1], plain causal), so a result never depends on which requests came with it (bit-identical
-across batches, chunks and ranks), at the price of forwarding a context once per continuation.
+across batches, chunks and ranks on one kind of device and software stack: on a GPU the per-request sum
+avoids atomics, see request_scores), at the price of forwarding a context once per continuation.
 """
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def score(model: Transformer, requests: list[TokenRequest], policy: BatchPolicy,
 
     for prefix, rows in sorted(plans, key=lambda plan: -len(plan[1][0].tree)):  # the longest row first
         cache = _forward_prefix(model, prefix, len(rows[0].tree), sum(row.contexts for row in rows), stats)
-        run_batched(rows, lambda row: (row.contexts, len(row.tree)),
+        # a packed row counts its contexts against a batch size, and once (its tokens) against a token budget
+        run_batched(rows, lambda row: (row.contexts, len(row.tree), 1),
                     lambda batch: scores.update(_score_rows(model, len(prefix), cache, batch, stats)), policy, retry)
     stats.scoring_seconds += time.perf_counter() - start
     return scores
@@ -136,10 +138,40 @@ def _score_rows(model: Transformer, p: int, prefix_cache: KVCache | None, rows: 
             requests.append(r)
     logprobs, greedy = _logprobs(model, hidden.flatten(0, 1), torch.tensor(nodes, device=device),
                                  torch.tensor(targets, device=device), stats)
-    owner = torch.tensor(owners, device=device)
-    total = torch.zeros(len(requests), dtype=torch.float64, device=device).index_add_(0, owner, logprobs.double())
-    misses = torch.zeros(len(requests), dtype=torch.long, device=device).index_add_(0, owner, (~greedy).long())
-    return {r: TokenScore(float(total[i]), bool(misses[i] == 0)) for i, r in enumerate(requests)}
+    return dict(zip(requests, request_scores(logprobs.double(), (~greedy).long(), owners, len(requests))))
+
+
+def request_scores(logprobs: torch.Tensor, misses: torch.Tensor, owners: list[int], n: int) -> list[TokenScore]:
+    """logprobs (P,) fp64 and misses (P,) long (1: the target was not the argmax), position p belonging to
+    request owners[p] < n -> each request's summed log-likelihood and whether it had no miss, read back
+    from the device in one transfer for the whole batch.
+
+    On the CPU the sums run in position order. On a GPU, index_add_ adds with atomics, in an order that
+    varies from run to run; there each request's positions are laid out in a row of their own and the
+    row is summed, in the same order every run (deterministic mode's results are then bit-identical
+    run to run on one GPU model and software stack, as on the CPU)."""
+    device = logprobs.device
+    owner = torch.tensor(owners, dtype=torch.long, device=device)
+    missed = torch.zeros(n, dtype=torch.long, device=device).index_add_(0, owner, misses)  # integers: exact
+    if device.type == "cpu":
+        total = torch.zeros(n, dtype=torch.float64).index_add_(0, owner, logprobs)
+    else:
+        total = row_sums(logprobs, owners, n)
+    totals, clean = torch.stack([total, (missed == 0).double()]).cpu().tolist()  # (2, n): the one read-back
+    return [TokenScore(t, c == 1.0) for t, c in zip(totals, clean)]
+
+
+def row_sums(values: torch.Tensor, owners: list[int], n: int) -> torch.Tensor:
+    """values (P,), position p belonging to owners[p] < n -> (n,) sums, without atomics: each owner's values
+    in a row of their own (in position order, zero-padded), each row reduced by the same kernel every run."""
+    seen, offsets = [0] * n, []
+    for o in owners:
+        offsets.append(seen[o])
+        seen[o] += 1
+    grid = values.new_zeros(n, max(seen, default=0))  # (n, most positions of one owner)
+    index = torch.tensor([owners, offsets], dtype=torch.long, device=values.device)  # (2, P)
+    grid.index_put_((index[0], index[1]), values)
+    return grid.sum(1)
 
 
 def _logprobs(model: Transformer, hidden: torch.Tensor, nodes: torch.Tensor, targets: torch.Tensor,

@@ -9,7 +9,12 @@ Activations per token (the largest tensors alive at once in one layer's forward,
 unless said): the residual stream, its normed copy and the attention block's output (3 x dim), the
 SwiGLU gate, up and product (3 x ffn_dim / T), the q, k, v projections ((n_heads + 2 kv_heads) x hd / T),
 the fp32 rotary copies of q and k (4 bytes each) and RMSNorm's fp32 input (4 x dim), plus the attention
-mask (one bool per visible key slot: `context` bytes; the fused SDPA kernel never builds the score matrix).
+mask (one bool per visible key slot: `context` bytes). A fused SDPA kernel (flash, memory-efficient) never
+builds the score matrix; the math kernel does, and the footprint counts it where it runs (`attention_kernel`):
+fp32 scores and probabilities for each query head and key slot (8 x heads x `context` bytes per token), and
+with grouped-query attention K and V repeated to every query head. Scoring's packed rows and padded
+prefills always carry a mask, so their kernel is the masked one's; a decoding row pays the math kernel's
+scores over its slots (`context`) only where its step is masked.
 Logits are gathered only where they are read, so they are counted per decoding row, with the sampler's
 temporaries: DECODE_ROW_VOCAB_BYTES bytes per vocabulary entry.
 """
@@ -48,12 +53,38 @@ def valid_tp(cfg: ModelConfig, t: int) -> bool:
     return cfg.n_heads % t == 0 and (kv % t == 0 or t % kv == 0)
 
 
+def attention_kernel(device: str, gqa: bool, masked: bool) -> str:
+    """The SDPA kernel PyTorch dispatches to for the model's attention (fp16/bf16/fp32, head_dim <= 256):
+    on CUDA, flash without a mask, memory-efficient with one, and with grouped-query attention (enable_gqa)
+    flash or else math, since the memory-efficient kernel does not take enable_gqa (aten's sdp_utils); the
+    CPU's flash kernel takes masks and grouped queries. torch._fused_sdp_choice tells on a live device
+    (benchmarks/gpu_check.py prints it per path)."""
+    if device != "cuda" or not masked:
+        return "flash"
+    return "math" if gqa else "memory-efficient"
+
+
 @dataclass(frozen=True)
 class Footprint:
-    """Bytes of one rank of a `tp`-way split of `cfg` in a dtype of `dtype_bytes` bytes per element."""
+    """Bytes of one rank of a `tp`-way split of `cfg` in a dtype of `dtype_bytes` bytes per element, on a
+    `device` of that type (it picks the attention kernel, see attention_kernel)."""
     cfg: ModelConfig
     dtype_bytes: int
     tp: int = 1
+    device: str = "cuda"
+    logits_per_token: bool = False  # transformers: a forward returns (B, T, vocab) logits, then fp32 log-softmax
+
+    @property
+    def masked_kernel(self) -> str:
+        """The kernel of a masked forward (packed scoring rows, padded prefills and decoding steps)."""
+        return attention_kernel(self.device, self.cfg.kv_heads != self.cfg.n_heads, True)
+
+    def math_scores_bytes(self, context: int) -> int:
+        """One query's math-kernel temporaries against `context` keys: fp32 scores and probabilities per
+        query head, and (grouped-query attention) its share of K and V repeated to every query head."""
+        heads = self.cfg.n_heads // self.tp
+        repeated = 2 * heads * self.cfg.head_dim * 4 if self.cfg.kv_heads != self.cfg.n_heads else 0
+        return 8 * heads * context + repeated
 
     @property
     def weight_bytes(self) -> int:
@@ -79,9 +110,14 @@ class Footprint:
         cfg, t, b = self.cfg, self.tp, self.dtype_bytes
         hd = cfg.head_dim
         q, kv = cfg.n_heads * hd // t, self.kv_heads_per_rank * hd
-        return b * (3 * cfg.dim + 3 * cfg.ffn_dim // t + q + 2 * kv) + 4 * (q + kv) + 4 * cfg.dim + context
+        scores = self.math_scores_bytes(context) if self.masked_kernel == "math" else 0
+        logits = cfg.vocab_size * (b + 8) if self.logits_per_token else 0  # model dtype, fp32 copy, log-softmax
+        return b * (3 * cfg.dim + 3 * cfg.ffn_dim // t + q + 2 * kv) + 4 * (q + kv) + 4 * cfg.dim + context + scores \
+            + logits
 
     @property
     def decode_row_bytes(self) -> int:
-        """Per decoding row: the last position's logits and the sampler's temporaries (module doc)."""
-        return DECODE_ROW_VOCAB_BYTES * self.cfg.vocab_size + 4 * self.cfg.dim
+        """Per decoding row: the last position's logits and the sampler's temporaries, and where a masked
+        step runs the math kernel its scores over a full window (module doc)."""
+        scores = self.math_scores_bytes(self.cfg.max_seq_len) if self.masked_kernel == "math" else 0
+        return DECODE_ROW_VOCAB_BYTES * self.cfg.vocab_size + 4 * self.cfg.dim + scores

@@ -17,11 +17,14 @@ class KVCache:
     def __init__(self, n_layers: int, batch: int, n_kv_heads: int, head_dim: int, capacity: int,
                  dtype: torch.dtype, device: torch.device | str):
         shape = (n_layers, batch, n_kv_heads, capacity, head_dim)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
+        # not zero-filled: a slot is read only after update() wrote it (reads stop at the filled length),
+        # and filling a batch's cache costs a pass over gigabytes of device memory
+        self.k = torch.empty(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
+        self.v = torch.empty(shape, dtype=dtype, device=device)  # (L, B, KV, S_max, hd)
         self.valid = torch.zeros(batch, capacity, dtype=torch.bool, device=device)  # (B, S_max)
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
         self.length = 0
+        self.padded = False  # on the host: some filled slot may hold padding (then every chunk needs a mask)
         self.prefix: SharedPrefix | None = None  # slots every row reads before its own (see branch)
 
     @property
@@ -51,9 +54,11 @@ class KVCache:
         self.v[layer, :, :, self.length:end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]  # (B, KV, S, hd)
 
-    def advance(self, mask: torch.Tensor) -> None:
-        """Commit a chunk of T slots after all layers wrote it; mask (B, T) marks real tokens."""
+    def advance(self, mask: torch.Tensor, dense: bool = False) -> None:
+        """Commit a chunk of T slots after all layers wrote it; mask (B, T) marks real tokens, all of them
+        where `dense` (known on the host, which then needs no read of the mask)."""
         T = mask.shape[1]
+        self.padded = self.padded or not dense
         self.valid[:, self.length:self.length + T] = mask
         self.next_pos += mask.sum(dim=1)
         self.length += T
@@ -66,6 +71,7 @@ class KVCache:
         new.valid = self.valid[rows]
         new.next_pos = self.next_pos[rows]
         new.length = self.length
+        new.padded = self.padded
         new.prefix = self.prefix.select(rows) if self.prefix is not None else None
         return new
 

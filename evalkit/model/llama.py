@@ -70,8 +70,8 @@ class Attention(nn.Module):
             out = cache.prefix.attend(layer, q, k, v, attn_mask)
         elif isinstance(attn_mask, KeyWindows):  # packed rows of short trees: each query block reads its window
             out = attn_mask.attend(q, k, v, gqa)
-        else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
+        else:  # no mask: causal for a chunk from slot 0, none at all for one token reading every slot
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None and T > 1,
                                                  enable_gqa=gqa)
         return self.wo(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, dim)
 
@@ -100,15 +100,19 @@ class TransformerBlock(nn.Module):
         return h + self.feed_forward(self.ffn_norm(h))
 
 
-def attention_mask(mask: torch.Tensor, cache: KVCache | None) -> torch.Tensor | None:
-    """Boolean (B, 1, T, S) mask for a chunk after `cache.length` cached slots, or None for plain causal.
+def attention_mask(mask: torch.Tensor, cache: KVCache | None, dense: bool) -> torch.Tensor | None:
+    """Boolean (B, 1, T, S) mask for a chunk after `cache.length` cached slots, or None where none is
+    needed: plain causal (no cached slots), or one token per row reading every cached slot (a decoding
+    step of rows without padding). `dense`: the host knows every token of the chunk is real.
 
     Query t (slot past+t) sees key slot s when s <= past+t and s holds a real token. Each query also
-    sees itself, so a padded query never has an empty row (its output is never read).
+    sees itself, so a padded query never has an empty row (its output is never read). Without a mask SDPA
+    may run its flash kernel (with grouped-query attention, the only fused one: a masked GQA forward runs
+    the math kernel on CUDA, evalkit.model.footprint.attention_kernel).
     """
     past = 0 if cache is None else cache.length
-    if past == 0 and bool(mask.all()):
-        return None  # plain causal: the kernel builds the mask itself and skips masked blocks
+    if dense and (past == 0 or (mask.shape[1] == 1 and not cache.padded)):
+        return None  # the kernel builds the causal mask itself and skips masked blocks, or needs none
     B, T = mask.shape
     key_valid = mask if cache is None else torch.cat([cache.valid[:, :past], mask], dim=1)  # (B, S)
     q_slot = torch.arange(past, past + T, device=mask.device)[:, None]                  # (T, 1)
@@ -165,12 +169,17 @@ class Transformer(nn.Module):
 
         With a cache, the chunk is appended after the cached slots and the cache is advanced.
         """
+        past = 0 if cache is None else cache.length
+        # all real: known on the host (no mask given), or checked where the chunk starts the cache (one
+        # read-back per prefill, not per decoding step)
+        dense = mask is None or (past == 0 and bool(mask.all()))
         if mask is None:
             mask = torch.ones_like(tokens, dtype=torch.bool)
         start = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device) if cache is None \
             else cache.next_pos
         positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
-        return self.hidden_states_at(tokens, positions, attention_mask(mask, cache), cache, mask)
+        return self.hidden_states_at(tokens, positions, attention_mask(mask, cache, dense), cache,
+                                     None if dense else mask)
 
     def hidden_states_at(self, tokens: torch.Tensor, positions: torch.Tensor,
                          attn_mask: torch.Tensor | KeyWindows | None, cache: KVCache | None = None,
@@ -188,7 +197,7 @@ class Transformer(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(x, freqs, attn_mask, cache, i)
         if cache is not None:
-            cache.advance(torch.ones_like(tokens, dtype=torch.bool) if real is None else real)
+            cache.advance(torch.ones_like(tokens, dtype=torch.bool) if real is None else real, dense=real is None)
         return self.norm(x)
 
     def rope(self, positions: torch.Tensor, bound: int | None = None) -> torch.Tensor:

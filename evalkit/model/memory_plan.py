@@ -5,7 +5,9 @@ weights, the KV cache of a batch of `batch_tokens` slots, and the activations of
 forward: its prefill, which forwards each distinct prompt once (batch_tokens / samples tokens: the
 samples of a prompt share its prefill and are forked from it), and then its decoding rows (one per
 full window of slots), each holding its logits and the sampler's temporaries. With one sample this is
-a scoring batch of batch_tokens tokens. See evalkit.model.footprint for each figure's formula. It fits when that total stays under the
+a scoring batch of batch_tokens tokens. The activations count the attention kernel that CUDA runs
+for a masked forward (`attention`; with grouped-query attention that is the math kernel, whose score matrix
+is counted). See evalkit.model.footprint for each figure's formula. It fits when that total stays under the
 device's memory less HEADROOM. The smallest T that fits is the plan; what is left on a rank after the
 weights is what the engine's automatic batch size spends (see evalkit.engine.batching).
 """
@@ -24,14 +26,14 @@ UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "k"
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, what: str = "device memory") -> int:
     """'80GB' -> 80e9 bytes (SI units: GB = 10^9), '80GiB' -> 80 x 2^30, '141 GB', '8e10'."""
     match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
     if not match or match.group(2) not in UNITS:
-        raise UsageError(f"device memory {text!r}: expected a size such as 80GB, 80GiB or 24000MB")
+        raise UsageError(f"{what} {text!r}: expected a size such as 80GB, 80GiB or 24000MB")
     size = int(float(match.group(1)) * UNITS[match.group(2)])
     if size <= 0:
-        raise UsageError(f"device memory {text!r}: must be positive")
+        raise UsageError(f"{what} {text!r}: must be positive")
     return size
 
 
@@ -67,6 +69,7 @@ class MemoryPlan:
     batch_tokens: int
     samples: int
     kv_bytes_per_token: int                    # one rank of T = 1
+    attention: str                             # SDPA kernel of a masked forward on CUDA (footprint.attention_kernel)
     ranks: list[RankPlan] = field(default_factory=list)
 
     @property
@@ -85,7 +88,7 @@ def plan_memory(cfg: ModelConfig, dtype_bytes: int, dtype: str, device_memory: i
         raise UsageError(f"--max-batch-tokens must be at least 1, not {tokens}")
     usable = int(device_memory * (1 - HEADROOM))
     plan = MemoryPlan(cfg, param_count(cfg), dtype, device_memory, tokens, samples,
-                      Footprint(cfg, dtype_bytes).kv_bytes_per_token)
+                      Footprint(cfg, dtype_bytes).kv_bytes_per_token, Footprint(cfg, dtype_bytes).masked_kernel)
     for t in TP_DEGREES:
         if not valid_tp(cfg, t):
             continue

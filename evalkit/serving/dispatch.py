@@ -11,6 +11,7 @@ model, and a fast one still gets full chunks. Under a launcher the groups are sh
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -51,6 +52,24 @@ class Group:
         if isinstance(first, RollingLoglikelihoodRequest):
             return len(first.text) / CHARS_PER_TOKEN
         return len(first.context) / CHARS_PER_TOKEN + first.max_new_tokens * first.n  # a decode step per token
+
+    def tokens(self, count: Callable[[str], float]) -> float:
+        """`cost` with texts measured by `count` (the model's tokenizer, for balancing ranks): a shard's
+        characters per token vary by task and language, its tokens are what the ranks compute."""
+        first = self.requests[0]
+        if isinstance(first, LoglikelihoodRequest):
+            return count(first.context) + sum(count(r.continuation) for r in self.requests)
+        if isinstance(first, RollingLoglikelihoodRequest):
+            return count(first.text)
+        return count(first.context) + first.max_new_tokens * first.n
+
+
+def token_counter(backend: Backend) -> Callable[[str], float]:
+    """Tokens of a text (BOS included) by the backend's tokenizer where it runs in this process
+    (`counts_locally`), else characters / CHARS_PER_TOKEN (a server's /tokenize is a request per text)."""
+    if not getattr(backend, "counts_locally", False):
+        return lambda text: len(text) / CHARS_PER_TOKEN
+    return functools.lru_cache(maxsize=1 << 16)(backend.count_tokens)
 
 
 def group(requests: list[Request]) -> list[Group]:
@@ -140,8 +159,9 @@ def dispatch(backend: Backend, requests: list[Request], cache: ResponseCache | N
     todo = group([r for r in unique if r not in done])
     # every rank has read the cache before shard_and_gather's first collective, so none can see
     # another's new rows and all agree on `todo`
+    count = token_counter(backend) if state().num_processes > 1 else None  # only ranks need balancing
     computed = shard_and_gather(todo, lambda mine: compute(backend, mine, cache, stored, chunk_size, progress),
-                                cost=lambda g: g.cost)
+                                cost=lambda g: g.tokens(count))
     for g, answers in zip(todo, computed):
         done.update(zip(g.requests, answers))
     if progress and is_main_process():

@@ -7,9 +7,14 @@ PartialState reads the launcher's environment and sets up the process group (glo
 With `--tensor-parallel T` the N = T x R processes form a (dp, tp) DeviceMesh: R replicas of the model,
 each split over T consecutive ranks. The T ranks of a replica get the same work (they compute it
 together); only each replica's tensor-parallel rank 0 contributes results and counters to the gathers.
+
+Every collective waits up to `--collective-timeout` minutes (default COLLECTIVE_TIMEOUT_MINUTES) for the
+other ranks: ranks meet at a gather only when each has finished its shard, and shards balanced by an
+estimate of their cost can still end far apart (NCCL's own default, 10 minutes, would kill such a run).
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import heapq
 import os
@@ -26,11 +31,26 @@ from evalkit.model.tensor_parallel import TensorParallel
 Item = TypeVar("Item")
 Out = TypeVar("Out")
 
+COLLECTIVE_TIMEOUT_MINUTES = 180.0  # a rank may finish its shard hours before another (a long generation task)
+_TIMEOUT = [datetime.timedelta(minutes=COLLECTIVE_TIMEOUT_MINUTES)]  # set by set_collective_timeout
+
+
+def set_collective_timeout(minutes: float) -> None:
+    """--collective-timeout: how long a collective waits for the slowest rank; set before the process group
+    starts (the first state() call), since a group keeps the timeout it was created with."""
+    if not minutes > 0:
+        raise UsageError(f"--collective-timeout: expected a positive number of minutes, got {minutes}")
+    if state.cache_info().currsize and _TIMEOUT[0] != datetime.timedelta(minutes=minutes):
+        raise UsageError("--collective-timeout: the process group has already started")
+    _TIMEOUT[0] = datetime.timedelta(minutes=minutes)
+
 
 @functools.cache
 def state() -> PartialState:
-    """The process's place in the launch (one process when no launcher set RANK/WORLD_SIZE)."""
-    return PartialState(cpu=not torch.cuda.is_available())
+    """The process's place in the launch (one process when no launcher set RANK/WORLD_SIZE), its process
+    group waiting up to the collective timeout."""
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return PartialState(cpu=not torch.cuda.is_available(), **({"timeout": _TIMEOUT[0]} if launched else {}))
 
 
 @dataclass(frozen=True)
@@ -75,9 +95,31 @@ def tensor_parallel(size: int) -> TensorParallel:
         return TensorParallel(0, 1, None)
     from torch.distributed.device_mesh import init_device_mesh
     world = state().num_processes
-    mesh = init_device_mesh(state().device.type, (world // size, size), mesh_dim_names=("dp", "tp"))
+    options = {dim: _group_options(state().backend) for dim in ("dp", "tp")}  # the mesh's groups: the same timeout
+    mesh = init_device_mesh(state().device.type, (world // size, size), mesh_dim_names=("dp", "tp"),
+                            backend_override=options)
     _TENSOR_PARALLEL[0] = size
     return TensorParallel(mesh.get_local_rank("tp"), size, mesh.get_group("tp"))
+
+
+def _group_options(backend: str):
+    """Options that give a new process group the collective timeout (a DeviceMesh's groups otherwise take
+    the backend's default); NCCL groups want their own Options type."""
+    if backend == "nccl":
+        options = torch.distributed.ProcessGroupNCCL.Options()
+        options._timeout = _TIMEOUT[0]
+        return options
+    return torch._C._distributed_c10d.Backend.Options(backend, _TIMEOUT[0])
+
+
+def agreed_minimum(values: list[int], group) -> list[int]:
+    """Each value's minimum over the ranks of `group` (a collective: every rank of it calls it), so that
+    ranks which must run the same batches choose them from the same budgets."""
+    if group is None:
+        return values
+    figures = torch.tensor(values, dtype=torch.int64, device=device() if state().backend == "nccl" else "cpu")
+    torch.distributed.all_reduce(figures, op=torch.distributed.ReduceOp.MIN, group=group)
+    return figures.tolist()
 
 
 def is_main_process() -> bool:
