@@ -24,58 +24,144 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from evalkit.engine.batching import BatchPolicy, pad, run_batched
+from evalkit.engine.batching import BatchPolicy, pad
 from evalkit.engine.encoding import continuation_text
+from evalkit.engine.prefixes import families
 from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import RequestError
+from evalkit.model.kv_cache import KVCache
 from evalkit.model.llama import Transformer
+from evalkit.model.shared_prefix import Level, SharedPrefix
 from evalkit.requests import GenerateRequest
 from evalkit.tokenizer import Tokenizer
 
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
+PREFILL_CHUNK = 256  # query tokens per forward of a prompt's part after a preamble: its scores stay small
 
 
 @dataclass
 class _Prompt:
     """Distinct prompt ids and the samples to draw after them: (request, sample index), e.g. several
-    requests that differ only in their seeds. A prompt with more samples than a batch holds is split."""
+    requests that differ only in their seeds. A prompt with more samples than a batch holds is split.
+    Its first `shared` ids are a preamble that other prompts start with too (prefilled once)."""
     ids: tuple[int, ...]
     samples: list[tuple[GenerateRequest, int]]
     budget: dict[GenerateRequest, int]  # most new tokens of each request
+    shared: int = 0
 
     @property
-    def slots(self) -> int:  # KV-cache slots per row
-        return len(self.ids) + max(self.budget[r] for r, _ in self.samples)
+    def preamble(self) -> tuple[int, ...]:
+        return self.ids[:self.shared]
+
+    @property
+    def own(self) -> int:  # KV-cache slots of the prompt's own part (after its preamble)
+        return len(self.ids) - self.shared
+
+    @property
+    def steps(self) -> int:  # KV-cache slots per sample row
+        return max(self.budget[r] for r, _ in self.samples)
 
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
              policy: BatchPolicy, stats: EngineStats, first_sample: dict[GenerateRequest, int],
-             sync_every: int = 1) -> dict[GenerateRequest, tuple[str, ...]]:
+             sync_every: int = 1, share_prefixes: bool = True) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
     to its prompt ids and its most new tokens (both already fitted to the window). The host reads the
-    decoding state back every `sync_every` steps (see the module doc)."""
+    decoding state back every `sync_every` steps (see the module doc). share_prefixes: prompts that
+    start with the same preamble (a run of them, evalkit.engine.prefixes) prefill it once and read it
+    as one shared level of cache."""
     budget, first, texts, by_ids = plan(prompts, first_sample)
-    groups = sorted((_Prompt(ids, [(r, k) for r in reqs for k in range(first[r], r.n)], budget)
-                     for ids, reqs in by_ids.items()), key=lambda p: p.slots, reverse=True)
+    found = families(list(by_ids), lambda ids: ids) if share_prefixes else [((), list(by_ids))]
+    groups = [_Prompt(ids, [(r, k) for r in by_ids[ids] for k in range(first[r], r.n)], budget, len(preamble))
+              for preamble, members in found for ids in members]
+    groups.sort(key=lambda p: (p.preamble, -(p.own + p.steps)))  # a preamble's prompts together, longest first
     stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
     drawn: dict[tuple[GenerateRequest, int], str] = {}
-
-    def run(batch: list[_Prompt]) -> None:
-        drawn.update(_generate_batch(model, tokenizer, batch, stats, sync_every))
-
-    def retry() -> None:
-        stats.oom_retries += 1
-
-    def split(prompt: _Prompt, limit: int) -> list[_Prompt]:
-        size = max(1, limit // policy.cache_cost(1, prompt.slots)[1] - policy.from_memory)  # + the prefill row
-        return [_Prompt(prompt.ids, prompt.samples[i:i + size], budget) for i in range(0, len(prompt.samples), size)]
-
-    run_batched(groups, lambda p: policy.cache_cost(len(p.samples), p.slots), run, policy, retry, slots=True,
-                split=split)
+    preambles = _Preambles(model, stats)
+    start = 0
+    while start < len(groups):
+        n = _take(groups, start, policy, preambles)
+        try:
+            drawn.update(_generate_batch(model, tokenizer, groups[start:start + n], preambles, stats, sync_every))
+        except torch.OutOfMemoryError:
+            if not policy.halve(slots=True):
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            stats.oom_retries += 1
+            continue
+        start += n
+        preambles.keep({p.preamble for p in groups[start:]})
     for reqs in by_ids.values():
         texts.update({r: tuple(drawn[r, k] for k in range(first[r], r.n)) for r in reqs})
     return texts
+
+
+def batch_slots(batch: list[_Prompt], policy: BatchPolicy, cached: set[tuple[int, ...]] = frozenset()) -> int:
+    """KV-cache slots a generation batch allocates (the budget's unit), preambles not in `cached` included:
+    each new preamble once, each prompt's own part (padded to the longest), each sample's new tokens (padded
+    to the largest budget), and on a memory-derived budget each row's logits and sampler temporaries."""
+    preambles = sum(len(p) for p in {p.preamble for p in batch} - set(cached))
+    rows = sum(len(p.samples) for p in batch)
+    extra = policy.row_slots if policy.from_memory else 0
+    return preambles + len(batch) * max(p.own for p in batch) + rows * (max(p.steps for p in batch) + extra)
+
+
+def _take(groups: list[_Prompt], start: int, policy: BatchPolicy, preambles: "_Preambles") -> int:
+    """How many prompts from `start` make the next batch: as many as fit the slot budget beside the
+    preambles kept (and, with a fixed batch size, as many sample rows as it says); a first prompt
+    whose samples alone do not fit is split in place into parts that do."""
+    budget = policy.slot_budget - preambles.slots
+    cached = set(preambles.caches)
+    first = groups[start]
+    if batch_slots([first], policy, cached) > budget and len(first.samples) > 1:
+        fixed = batch_slots([_Prompt(first.ids, first.samples[:1], first.budget, first.shared)], policy, cached)
+        size = max(1, 1 + (budget - fixed) // (first.steps + (policy.row_slots if policy.from_memory else 0)))
+        groups[start:start + 1] = [_Prompt(first.ids, first.samples[i:i + size], first.budget, first.shared)
+                                   for i in range(0, len(first.samples), size)]
+    n, rows = 1, len(groups[start].samples)
+    while start + n < len(groups):
+        rows += len(groups[start + n].samples)
+        if rows > policy.max_rows or batch_slots(groups[start:start + n + 1], policy, cached) > budget:
+            break
+        n += 1
+    return n
+
+
+class _Preambles:
+    """Few-shot preambles, each prefilled once into a cache of one row and kept while prompts after it
+    are still to run (the budget counts each once)."""
+
+    def __init__(self, model: Transformer, stats: EngineStats):
+        self.model, self.stats = model, stats
+        self.caches: dict[tuple[int, ...], KVCache] = {}
+
+    @property
+    def slots(self) -> int:
+        return sum(len(ids) for ids in self.caches)
+
+    def get(self, ids: tuple[int, ...], prompts: int) -> KVCache:
+        """The cache of preamble `ids` for `prompts` more prompts (each reuses its tokens but the first)."""
+        cache = self.caches.get(ids)
+        if cache is None:
+            cache = self.caches[ids] = self.model.new_cache(1, len(ids))
+            tokens = torch.tensor([ids], device=self.model.device)  # (1, Tg)
+            self.model.hidden_states(tokens, None, cache)
+            self.stats.count_step(len(ids), len(ids))
+            prompts -= 1
+        self.stats.prefix_tokens_reused += prompts * len(ids)
+        return cache
+
+    def nbytes(self, besides: list[_Prompt]) -> int:
+        """Bytes of the preambles none of the prompts `besides` reads (theirs are in their batch's cache)."""
+        read = {p.preamble for p in besides}
+        return sum(c.k.nbytes + c.v.nbytes for ids, c in self.caches.items() if ids not in read)
+
+    def keep(self, wanted: set[tuple[int, ...]]) -> None:
+        """Free the preambles no prompt still to run starts with."""
+        for ids in set(self.caches) - wanted:
+            del self.caches[ids]
 
 
 def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: dict[GenerateRequest, int]):
@@ -92,26 +178,20 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
     return budget, first, texts, by_ids
 
 
-def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt], stats: EngineStats,
-                    sync_every: int) -> dict[tuple[GenerateRequest, int], str]:
-    """The text of each (request, sample index) of the batch's prompts."""
+def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt], preambles: _Preambles,
+                    stats: EngineStats, sync_every: int) -> dict[tuple[GenerateRequest, int], str]:
+    """The text of each (request, sample index) of the batch's prompts (a preamble's prompts adjacent)."""
     device = model.device
     samples = [(p, r, k) for p, prompt in enumerate(prompts) for r, k in prompt.samples]
     requests = [r for _, r, _ in samples]
     budgets = [prompts[p].budget[r] for p, r, _ in samples]
     steps = max(budgets)
-    tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
-    # samples read their prompt's slots as a shared prefix; a lone sampled one too, so that sample k is
-    # computed the same way whatever n is
-    fork = len(samples) > len(prompts) or any(r.temperature > 0 for r in requests)
-    cache = model.new_cache(len(prompts), tokens.shape[1] + (0 if fork else steps))
-    last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
-    stats.count_forward(mask)
-    logits = model.logits(last)  # (B, vocab)
-    if fork:  # each prompt's samples decode in rows of their own, all reading the prompt's slots once
-        rows = torch.tensor([p for p, _, _ in samples], device=device)
-        cache, logits = cache.branch(rows, steps), logits[rows]  # (R, ...), (R, vocab)
-    stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes)
+    cache, logits = _prefill(model, prompts, preambles, stats)  # (P, vocab)
+    # samples read their prompt's slots (and its preamble's) as shared levels: a lone sample too, so that
+    # sample k is computed the same way whatever n is
+    rows = torch.tensor([p for p, _, _ in samples], device=device)
+    cache, logits = cache.branch(rows, steps), logits[rows]  # (R, ...), (R, vocab)
+    stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes + preambles.nbytes(besides=prompts))
 
     R = len(samples)
     sampling = any(r.temperature > 0 for r in requests)
@@ -164,6 +244,41 @@ def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Pro
     stats.tokens_generated += sum(lengths)
     return {(request, k): cut_at_stop(continuation_text(tokenizer, list(prompts[p].ids), ids[:n]), request.until)
             for (p, request, k), ids, n in zip(samples, generated.tolist(), lengths)}
+
+
+def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
+             stats: EngineStats) -> tuple[KVCache, torch.Tensor]:
+    """Each prompt's own part forwarded after its preamble's cached slots (one forward per preamble, its
+    prompts left-padded to their longest), into one cache of P rows whose rows read their preamble as a
+    shared level -> (cache, last-token logits (P, vocab))."""
+    device = model.device
+    cache = model.new_cache(len(prompts), max(p.own for p in prompts))
+    levels, logits = [], []
+    start = 0
+    while start < len(prompts):
+        end = start + next((i for i, p in enumerate(prompts[start:]) if p.preamble != prompts[start].preamble),
+                           len(prompts) - start)
+        tokens, mask = pad([p.ids[p.shared:] for p in prompts[start:end]], left=True, device=device)  # (b, T)
+        rows = slice(start, end)
+        part = KVCache.over(cache.k[:, rows], cache.v[:, rows], cache.valid[rows], cache.next_pos[rows])
+        chunk = tokens.shape[1]
+        if prompts[start].shared:
+            pre = preambles.get(prompts[start].preamble, end - start)
+            part.prefix = SharedPrefix.of(pre.k, pre.v, pre.valid, torch.zeros(end - start, dtype=torch.long,
+                                                                                   device=device))
+            part.next_pos += pre.next_pos
+            reads = torch.full((len(prompts),), -1, dtype=torch.long, device=device)
+            reads[rows] = 0
+            levels.append(Level.of(pre.k, pre.v, pre.valid, reads))
+            chunk = PREFILL_CHUNK  # cascade attention holds a chunk's scores, not SDPA's fused kernel
+        for at in range(0, tokens.shape[1], chunk):
+            hidden = model.hidden_states(tokens[:, at:at + chunk], mask[:, at:at + chunk], part)
+        logits.append(model.logits(hidden[:, -1]))
+        stats.count_forward(mask)
+        start = end
+    cache.length = cache.capacity
+    cache.prefix = SharedPrefix(levels) if levels else None
+    return cache, torch.cat(logits)
 
 
 def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: torch.Tensor, rows_host: np.ndarray,

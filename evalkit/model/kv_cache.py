@@ -3,8 +3,9 @@
 Slots are filled left to right, the same number per row (`length`); `valid` marks which slots hold
 real tokens, so rows of different lengths (padding anywhere) share one cache. `next_pos` is each
 row's rotary position for its next real token, so padding never shifts positions. A cache made by
-`branch` reads another's filled slots as a prefix shared by its rows (`prefix`, model/shared_prefix.py)
-before its own: samples of one prompt decode without a copy of the prompt's slots each.
+`branch` reads another's filled slots as a level of prefix shared by its rows (`prefix`,
+model/shared_prefix.py) before its own, after the levels that cache read: prompts after one few-shot
+preamble, then samples of one prompt, decode without a copy of the preamble or the prompt each.
 """
 from __future__ import annotations
 
@@ -69,16 +70,25 @@ class KVCache:
         new.prefix = self.prefix.select(rows) if self.prefix is not None else None
         return new
 
+    @classmethod
+    def over(cls, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor, next_pos: torch.Tensor,
+             prefix: SharedPrefix | None = None) -> "KVCache":
+        """An empty cache writing into given storage (views of a larger cache's rows, say): k, v (L, B, KV,
+        S_max, hd), valid (B, S_max), next_pos (B,), all updated in place."""
+        new = cls.__new__(cls)
+        new.k, new.v, new.valid, new.next_pos, new.length, new.prefix = k, v, valid, next_pos, 0, prefix
+        return new
+
     def branch(self, rows: torch.Tensor, capacity: int) -> "KVCache":
         """A cache of len(rows) rows with `capacity` empty slots each, row i continuing this cache's row
-        rows[i] (any order, repeats allowed), whose filled slots all its rows read as one shared prefix."""
-        if self.prefix is not None:
-            raise ValueError("a branched cache cannot be branched again")
+        rows[i] (any order, repeats allowed), whose filled slots all its rows read as one shared level,
+        after the levels this cache's rows read."""
         L, _, KV, _, hd = self.k.shape
         new = KVCache(L, len(rows), KV, hd, capacity, self.k.dtype, self.k.device)
         new.next_pos = self.next_pos[rows]
         filled = slice(0, self.length)
-        new.prefix = SharedPrefix.of(self.k[:, :, :, filled], self.v[:, :, :, filled], self.valid[:, filled], rows)
+        level = (self.k[:, :, :, filled], self.v[:, :, :, filled], self.valid[:, filled], rows)
+        new.prefix = SharedPrefix.of(*level) if self.prefix is None else self.prefix.then(*level)
         return new
 
     def compact(self, keep: torch.Tensor) -> None:
