@@ -8,6 +8,7 @@ import torch
 
 from evalkit.engine.batching import BatchPolicy
 from evalkit.engine.generation import _Preambles, _prefill, _Prompt, batch_slots, generate
+from evalkit.engine.prefixes import families
 from evalkit.engine.stats import EngineStats
 from evalkit.requests import GenerateRequest
 
@@ -44,23 +45,23 @@ def test_shared_preamble_gives_the_texts_of_prompts_one_by_one(stories):
 def test_budget_counts_the_preamble_once_and_allocates_as_counted(stories):
     """The slots a batch is charged (batch_slots) are the slots its caches hold: the preamble once, each
     prompt's own part padded to the longest, each row's new tokens padded to the largest budget."""
-    tok, model = stories.tokenizer, stories.model
+    tok = stories.tokenizer
     budget = {r: r.max_new_tokens for r in requests()}
-    prompts = [_Prompt(tuple(tok.encode(r.context, bos=True)), [(r, k) for k in range(r.n)], budget)
-               for r in requests()]
     shared = len(PREAMBLE) // 4  # fewer tokens than the preamble holds
-    batch = [_Prompt(p.ids, p.samples, budget, shared if p.ids[:shared] == prompts[0].ids[:shared] else 0)
-             for p in prompts]
-    batch.sort(key=lambda p: p.preamble)
+    batch = []
+    for r in requests():
+        ids = tuple(tok.encode(r.context, bos=True))
+        batch.append(_Prompt(ids, [(r, k) for k in range(r.n)], budget, shared if r.context.startswith(PREAMBLE) else 0))
     policy = BatchPolicy(64, 1 << 30, False)
-    preambles = _Preambles(model, EngineStats())
-    cache, _ = _prefill(model, batch, preambles, EngineStats())
-    rows = torch.tensor([p for p, prompt in enumerate(batch) for _ in prompt.samples])
-    decoding = cache.branch(rows, max(p.steps for p in batch))
-    slot = model.new_cache(1, 1).nbytes
-    assert decoding.nbytes == batch_slots(batch, policy) * slot  # allocated = counted
     assert batch_slots(batch, policy) == shared + len(batch) * max(p.own for p in batch) + 12 * 30
-    assert batch_slots(batch, policy, cached={batch[-1].preamble}) == batch_slots(batch, policy) - shared
+    assert batch_slots(batch, policy, cached={batch[0].preamble}) == batch_slots(batch, policy) - shared
+    texts, stats = run(stories, True, policy)  # one batch: the peak is what it allocated
+    by_ids = {}
+    for r in requests():
+        by_ids.setdefault(tuple(tok.encode(r.context, bos=True)), []).append(r)
+    counted = [_Prompt(ids, [(r, k) for r in by_ids[ids] for k in range(r.n)], budget, len(preamble))
+               for preamble, members in families(list(by_ids), lambda ids: ids) for ids in members]
+    assert stats.peak_cache_bytes == batch_slots(counted, policy) * stories.model.new_cache(1, 1).nbytes
 
 
 def test_float64_shared_preamble_logits_within_1e_12(stories):

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from evalkit.engine import Engine
-from evalkit.model.kv_cache import KVCache
 from evalkit.model.shared_prefix import Level, SharedPrefix
 from evalkit.requests import GenerateRequest
 
@@ -91,28 +90,18 @@ def test_bf16_cache_is_attended_in_fp32():
     assert (got.double() - exact).abs().max() < 0.05
 
 
-def copied_branch(self: KVCache, rows: torch.Tensor, capacity: int) -> KVCache:
-    """The previous fork: every row gets a copy of the prompt's slots, then room for its own."""
-    L, _, KV, _, hd = self.k.shape
-    new = KVCache(L, len(rows), KV, hd, self.length + capacity, self.k.dtype, self.k.device)
-    new.k[:, :, :, :self.length] = self.k[:, rows, :, :self.length]
-    new.v[:, :, :, :self.length] = self.v[:, rows, :, :self.length]
-    new.valid[:, :self.length] = self.valid[rows, :self.length]
-    new.next_pos, new.length = self.next_pos[rows], self.length
-    return new
-
-
 def test_samples_are_those_of_copied_caches(stories, monkeypatch):
     """Prompts of different lengths with 1, 5 and 12 samples, a stop string ending rows early (they are
-    dropped from the cache as they finish): the same texts as with a copy of the prompt per row, and
-    the prompt held once."""
+    dropped from the cache as they finish): the same texts as with attention over a copy of the prompt
+    per row, and the prompt held once."""
     requests = [GenerateRequest("Once upon a time", until=(".",), max_new_tokens=40, temperature=1.0, n=12, seed=1),
                 GenerateRequest("Tom and his dog went to the park to play with a big red ball", until=(".",),
                                 max_new_tokens=30, temperature=0.8, top_p=0.9, n=5, seed=2),
                 GenerateRequest("Lily saw", max_new_tokens=20)]
     shared = Engine(stories)
     texts = [r.texts for r in shared.generate(requests)]
-    monkeypatch.setattr(KVCache, "branch", copied_branch)
+    monkeypatch.setattr(SharedPrefix, "attend", lambda self, layer, q, k, v, own_mask: copied_attention(
+        self, layer, q, k, v, self.own_mask if self.own_mask is not None else own_mask))
     copied = Engine(stories)
     assert texts == [r.texts for r in copied.generate(requests)]
     assert len(set(texts[0])) > 6  # samples differ
@@ -122,4 +111,3 @@ def test_samples_are_those_of_copied_caches(stories, monkeypatch):
     slot = 2 * cfg.n_layers * cfg.kv_heads * cfg.head_dim * 4  # k and v of every layer, fp32
     prompt = max(len(stories.tokenizer.encode(r.context, bos=True)) for r in requests)  # left-padded to this
     assert shared.stats.peak_cache_bytes == slot * (3 * prompt + 18 * 40)  # prompts once, then 40 steps a row
-    assert copied.stats.peak_cache_bytes == slot * 18 * (prompt + 40)

@@ -32,6 +32,7 @@ from evalkit.engine.stats import EngineStats
 from evalkit.errors import RequestError
 from evalkit.model.kv_cache import KVCache
 from evalkit.model.llama import Transformer
+from evalkit.model.row_cache import RowCache
 from evalkit.model.shared_prefix import Level, SharedPrefix
 from evalkit.requests import GenerateRequest
 from evalkit.tokenizer import Tokenizer
@@ -65,12 +66,14 @@ class _Prompt:
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
              policy: BatchPolicy, stats: EngineStats, first_sample: dict[GenerateRequest, int],
-             sync_every: int = 1, share_prefixes: bool = True) -> dict[GenerateRequest, tuple[str, ...]]:
+             sync_every: int = 1, share_prefixes: bool = True,
+             continuous: bool = True) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
     to its prompt ids and its most new tokens (both already fitted to the window). The host reads the
     decoding state back every `sync_every` steps (see the module doc). share_prefixes: prompts that
     start with the same preamble (a run of them, evalkit.engine.prefixes) prefill it once and read it
-    as one shared level of cache."""
+    as one shared level of cache. continuous: a waiting prompt joins a running batch when rows free up
+    (see _decode); otherwise each batch decodes until its last row ends."""
     budget, first, texts, by_ids = plan(prompts, first_sample)
     found = families(list(by_ids), lambda ids: ids) if share_prefixes else [((), list(by_ids))]
     groups = [_Prompt(ids, [(r, k) for r in by_ids[ids] for k in range(first[r], r.n)], budget, len(preamble))
@@ -79,11 +82,10 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
     stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
     drawn: dict[tuple[GenerateRequest, int], str] = {}
     preambles = _Preambles(model, stats)
-    start = 0
-    while start < len(groups):
-        n = _take(groups, start, policy, preambles)
+    while groups:
+        n = _take(groups, 0, policy, preambles)
         try:
-            drawn.update(_generate_batch(model, tokenizer, groups[start:start + n], preambles, stats, sync_every))
+            found_texts, joined = _decode(model, tokenizer, groups, n, preambles, stats, sync_every, continuous)
         except torch.OutOfMemoryError:
             if not policy.halve(slots=True):
                 raise
@@ -91,8 +93,9 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
                 torch.cuda.empty_cache()
             stats.oom_retries += 1
             continue
-        start += n
-        preambles.keep({p.preamble for p in groups[start:]})
+        drawn.update(found_texts)
+        groups = [p for i, p in enumerate(groups[n:], n) if i not in joined]
+        preambles.keep({p.preamble for p in groups})
     for reqs in by_ids.values():
         texts.update({r: tuple(drawn[r, k] for k in range(first[r], r.n)) for r in reqs})
     return texts
@@ -178,72 +181,167 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
     return budget, first, texts, by_ids
 
 
-def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt], preambles: _Preambles,
-                    stats: EngineStats, sync_every: int) -> dict[tuple[GenerateRequest, int], str]:
-    """The text of each (request, sample index) of the batch's prompts (a preamble's prompts adjacent)."""
-    device = model.device
-    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r, k in prompt.samples]
-    requests = [r for _, r, _ in samples]
-    budgets = [prompts[p].budget[r] for p, r, _ in samples]
-    steps = max(budgets)
-    cache, logits = _prefill(model, prompts, preambles, stats)  # (P, vocab)
-    # samples read their prompt's slots (and its preamble's) as shared levels: a lone sample too, so that
-    # sample k is computed the same way whatever n is
-    rows = torch.tensor([p for p, _, _ in samples], device=device)
-    cache, logits = cache.branch(rows, steps), logits[rows]  # (R, ...), (R, vocab)
-    stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes + preambles.nbytes(besides=prompts))
+def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n: int, preambles: _Preambles,
+            stats: EngineStats, sync_every: int, continuous: bool
+            ) -> tuple[dict[tuple[GenerateRequest, int], str], set[int]]:
+    """Decode the prompts waiting[:n] (a preamble's prompts adjacent), and with `continuous` the later
+    waiting prompts that join as rows free up -> the text of each (request, sample index) decoded, and
+    the indices into `waiting` of the prompts that joined.
 
-    R = len(samples)
-    sampling = any(r.temperature > 0 for r in requests)
-    temperature = torch.tensor([r.temperature for r in requests], device=device)  # (R,)
-    top_p = torch.tensor([r.top_p for r in requests], device=device)              # (R,)
-    uniform = torch.stack([torch.rand(steps, generator=sample_generator(r.context, r.seed, k)) if r.temperature > 0
-                           else torch.zeros(steps) for _, r, k in samples]).to(device)  # (R, steps): draw per step
-    budget = torch.tensor(budgets, device=device)                                 # (R,)
-    watch = _StopWatch(tokenizer, requests, logits.shape[-1], device)
-    generated = torch.zeros(R, steps, dtype=torch.long, device=device)  # (R, steps)
-    length = torch.zeros(R, dtype=torch.long, device=device)            # tokens kept, EOS excluded
-    done = torch.zeros(R, dtype=torch.bool, device=device)
-    live = torch.arange(R, device=device)  # sample index of each cache row
+    The batch's caches are allocated once, as batch_slots counts them for waiting[:n]: P prompt slots of
+    their longest own part, R rows of their largest budget (RowCache). At a check, the rows that ended
+    give back their row (and their prompt's slot once its last sample ends); a waiting prompt after the
+    same preamble (or none) whose samples fit the free rows and whose own part and budget fit the
+    slots is prefilled and its samples start in those rows, at their own slot 0: a row's computation
+    does not depend on when it started or beside which rows. Without joiners, finished rows are dropped
+    once a quarter of the rows have ended."""
+    device, cfg = model.device, model.cfg
+    batch = waiting[:n]
+    store, logits = _prefill(model, batch, preambles, stats)  # prompt slots (P, own), last logits (P, vocab)
+    P, R, C = n, sum(len(p.samples) for p in batch), max(p.steps for p in batch)
+    family = sorted({p.preamble for p in batch})
+    own = RowCache(cfg.n_layers, R, model.kv_heads, cfg.head_dim, C, model.dtype, device)
+    stats.peak_cache_bytes = max(stats.peak_cache_bytes, own.k.nbytes + own.v.nbytes + store.k.nbytes
+                                 + store.v.nbytes + preambles.nbytes(besides=[]))
 
-    pending: list[tuple[int, torch.Tensor]] = []  # (step, (L,) bool: its token may end a stop string), unread
+    slot_prompt: list[_Prompt | None] = list(batch)  # each prompt slot's prompt
+    slot_users = [len(p.samples) for p in batch]      # its rows still decoding
+    row_of: list[tuple[int, GenerateRequest, int] | None] = [None] * R  # each row's (prompt slot, request, k)
+    temperature = torch.zeros(R, device=device)                   # (R,)
+    top_p = torch.ones(R, device=device)                          # (R,)
+    uniform = torch.zeros(R, C, device=device)                    # (R, C): each row's draw per step
+    budget = torch.zeros(R, dtype=torch.long, device=device)      # (R,)
+    generated = torch.zeros(R, C, dtype=torch.long, device=device)
+    length = torch.zeros(R, dtype=torch.long, device=device)      # tokens kept, EOS excluded
+    done = torch.ones(R, dtype=torch.bool, device=device)         # a free row is done
+    first_bad = torch.full((R,), C, device=device)                # each row's first step with non-finite logits
+    watch = _StopWatch(tokenizer, [r for p in waiting for r, _ in p.samples], logits.shape[-1], R, device)
+    row_logits = torch.zeros(R, logits.shape[-1], device=device)  # (R, vocab)
+    sampling = any(r.temperature > 0 for p in waiting for r, _ in p.samples)
+
+    def start(prompts: list[_Prompt], slots: list[int], rows: list[int], last: torch.Tensor) -> None:
+        """Samples of `prompts` (in prompt slots `slots`) begin in free rows `rows`; last (len, vocab)."""
+        picks = [(s, i, r, k) for i, (s, p) in enumerate(zip(slots, prompts)) for r, k in p.samples]
+        at = torch.tensor(rows, device=device)
+        for row, (s, _, r, k) in zip(rows, picks):
+            row_of[row] = (s, r, k)
+            watch.assign(row, r)
+        requests = [r for _, _, r, _ in picks]
+        temperature[at] = torch.tensor([r.temperature for r in requests], device=device)
+        top_p[at] = torch.tensor([r.top_p for r in requests], device=device)
+        budget[at] = torch.tensor([slot_prompt[s].budget[r] for s, _, r, _ in picks], device=device)
+        uniform[at] = torch.stack([torch.rand(C, generator=sample_generator(r.context, r.seed, k))
+                                   if r.temperature > 0 else torch.zeros(C) for _, _, r, k in picks]).to(device)
+        generated[at], length[at], done[at], first_bad[at] = 0, 0, False, C
+        row_logits[at] = last[torch.tensor([i for _, i, _, _ in picks], device=device)]
+        own.start(at, store.next_pos[torch.tensor([s for s, _, _, _ in picks], device=device)])
+        own.prefix = _levels(store, slot_prompt, row_of, family, preambles)
+
+    start(batch, list(range(P)), list(range(R)), logits)
+    results: dict[tuple[GenerateRequest, int], str] = {}
+    joined: set[int] = set()
+    pending: list[tuple[np.ndarray, torch.Tensor]] = []  # (each row's step, (R,) bool: may end a stop), unread
     forwarded, slots, calls = torch.zeros((), dtype=torch.long, device=device), 0, 0  # decoding steps' counts
-    first_bad = torch.full((R,), steps, device=device)  # each row's first step with non-finite logits
-    rows_host = np.arange(R)                              # `live` on the host: it changes only at a check
-    for step in range(steps):
-        active = ~done[live]  # (L,)
-        finite = torch.isfinite(logits).all(dim=-1) | ~active  # (L,): NaN or inf would be sampled as a choice
-        first_bad[live] = torch.where(finite | (first_bad[live] < steps), first_bad[live], step)
-        chosen = next_tokens(logits, temperature[live], top_p[live], uniform[live, step]) if sampling \
-            else logits.argmax(-1)  # (L,)
-        generated[live, step] = torch.where(active, chosen, generated[live, step])
+    while True:
+        at = own.fill.clamp(max=C - 1)  # (R,) each row's step
+        rows = torch.arange(len(row_of), device=device)
+        active = ~done
+        finite = torch.isfinite(row_logits).all(dim=-1) | ~active  # NaN or inf would be sampled as a choice
+        first_bad = torch.where(finite | (first_bad < C), first_bad, at)
+        chosen = next_tokens(row_logits, temperature, top_p, uniform[rows, at]) if sampling \
+            else row_logits.argmax(-1)  # (R,)
+        generated[rows, at] = torch.where(active, chosen, generated[rows, at])
         is_eos = chosen == tokenizer.eos_id
-        length[live] = torch.where(active & ~is_eos, step + 1, length[live])
-        ended = active & (is_eos | (step + 1 >= budget[live]))
-        pending.append((step, active & ~ended & watch.candidates(live, chosen)))
-        done[live] = done[live] | ended
-        if len(pending) == sync_every or step + 1 == steps:  # the check: one read-back for `pending` steps
-            still = _check(watch, pending, live, rows_host, first_bad, generated, done, length, requests,
-                           [prompts[p].ids for p, _, _ in samples])
+        length = torch.where(active & ~is_eos, at + 1, length)
+        ended = active & (is_eos | (at + 1 >= budget))
+        pending.append((np.minimum(own.fill_host, C - 1), active & ~ended & watch.candidates(chosen)))
+        done = done | ended
+        joiners: list[int] = []
+        if len(pending) == sync_every:  # the check: one read-back for `pending` steps
+            still = _check(watch, pending, first_bad, generated, done, length,
+                           [None if r is None else slot_prompt[r[0]].ids for r in row_of],
+                           [None if r is None else r[1] for r in row_of])
             pending = []
-            if not still.any():
+            finished = [i for i, r in enumerate(row_of) if r is not None and not still[i]]
+            if finished:
+                texts, tokens = _texts(tokenizer, finished, row_of, slot_prompt, generated, length)
+                results.update(texts)
+                stats.samples_generated += len(finished)
+                stats.tokens_generated += tokens
+                for i in finished:
+                    slot_users[row_of[i][0]] -= 1
+                    if not slot_users[row_of[i][0]]:
+                        slot_prompt[row_of[i][0]] = None
+                    row_of[i] = None
+            free = [i for i, r in enumerate(row_of) if r is None]
+            fits = [j for j in range(n, len(waiting)) if continuous and j not in joined and
+                    waiting[j].preamble in family and waiting[j].own <= store.capacity and waiting[j].steps <= C]
+            room, slots_free = len(free), [s for s, p in enumerate(slot_prompt) if p is None]
+            for j in fits:
+                if len(waiting[j].samples) <= room and len(joiners) < len(slots_free):
+                    joiners.append(j)
+                    room -= len(waiting[j].samples)
+            if not joiners and len(free) == len(row_of):
                 break
-            if (~still).sum() * 4 >= len(still):  # drop finished rows
-                keep = np.flatnonzero(still)
-                keep_device = torch.from_numpy(keep).to(device)
-                cache.compact(keep_device)
-                live, chosen, rows_host = live[keep_device], chosen[keep_device], rows_host[keep]
-        step_mask = ~done[live][:, None]  # (L, 1): finished rows forward padding
-        logits = model.logits(model.hidden_states(chosen[:, None], step_mask, cache)[:, -1])
+            if not fits and len(free) * 4 >= len(row_of):  # no prompt can join: drop finished rows
+                keep = [i for i, r in enumerate(row_of) if r is not None]
+                keep_device = torch.tensor(keep, dtype=torch.long, device=device)
+                own.compact(keep_device)
+                temperature, top_p, uniform, budget = (x[keep_device] for x in (temperature, top_p, uniform, budget))
+                generated, length, done, first_bad = (x[keep_device] for x in (generated, length, done, first_bad))
+                chosen, row_logits = chosen[keep_device], row_logits[keep_device]
+                watch.select(keep)
+                row_of = [row_of[i] for i in keep]
+        step_mask = ~done[:, None]  # (R, 1): finished and free rows forward padding
+        row_logits = model.logits(model.hidden_states(chosen[:, None], step_mask, own)[:, -1])
         forwarded += step_mask.sum()
-        slots, calls = slots + len(live), calls + 1
+        slots, calls = slots + len(row_of), calls + 1
+        if joiners:  # their prefill, then their samples start in the free rows
+            prompts = [waiting[j] for j in joiners]
+            prompts.sort(key=lambda p: p.preamble)
+            part, last = _prefill(model, prompts, preambles, stats)
+            into = [s for s, p in enumerate(slot_prompt) if p is None][:len(prompts)]
+            at_slots = torch.tensor(into, device=device)
+            width = part.capacity
+            store.k[:, at_slots, :, :width], store.v[:, at_slots, :, :width] = part.k, part.v
+            store.valid[at_slots] = False
+            store.valid[at_slots, :width] = part.valid
+            store.next_pos[at_slots] = part.next_pos
+            for s, p in zip(into, prompts):
+                slot_prompt[s], slot_users[s] = p, len(p.samples)
+            free = [i for i, r in enumerate(row_of) if r is None]
+            start(prompts, into, free[:sum(len(p.samples) for p in prompts)], last)
+            joined.update(joiners)
 
     stats.count_steps(calls, int(forwarded), slots)
-    stats.samples_generated += R
-    lengths = length.tolist()
-    stats.tokens_generated += sum(lengths)
-    return {(request, k): cut_at_stop(continuation_text(tokenizer, list(prompts[p].ids), ids[:n]), request.until)
-            for (p, request, k), ids, n in zip(samples, generated.tolist(), lengths)}
+    return results, joined
+
+
+def _levels(store: KVCache, slot_prompt: list[_Prompt | None], row_of: list, family: list[tuple[int, ...]],
+            preambles: _Preambles) -> SharedPrefix:
+    """The shared levels the rows read: each preamble of the batch (by the rows of its prompts), then the
+    prompt slots (each row its prompt's); free rows read none."""
+    device = store.k.device
+    slot = [None if r is None else r[0] for r in row_of]
+    levels = []
+    for ids in family:
+        if ids:
+            pre = preambles.caches[ids]
+            reads = [0 if s is not None and slot_prompt[s].preamble == ids else -1 for s in slot]
+            levels.append(Level.of(pre.k, pre.v, pre.valid, torch.tensor(reads, device=device)))
+    reads = torch.tensor([-1 if s is None else s for s in slot], device=device)
+    return SharedPrefix(levels + [Level.of(store.k, store.v, store.valid, reads)])
+
+
+def _texts(tokenizer: Tokenizer, rows: list[int], row_of: list, slot_prompt: list[_Prompt | None],
+           generated: torch.Tensor, length: torch.Tensor) -> tuple[dict[tuple[GenerateRequest, int], str], int]:
+    """The finished rows' texts, cut before their first stop string, and their tokens in all."""
+    at = torch.tensor(rows, device=generated.device)
+    out, lengths = {}, length[at].tolist()
+    for row, ids, n in zip(rows, generated[at].tolist(), lengths):
+        s, request, k = row_of[row]
+        out[request, k] = cut_at_stop(continuation_text(tokenizer, list(slot_prompt[s].ids), ids[:n]), request.until)
+    return out, sum(lengths)
 
 
 def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
@@ -281,27 +379,26 @@ def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
     return cache, torch.cat(logits)
 
 
-def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: torch.Tensor, rows_host: np.ndarray,
-           first_bad: torch.Tensor, generated: torch.Tensor, done: torch.Tensor, length: torch.Tensor,
-           requests: list[GenerateRequest], prompt_ids: list[tuple[int, ...]]) -> np.ndarray:
+def _check(watch: "_StopWatch", pending: list[tuple[np.ndarray, torch.Tensor]], first_bad: torch.Tensor,
+           generated: torch.Tensor, done: torch.Tensor, length: torch.Tensor, prompt_ids: list,
+           requests: list) -> np.ndarray:
     """Read back the steps since the last check at once: raise on non-finite logits, search the tails of
     rows whose new token may have ended a stop string (in step order: a row stops at its first), and
-    mark those rows done with the length they had then. -> (L,) bool: rows still decoding."""
-    packed = torch.cat([torch.stack([m for _, m in pending] + [~done[live]]).flatten().long(), first_bad.min()[None]])
+    mark those rows done with the length they had then. -> (R,) bool: rows still decoding."""
+    R = len(requests)
+    packed = torch.cat([torch.stack([m for _, m in pending] + [~done]).flatten().long(), first_bad.min()[None]])
     packed = packed.cpu().numpy()  # the check's one read-back
-    flags = packed[:-1].reshape(len(pending) + 1, len(rows_host)).astype(bool)  # (k + 1, L)
+    flags = packed[:-1].reshape(len(pending) + 1, R).astype(bool)  # (k + 1, R)
     if packed[-1] < generated.shape[1]:
         raise RequestError("the model's next-token logits are not finite; its weights or dtype overflow",
                            requests[int(first_bad.argmin())])
     candidates = np.flatnonzero(flags[:-1].any(axis=0))
     if len(candidates):
-        last = pending[-1][0]
-        tokens = generated[torch.from_numpy(rows_host[candidates]).to(generated.device), :last + 1].tolist()
-        for i, ids in zip(candidates, tokens):
-            row = int(rows_host[i])
-            for j, (step, _) in enumerate(pending):
-                if flags[j, i] and watch.stopped(row, ids, step, prompt_ids[row]):
-                    done[row], length[row], flags[-1, i] = True, step + 1, False
+        tokens = generated[torch.from_numpy(candidates).to(generated.device)].tolist()
+        for row, ids in zip(candidates, tokens):
+            for j, (steps, _) in enumerate(pending):
+                if flags[j, row] and watch.stopped(row, ids, int(steps[row]), prompt_ids[row]):
+                    done[row], length[row], flags[-1, row] = True, int(steps[row]) + 1, False
                     break
     return flags[-1]
 
@@ -309,17 +406,29 @@ def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: t
 class _StopWatch:
     """Which rows' new token may complete a stop string, and whether it did (on a tail window)."""
 
-    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], vocab: int, device: torch.device):
-        self.tokenizer, self.requests = tokenizer, requests
-        stop_sets = list(dict.fromkeys(tuple(s for s in r.until if s) for r in requests))
-        self.group = torch.tensor([stop_sets.index(tuple(s for s in r.until if s)) for r in requests],
-                                  device=device)  # (R,)
-        self.mask = torch.stack([stop_candidates(tokenizer, stops, vocab) for stops in stop_sets]).to(device)  # (G, V)
-        self.window = [max((len(s) for s in r.until), default=0) + TAIL_SLACK for r in requests]
+    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], vocab: int, rows: int,
+                 device: torch.device):
+        """requests: every request whose samples may decode in the rows."""
+        self.tokenizer = tokenizer
+        self.stop_sets = list(dict.fromkeys(tuple(s for s in r.until if s) for r in requests))
+        self.mask = torch.stack([stop_candidates(tokenizer, stops, vocab) for stops in self.stop_sets]).to(device)  # (G, V)
+        self.group = torch.zeros(rows, dtype=torch.long, device=device)  # (R,)
+        self.requests: list[GenerateRequest | None] = [None] * rows
+        self.window = [0] * rows
 
-    def candidates(self, live: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-        """(L,) bool: the new token's text could end a stop string of its row's request."""
-        return self.mask[self.group[live], chosen]
+    def assign(self, row: int, request: GenerateRequest) -> None:
+        self.group[row] = self.stop_sets.index(tuple(s for s in request.until if s))
+        self.requests[row] = request
+        self.window[row] = max((len(s) for s in request.until), default=0) + TAIL_SLACK
+
+    def select(self, keep: list[int]) -> None:
+        self.group = self.group[torch.tensor(keep, dtype=torch.long, device=self.group.device)]
+        self.requests = [self.requests[i] for i in keep]
+        self.window = [self.window[i] for i in keep]
+
+    def candidates(self, chosen: torch.Tensor) -> torch.Tensor:
+        """(R,) bool: the new token's text could end a stop string of its row's request."""
+        return self.mask[self.group, chosen]
 
     def stopped(self, row: int, generated: list[int], step: int, prompt: tuple[int, ...]) -> bool:
         """Whether a stop string occurs in the last tokens of `row` up to token `step` (of its `generated`

@@ -71,6 +71,7 @@ class Level:
 class SharedPrefix:
     """Levels of shared slots that R decoding rows read, outermost first, before their own slots."""
     levels: list[Level]
+    own_mask: torch.Tensor | None = None  # (R, 1, 1, S): set by a RowCache for its step (rows fill own slots)
 
     @classmethod
     def of(cls, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor, rows: torch.Tensor) -> "SharedPrefix":
@@ -104,6 +105,7 @@ class SharedPrefix:
         exact = torch.promote_types(q.dtype, torch.float32)  # fp32 at least
         q = q.to(exact) * hd ** -0.5
         parts = [level.part(layer, q, rep) for level in self.levels]  # each (R, KV, rep*T, *)
+        own_mask = self.own_mask if self.own_mask is not None else own_mask
 
         if own_mask is None:
             own_mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)[None, None]
