@@ -1,10 +1,16 @@
-"""Generation: one prefill per distinct prompt, then a row per sample (the samples of a prompt read its
-cached slots once: KVCache.branch, cascade attention), all rows decoded together, one token per step,
-until each stops (stop string, EOS, or its new-token budget: max_new_tokens capped to the room left in
-the window, see evalkit.window).
+"""Generation: a shared few-shot preamble prefilled once, each distinct prompt's own part once after it,
+then a row per sample, all rows decoded together, one token per step, until each stops (stop string,
+EOS, or its new-token budget: max_new_tokens capped to the room left in the window, see evalkit.window).
+
+Rows read their preamble, then their prompt, as shared levels of cache (one copy each, cascade
+attention: model/shared_prefix.py), then their own tokens (model/row_cache.py). Prompts that start
+alike (engine/prefixes.families, as scoring finds them) share a preamble; it stays cached while prompts
+after it remain. When rows end, waiting prompts join the running batch (continuous batching): a row's
+computation does not depend on when it started or beside which rows, so the texts are those of static
+batches. A batch's caches are allocated once, as batch_slots counts them against the slot budget.
 
 A step costs the same whatever the number of samples or the length of their texts: tokens, lengths
-and stop flags stay on the device, each sample's random draws for all its steps are made at the start
+and stop flags stay on the device, each sample's random draws for all its steps are made when it starts
 (one uniform per step from its own generator, as evalkit.engine.sampling prescribes). EOS and budgets
 end rows on the device; the host reads back a small flag array once every `sync_every` steps (each
 read waits for the device's queue to drain: on a GPU, every 8 steps). Stop strings are searched in
@@ -13,8 +19,9 @@ new token could complete a stop string (its text holds a stop string's last char
 UTF-8 byte) is decoded, and only a tail window of its tokens, at the step where it was a candidate: a
 row found stopped late keeps the length it had then, so the texts do not depend on `sync_every` (a
 stopped row decodes on until the check, and its extra tokens are dropped). The returned text is cut
-before the first stop string. Finished rows are dropped from the cache at a check once a quarter of
-the rows have finished, so long tails do not pay for short ones.
+before the first stop string. Finished rows are replaced by joining prompts at a check, or, when none
+can join, dropped from the cache once a quarter of the rows have finished, so long tails do not pay for
+short ones.
 """
 from __future__ import annotations
 

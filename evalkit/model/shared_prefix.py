@@ -12,7 +12,11 @@ bifurcated) attention:
   - the own part: each row's queries against its own slots, under the usual mask;
   - softmax over all parts at once, from each part's maximum and sum of exponentials (log-sum-exp merge).
 Scores, softmax and the weighted sums are in fp32 (or fp64) whatever the cache dtype (as SDPA accumulates), so
-the result is the softmax over the concatenated keys, up to the order of summation.
+the result is the softmax over the concatenated keys, up to the order of summation. The cached keys and
+values are cast only where the device has no mixed-precision product: on a CUDA device a bf16/fp16
+cache is multiplied as it is, accumulating in fp32 (`torch.bmm(..., out_dtype=torch.float32)`), and the
+softmax weights meet the values in the cache dtype, as flash attention does; on the CPU (no such
+product in torch) they are cast to fp32 first.
 """
 from __future__ import annotations
 
@@ -44,9 +48,10 @@ class Level:
     def select(self, keep: torch.Tensor) -> "Level":
         return Level.of(self.k, self.v, self.valid, self.rows[keep])
 
-    def part(self, layer: int, q: torch.Tensor, rep: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """q (R, nh, T, hd), scaled and exact -> the rows' (maximum, sum of exponentials, weighted values)
-        over this level's slots, each (R, KV, rep*T, 1 | 1 | hd); rows reading none: -inf, 0, 0."""
+    def part(self, layer: int, q: torch.Tensor, rep: int, scale: float
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q (R, nh, T, hd) -> the rows' (maximum, sum of exponentials, weighted values) over this level's
+        slots, each (R, KV, rep*T, 1 | 1 | hd), fp32 at least; rows reading none: -inf, 0, 0."""
         R, nh, T, hd = q.shape
         P, KV, W = self.k.shape[1], self.k.shape[2], self.width
         rows, slot = self.rows, self.slot
@@ -55,7 +60,7 @@ class Level:
         grouped = q.new_zeros(P, W, nh, T, hd)
         grouped[rows, slot] = q
         grouped = grouped.view(P, W, KV, rep * T, hd).transpose(1, 2).flatten(2, 3)  # (P, KV, W*rep*T, hd)
-        scores = grouped @ self.k[layer].to(q.dtype).transpose(-1, -2)                # (P, KV, W*rep*T, Tp)
+        scores = _scores(grouped, self.k[layer], scale)                              # (P, KV, W*rep*T, Tp)
         scores.masked_fill_(~self.valid[:, None, None, :], float("-inf"))
         parts = [x.unflatten(2, (W, rep * T))[rows, :, slot]                          # (r, KV, rep*T, c)
                  for x in _partial_softmax(scores, self.v[layer])]
@@ -102,14 +107,13 @@ class SharedPrefix:
         R, nh, T, hd = q.shape
         KV, S = k.shape[1], k.shape[2]
         rep = nh // KV  # query head h reads KV head h // rep
-        exact = torch.promote_types(q.dtype, torch.float32)  # fp32 at least
-        q = q.to(exact) * hd ** -0.5
-        parts = [level.part(layer, q, rep) for level in self.levels]  # each (R, KV, rep*T, *)
+        scale = hd ** -0.5
+        parts = [level.part(layer, q, rep, scale) for level in self.levels]  # each (R, KV, rep*T, *)
         own_mask = self.own_mask if self.own_mask is not None else own_mask
 
         if own_mask is None:
             own_mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)[None, None]
-        scores = q.reshape(R, KV, rep * T, hd) @ k.to(exact).transpose(-1, -2)            # (R, KV, rep*T, S)
+        scores = _scores(q.reshape(R, KV, rep * T, hd), k, scale)                    # (R, KV, rep*T, S)
         scores = scores.view(R, KV, rep, T, S).masked_fill(~own_mask[:, :, None], float("-inf"))
         parts.append(_partial_softmax(scores.flatten(2, 3), v))                      # (R, KV, rep*T, *)
 
@@ -124,9 +128,32 @@ class SharedPrefix:
         return (total / weight_sum).view(R, nh, T, hd).to(v.dtype)
 
 
+def _mixed(x: torch.Tensor) -> bool:
+    """Whether products of x's dtype can accumulate into fp32 as they are (a bf16/fp16 tensor on CUDA)."""
+    return x.is_cuda and x.dtype in (torch.bfloat16, torch.float16)
+
+
+def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a (..., M, K) @ b (..., K, N) of one low-precision dtype on CUDA, accumulated and returned in fp32."""
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    return torch.bmm(a, b, out_dtype=torch.float32).view(*batch, a.shape[-2], b.shape[-1])
+
+
+def _scores(q: torch.Tensor, k: torch.Tensor, scale: float) -> torch.Tensor:
+    """q (..., M, hd), k (..., N, hd) in the model's dtype -> scaled scores (..., M, N), fp32 at least."""
+    if _mixed(k) and q.dtype == k.dtype:
+        return _product(q, k.transpose(-1, -2)) * scale
+    exact = torch.promote_types(q.dtype, torch.float32)
+    return (q.to(exact) * scale) @ k.to(exact).transpose(-1, -2)
+
+
 def _partial_softmax(scores: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """scores (..., M, N) (each row has a finite entry), values (..., N, hd) -> the rows' maximum (..., M, 1),
     sum of exp(score - maximum) (..., M, 1), and exp(score - maximum) @ values (..., M, hd), in scores' dtype."""
     top = scores.amax(-1, keepdim=True)
     weights = (scores - top).exp()
+    if _mixed(values):  # the weights rounded to the cache dtype, accumulated in fp32 (flash attention's way)
+        return top, weights.sum(-1, keepdim=True), _product(weights.to(values.dtype), values)
     return top, weights.sum(-1, keepdim=True), weights @ values.to(scores.dtype)
