@@ -85,9 +85,13 @@ def evalkit_samples(out: Path) -> list[tuple[str, str]]:
 
 
 def lm_eval_samples(out: Path) -> list[tuple[str, str]]:
+    """(prompt, generation) per document, in document order (lm-eval logs a document once per filter)."""
     path = next(out.rglob("samples_gsm8k_cot_local_*.jsonl"))
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
-    return [(r["arguments"]["gen_args_0"]["arg_0"], r["resps"][0][0]) for r in sorted(rows, key=lambda r: r["doc_id"])]
+    rows = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        rows.setdefault(row["doc_id"], (row["arguments"]["gen_args_0"]["arg_0"], row["resps"][0][0]))
+    return [rows[i] for i in sorted(rows)]
 
 
 def lm_eval_forwarded(samples: list[tuple[str, str]], model: Path, batch: int) -> tuple[int, int]:
@@ -165,6 +169,7 @@ def main(argv=None) -> int:
     ours, theirs = evalkit_samples(out / "evalkit"), lm_eval_samples(out / "lm_eval")
     same_prompt = sum(a[0] == b[0] for a, b in zip(ours, theirs))
     same_text = sum(a[1] == b[1] for a, b in zip(ours, theirs))
+    same_stripped = sum(a[1].strip() == b[1].strip() for a, b in zip(ours, theirs))  # lm-eval drops a leading space
     cost = json.loads((out / "evalkit" / "results.json").read_text())["cost"]["gsm8k"]
     their_forwarded, their_generated = lm_eval_forwarded(theirs, model, args.batch_size)
     ours_rate = cost["tokens_generated"] / cost["seconds"]
@@ -184,7 +189,8 @@ def main(argv=None) -> int:
           f"{cost['tokens_forwarded'] / max(1, cost['tokens_generated']):.2f} (+{cost['padding_tokens']} padding) | "
           f"~{their_forwarded} / {their_generated} = {their_forwarded / max(1, their_generated):.2f} (estimate) | |")
     print(f"| preamble tokens reused | {cost['prefix_tokens_reused']} | 0 | |")
-    print(f"\nidentical prompts {same_prompt}/{len(ours)}, identical generations {same_text}/{len(ours)}")
+    print(f"\nidentical prompts {same_prompt}/{len(ours)}, identical generations {same_text}/{len(ours)} "
+          f"({same_stripped}/{len(ours)} up to whitespace at either end)")
     print(f"evalkit generated {ours_rate:.1f} tok/s (task seconds {cost['seconds']:.1f}, prefill included); a plain "
           f"F.linear of {args.batch_size} rows through the weights allows {bound:.1f} tok/s "
           f"({ours_rate / bound:.0%})")
