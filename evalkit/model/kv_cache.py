@@ -2,10 +2,10 @@
 
 Slots are filled left to right, the same number per row (`length`); `valid` marks which slots hold
 real tokens, so rows of different lengths (padding anywhere) share one cache. `next_pos` is each
-row's rotary position for its next real token, so padding never shifts positions. A cache made by
-`branch` reads another's filled slots as a level of prefix shared by its rows (`prefix`,
-model/shared_prefix.py) before its own, after the levels that cache read: prompts after one few-shot
-preamble, then samples of one prompt, decode without a copy of the preamble or the prompt each.
+row's rotary position for its next real token, so padding never shifts positions. A cache may read
+shared levels of slots before its own (`prefix`, model/shared_prefix.py): prompts forwarded after one
+cached few-shot preamble read it without a copy each. Decoding rows keep their own slots in a RowCache
+(model/row_cache.py).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class KVCache:
         self.valid = torch.zeros(batch, capacity, dtype=torch.bool, device=device)  # (B, S_max)
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
         self.length = 0
-        self.prefix: SharedPrefix | None = None  # slots every row reads before its own (see branch)
+        self.prefix: SharedPrefix | None = None  # shared slots every row reads before its own
 
     @property
     def batch(self) -> int:
@@ -78,30 +78,6 @@ class KVCache:
         new = cls.__new__(cls)
         new.k, new.v, new.valid, new.next_pos, new.length, new.prefix = k, v, valid, next_pos, 0, prefix
         return new
-
-    def branch(self, rows: torch.Tensor, capacity: int) -> "KVCache":
-        """A cache of len(rows) rows with `capacity` empty slots each, row i continuing this cache's row
-        rows[i] (any order, repeats allowed), whose filled slots all its rows read as one shared level,
-        after the levels this cache's rows read."""
-        L, _, KV, _, hd = self.k.shape
-        new = KVCache(L, len(rows), KV, hd, capacity, self.k.dtype, self.k.device)
-        new.next_pos = self.next_pos[rows]
-        filled = slice(0, self.length)
-        level = (self.k[:, :, :, filled], self.v[:, :, :, filled], self.valid[:, filled], rows)
-        new.prefix = SharedPrefix.of(*level) if self.prefix is None else self.prefix.then(*level)
-        return new
-
-    def compact(self, keep: torch.Tensor) -> None:
-        """Keep only rows `keep` (ascending), in place and layer by layer: no second copy of the cache
-        is ever alive, only one layer's rows in transit (dropping finished rows must not need memory)."""
-        m = len(keep)
-        for layer in range(self.k.shape[0]):
-            self.k[layer, :m] = self.k[layer, keep]
-            self.v[layer, :m] = self.v[layer, keep]
-        self.k, self.v = self.k[:, :m], self.v[:, :m]
-        self.valid, self.next_pos = self.valid[keep], self.next_pos[keep]
-        if self.prefix is not None:
-            self.prefix = self.prefix.select(keep)
 
     def fork(self, n: int) -> "KVCache":
         """Each row repeated n times in place (row i becomes rows i*n .. i*n+n-1): one prompt, n samples."""

@@ -81,7 +81,8 @@ class RowCache:
         self.prefix.own_mask = None
 
     def compact(self, keep: torch.Tensor) -> None:
-        """Keep only rows `keep` (ascending), in place and layer by layer (see KVCache.compact)."""
+        """Keep only rows `keep` (ascending), in place and layer by layer: no second copy of the cache
+        is ever alive, only one layer's rows in transit (dropping finished rows must not need memory)."""
         m = len(keep)
         for layer in range(self.k.shape[0]):
             self.k[layer, :m] = self.k[layer, keep]

@@ -83,11 +83,6 @@ class SharedPrefix:
         """One level: P prompts' slots k, v (L, P, KV, Tp, hd), valid (P, Tp), row i reading prompt rows[i]."""
         return cls([Level.of(k, v, valid, rows)])
 
-    def then(self, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor, rows: torch.Tensor) -> "SharedPrefix":
-        """New rows: row i continues the old row rows[i] (its levels) and reads source rows[i] of a new level
-        k, v, valid, the old rows' own slots."""
-        return SharedPrefix([level.select(rows) for level in self.levels] + [Level.of(k, v, valid, rows)])
-
     def select(self, keep: torch.Tensor) -> "SharedPrefix":
         """The rows `keep` (any order, repeats allowed), reading the same sources."""
         return SharedPrefix([level.select(keep) for level in self.levels])
