@@ -380,6 +380,8 @@ def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
             hidden = model.hidden_states(tokens[:, at:at + chunk], mask[:, at:at + chunk], part)
         logits.append(model.logits(hidden[:, -1]))
         stats.count_forward(mask)
+        # slots past this group's part are masked, yet read: they must hold finite numbers (0 x NaN is NaN)
+        cache.k[:, rows, :, tokens.shape[1]:], cache.v[:, rows, :, tokens.shape[1]:] = 0, 0
         start = end
     cache.length = cache.capacity
     cache.prefix = SharedPrefix(levels) if levels else None
