@@ -9,20 +9,25 @@ import torch
 import torch.nn.functional as F
 
 from evalkit.engine import Engine
-from evalkit.model.kv_cache import KVCache
-from evalkit.model.shared_prefix import SharedPrefix
+from evalkit.model.shared_prefix import Level, SharedPrefix
 from evalkit.requests import GenerateRequest
 
 
 def copied_attention(prefix: SharedPrefix, layer, q, k, v, own_mask):
-    """The reference: each row holds a copy of its prompt's slots before its own (the previous fork)."""
+    """The reference: each row holds a copy of its sources' slots (every level's) before its own (the
+    previous fork)."""
     R, _, T, _ = q.shape
-    rows = prefix.rows
-    keys = torch.cat([prefix.k[layer][rows], k], dim=2)
-    values = torch.cat([prefix.v[layer][rows], v], dim=2)
+    keys, values, masks = [], [], []
+    for level in prefix.levels:
+        rows = level.rows.clamp(min=0)
+        keys.append(level.k[layer][rows])
+        values.append(level.v[layer][rows])
+        visible = level.valid[rows] & (level.rows >= 0)[:, None]  # a row reading no source sees none of it
+        masks.append(visible[:, None, None, :].expand(R, 1, T, -1))
     if own_mask is None:
         own_mask = torch.ones(T, k.shape[2], dtype=torch.bool).tril()[None, None].expand(R, 1, T, T)
-    mask = torch.cat([prefix.valid[rows][:, None, None, :].expand(R, 1, T, -1), own_mask], dim=3)
+    keys, values = torch.cat(keys + [k], dim=2), torch.cat(values + [v], dim=2)
+    mask = torch.cat(masks + [own_mask], dim=3)
     return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
@@ -53,10 +58,31 @@ def test_shared_prefix_attends_as_copies_of_the_prompt(T, own, kv_heads):
     assert torch.allclose(got, copied_attention(prefix, 1, q, k, v, own_mask)[kept], atol=1e-12)
 
 
+@pytest.mark.parametrize("T, own", [(1, 6), (3, 3)])
+def test_preamble_and_prompt_levels_attend_as_copies(T, own):
+    """Two preambles (rows of prompts 0 and 1 read the first, of prompt 2 the second), then each prompt's own
+    part, then each row's own slots: in fp64 the copied keys' attention within 1e-12, rows dropped too."""
+    base, q, k, v, own_mask = case(T, own)
+    L, P, KV, Tp, hd = base.levels[0].k.shape
+    torch.manual_seed(5)
+    preambles = [torch.randn(2, L, 1, KV, n, hd, dtype=torch.float64).unbind(0) for n in (11, 4)]
+    first = torch.where(base.levels[0].rows <= 1, 0, -1)  # rows of prompts 0 and 1 read it, the others none
+    second = torch.where(first < 0, 0, -1)
+    prefix = SharedPrefix([Level.of(*preambles[0], torch.ones(1, 11, dtype=torch.bool), first),
+                           Level.of(*preambles[1], torch.ones(1, 4, dtype=torch.bool), second)] + base.levels)
+    for layer in (0, 1):
+        got = prefix.attend(layer, q, k, v, own_mask)
+        assert torch.allclose(got, copied_attention(prefix, layer, q, k, v, own_mask), atol=1e-12, rtol=0)
+    kept = torch.tensor([1, 3, 4])
+    got = prefix.select(kept).attend(0, q[kept], k[kept], v[kept], None if own_mask is None else own_mask[kept])
+    assert torch.allclose(got, copied_attention(prefix, 0, q, k, v, own_mask)[kept], atol=1e-12, rtol=0)
+
+
 def test_bf16_cache_is_attended_in_fp32():
     prefix, q, k, v, own_mask = case(1, 6)
     exact = copied_attention(prefix, 0, q, k, v, own_mask)
-    low = SharedPrefix.of(prefix.k.bfloat16(), prefix.v.bfloat16(), prefix.valid, prefix.rows)
+    level = prefix.levels[0]
+    low = SharedPrefix.of(level.k.bfloat16(), level.v.bfloat16(), level.valid, level.rows)
     got = low.attend(0, q.bfloat16(), k.bfloat16(), v.bfloat16(), own_mask)
     assert got.dtype == torch.bfloat16
     rounded = copied_attention(low, 0, *(x.bfloat16().double() for x in (q, k, v)), own_mask)  # same inputs, fp64
@@ -64,28 +90,18 @@ def test_bf16_cache_is_attended_in_fp32():
     assert (got.double() - exact).abs().max() < 0.05
 
 
-def copied_branch(self: KVCache, rows: torch.Tensor, capacity: int) -> KVCache:
-    """The previous fork: every row gets a copy of the prompt's slots, then room for its own."""
-    L, _, KV, _, hd = self.k.shape
-    new = KVCache(L, len(rows), KV, hd, self.length + capacity, self.k.dtype, self.k.device)
-    new.k[:, :, :, :self.length] = self.k[:, rows, :, :self.length]
-    new.v[:, :, :, :self.length] = self.v[:, rows, :, :self.length]
-    new.valid[:, :self.length] = self.valid[rows, :self.length]
-    new.next_pos, new.length = self.next_pos[rows], self.length
-    return new
-
-
 def test_samples_are_those_of_copied_caches(stories, monkeypatch):
     """Prompts of different lengths with 1, 5 and 12 samples, a stop string ending rows early (they are
-    dropped from the cache as they finish): the same texts as with a copy of the prompt per row, and
-    the prompt held once."""
+    dropped from the cache as they finish): the same texts as with attention over a copy of the prompt
+    per row, and the prompt held once."""
     requests = [GenerateRequest("Once upon a time", until=(".",), max_new_tokens=40, temperature=1.0, n=12, seed=1),
                 GenerateRequest("Tom and his dog went to the park to play with a big red ball", until=(".",),
                                 max_new_tokens=30, temperature=0.8, top_p=0.9, n=5, seed=2),
                 GenerateRequest("Lily saw", max_new_tokens=20)]
     shared = Engine(stories)
     texts = [r.texts for r in shared.generate(requests)]
-    monkeypatch.setattr(KVCache, "branch", copied_branch)
+    monkeypatch.setattr(SharedPrefix, "attend", lambda self, layer, q, k, v, own_mask: copied_attention(
+        self, layer, q, k, v, self.own_mask if self.own_mask is not None else own_mask))
     copied = Engine(stories)
     assert texts == [r.texts for r in copied.generate(requests)]
     assert len(set(texts[0])) > 6  # samples differ
@@ -95,4 +111,3 @@ def test_samples_are_those_of_copied_caches(stories, monkeypatch):
     slot = 2 * cfg.n_layers * cfg.kv_heads * cfg.head_dim * 4  # k and v of every layer, fp32
     prompt = max(len(stories.tokenizer.encode(r.context, bos=True)) for r in requests)  # left-padded to this
     assert shared.stats.peak_cache_bytes == slot * (3 * prompt + 18 * 40)  # prompts once, then 40 steps a row
-    assert copied.stats.peak_cache_bytes == slot * 18 * (prompt + 40)

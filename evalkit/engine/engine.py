@@ -50,7 +50,7 @@ class Engine(WindowScoring):
                    for r in dict.fromkeys(requests)}
         # prompts[r] = (prompt ids, most new tokens): generation never runs past the window
         texts = generation.generate(self.model, self.tokenizer, prompts, self.policy, self.stats, first_sample or {},
-                                    self.sync_every)
+                                    self.sync_every, share_prefixes=not self.deterministic)
         self.stats.requests_served += len(requests)
         return [GenerateResult(texts[r]) for r in requests]
 

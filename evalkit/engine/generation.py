@@ -1,10 +1,16 @@
-"""Generation: one prefill per distinct prompt, then a row per sample (the samples of a prompt read its
-cached slots once: KVCache.branch, cascade attention), all rows decoded together, one token per step,
-until each stops (stop string, EOS, or its new-token budget: max_new_tokens capped to the room left in
-the window, see evalkit.window).
+"""Generation: a shared few-shot preamble prefilled once, each distinct prompt's own part once after it,
+then a row per sample, all rows decoded together, one token per step, until each stops (stop string,
+EOS, or its new-token budget: max_new_tokens capped to the room left in the window, see evalkit.window).
+
+Rows read their preamble, then their prompt, as shared levels of cache (one copy each, cascade
+attention: model/shared_prefix.py), then their own tokens (model/row_cache.py). Prompts that start
+alike (engine/prefixes.families, as scoring finds them) share a preamble; it stays cached while prompts
+after it remain. When rows end, waiting prompts join the running batch (continuous batching): a row's
+computation does not depend on when it started or beside which rows, so the texts are those of static
+batches. A batch's caches are allocated once, as batch_slots counts them against the slot budget.
 
 A step costs the same whatever the number of samples or the length of their texts: tokens, lengths
-and stop flags stay on the device, each sample's random draws for all its steps are made at the start
+and stop flags stay on the device, each sample's random draws for all its steps are made when it starts
 (one uniform per step from its own generator, as evalkit.engine.sampling prescribes). EOS and budgets
 end rows on the device; the host reads back a small flag array once every `sync_every` steps (each
 read waits for the device's queue to drain: on a GPU, every 8 steps). Stop strings are searched in
@@ -13,8 +19,9 @@ new token could complete a stop string (its text holds a stop string's last char
 UTF-8 byte) is decoded, and only a tail window of its tokens, at the step where it was a candidate: a
 row found stopped late keeps the length it had then, so the texts do not depend on `sync_every` (a
 stopped row decodes on until the check, and its extra tokens are dropped). The returned text is cut
-before the first stop string. Finished rows are dropped from the cache at a check once a quarter of
-the rows have finished, so long tails do not pay for short ones.
+before the first stop string. Finished rows are replaced by joining prompts at a check, or, when none
+can join, dropped from the cache once a quarter of the rows have finished, so long tails do not pay for
+short ones.
 """
 from __future__ import annotations
 
@@ -24,16 +31,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from evalkit.engine.batching import BatchPolicy, pad, run_batched
+from evalkit.engine.batching import BatchPolicy, pad
 from evalkit.engine.encoding import continuation_text
+from evalkit.engine.prefixes import families
 from evalkit.engine.sampling import next_tokens, sample_generator
 from evalkit.engine.stats import EngineStats
 from evalkit.errors import RequestError
+from evalkit.model.kv_cache import KVCache
 from evalkit.model.llama import Transformer
+from evalkit.model.row_cache import RowCache
+from evalkit.model.shared_prefix import Level, SharedPrefix
 from evalkit.requests import GenerateRequest, cut_at_stop
 from evalkit.tokenizer import Tokenizer
 
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
+PREFILL_CHUNK = 256  # query tokens per forward of a prompt's part after a preamble: its scores stay small
 
 
 @dataclass(frozen=True)
@@ -46,46 +58,131 @@ class SampleEnd:
 @dataclass
 class _Prompt:
     """Distinct prompt ids and the samples to draw after them: (request, sample index), e.g. several
-    requests that differ only in their seeds. A prompt with more samples than a batch holds is split."""
+    requests that differ only in their seeds. A prompt with more samples than a batch holds is split.
+    Its first `shared` ids are a preamble that other prompts start with too (prefilled once)."""
     ids: tuple[int, ...]
     samples: list[tuple[GenerateRequest, int]]
     budget: dict[GenerateRequest, int]  # most new tokens of each request
+    shared: int = 0
 
     @property
-    def slots(self) -> int:  # KV-cache slots per row
-        return len(self.ids) + max(self.budget[r] for r, _ in self.samples)
+    def preamble(self) -> tuple[int, ...]:
+        return self.ids[:self.shared]
+
+    @property
+    def own(self) -> int:  # KV-cache slots of the prompt's own part (after its preamble)
+        return len(self.ids) - self.shared
+
+    @property
+    def steps(self) -> int:  # KV-cache slots per sample row
+        return max(self.budget[r] for r, _ in self.samples)
 
 
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateRequest, tuple[list[int], int]],
              policy: BatchPolicy, stats: EngineStats, first_sample: dict[GenerateRequest, int],
-             sync_every: int = 1, ends: dict[tuple[GenerateRequest, int], SampleEnd] | None = None
+             sync_every: int = 1, share_prefixes: bool = True, continuous: bool = True,
+             ends: dict[tuple[GenerateRequest, int], SampleEnd] | None = None
              ) -> dict[GenerateRequest, tuple[str, ...]]:
     """Texts of samples first_sample.get(r, 0) .. r.n - 1 of every distinct request; `prompts` maps each
     to its prompt ids and its most new tokens (both already fitted to the window). The host reads the
-    decoding state back every `sync_every` steps (see the module doc). `ends`, when given, receives how
-    each decoded (request, sample index) ended."""
+    decoding state back every `sync_every` steps (see the module doc). share_prefixes: prompts that
+    start with the same preamble (a run of them, evalkit.engine.prefixes) prefill it once and read it
+    as one shared level of cache. continuous: a waiting prompt joins a running batch when rows free up
+    (see _decode); otherwise each batch decodes until its last row ends. `ends`, when given, receives
+    how each decoded (request, sample index) ended."""
+    ends = {} if ends is None else ends
     budget, first, texts, by_ids = plan(prompts, first_sample)
-    groups = sorted((_Prompt(ids, [(r, k) for r in reqs for k in range(first[r], r.n)], budget)
-                     for ids, reqs in by_ids.items()), key=lambda p: p.slots, reverse=True)
+    found = families(list(by_ids), lambda ids: ids) if share_prefixes else [((), list(by_ids))]
+    groups = [_Prompt(ids, [(r, k) for r in by_ids[ids] for k in range(first[r], r.n)], budget, len(preamble))
+              for preamble, members in found for ids in members]
+    groups.sort(key=lambda p: (p.preamble, -(p.own + p.steps)))  # a preamble's prompts together, longest first
     stats.requests_computed += sum(len(reqs) for reqs in by_ids.values())
     drawn: dict[tuple[GenerateRequest, int], str] = {}
-    ends = {} if ends is None else ends
-
-    def run(batch: list[_Prompt]) -> None:
-        drawn.update(_generate_batch(model, tokenizer, batch, stats, sync_every, ends))
-
-    def retry() -> None:
-        stats.oom_retries += 1
-
-    def split(prompt: _Prompt, limit: int) -> list[_Prompt]:
-        size = max(1, limit // policy.cache_cost(1, prompt.slots)[1] - policy.from_memory)  # + the prefill row
-        return [_Prompt(prompt.ids, prompt.samples[i:i + size], budget) for i in range(0, len(prompt.samples), size)]
-
-    run_batched(groups, lambda p: policy.cache_cost(len(p.samples), p.slots), run, policy, retry, slots=True,
-                split=split)
+    preambles = _Preambles(model, stats)
+    while groups:
+        n = _take(groups, 0, policy, preambles)
+        try:
+            found_texts, joined = _decode(model, tokenizer, groups, n, preambles, stats, sync_every, continuous,
+                                         ends)
+        except torch.OutOfMemoryError:
+            if not policy.halve(slots=True):
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            stats.oom_retries += 1
+            continue
+        drawn.update(found_texts)
+        groups = [p for i, p in enumerate(groups[n:], n) if i not in joined]
+        preambles.keep({p.preamble for p in groups})
     for reqs in by_ids.values():
         texts.update({r: tuple(drawn[r, k] for k in range(first[r], r.n)) for r in reqs})
     return texts
+
+
+def batch_slots(batch: list[_Prompt], policy: BatchPolicy, cached: set[tuple[int, ...]] = frozenset()) -> int:
+    """KV-cache slots a generation batch allocates (the budget's unit), preambles not in `cached` included:
+    each new preamble once, each prompt's own part (padded to the longest), each sample's new tokens (padded
+    to the largest budget), and on a memory-derived budget each row's logits and sampler temporaries."""
+    preambles = sum(len(p) for p in {p.preamble for p in batch} - set(cached))
+    rows = sum(len(p.samples) for p in batch)
+    extra = policy.row_slots if policy.from_memory else 0
+    return preambles + len(batch) * max(p.own for p in batch) + rows * (max(p.steps for p in batch) + extra)
+
+
+def _take(groups: list[_Prompt], start: int, policy: BatchPolicy, preambles: "_Preambles") -> int:
+    """How many prompts from `start` make the next batch: as many as fit the slot budget beside the
+    preambles kept (and, with a fixed batch size, as many sample rows as it says); a first prompt
+    whose samples alone do not fit is split in place into parts that do."""
+    budget = policy.slot_budget - preambles.slots
+    cached = set(preambles.caches)
+    first = groups[start]
+    if batch_slots([first], policy, cached) > budget and len(first.samples) > 1:
+        fixed = batch_slots([_Prompt(first.ids, first.samples[:1], first.budget, first.shared)], policy, cached)
+        size = max(1, 1 + (budget - fixed) // (first.steps + (policy.row_slots if policy.from_memory else 0)))
+        groups[start:start + 1] = [_Prompt(first.ids, first.samples[i:i + size], first.budget, first.shared)
+                                   for i in range(0, len(first.samples), size)]
+    n, rows = 1, len(groups[start].samples)
+    while start + n < len(groups):
+        rows += len(groups[start + n].samples)
+        if rows > policy.max_rows or batch_slots(groups[start:start + n + 1], policy, cached) > budget:
+            break
+        n += 1
+    return n
+
+
+class _Preambles:
+    """Few-shot preambles, each prefilled once into a cache of one row and kept while prompts after it
+    are still to run (the budget counts each once)."""
+
+    def __init__(self, model: Transformer, stats: EngineStats):
+        self.model, self.stats = model, stats
+        self.caches: dict[tuple[int, ...], KVCache] = {}
+
+    @property
+    def slots(self) -> int:
+        return sum(len(ids) for ids in self.caches)
+
+    def get(self, ids: tuple[int, ...], prompts: int) -> KVCache:
+        """The cache of preamble `ids` for `prompts` more prompts (each reuses its tokens but the first)."""
+        cache = self.caches.get(ids)
+        if cache is None:
+            cache = self.caches[ids] = self.model.new_cache(1, len(ids))
+            tokens = torch.tensor([ids], device=self.model.device)  # (1, Tg)
+            self.model.hidden_states(tokens, None, cache)
+            self.stats.count_step(len(ids), len(ids))
+            prompts -= 1
+        self.stats.prefix_tokens_reused += prompts * len(ids)
+        return cache
+
+    def nbytes(self, besides: list[_Prompt]) -> int:
+        """Bytes of the preambles none of the prompts `besides` reads (theirs are in their batch's cache)."""
+        read = {p.preamble for p in besides}
+        return sum(c.k.nbytes + c.v.nbytes for ids, c in self.caches.items() if ids not in read)
+
+    def keep(self, wanted: set[tuple[int, ...]]) -> None:
+        """Free the preambles no prompt still to run starts with."""
+        for ids in set(self.caches) - wanted:
+            del self.caches[ids]
 
 
 def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: dict[GenerateRequest, int]):
@@ -102,108 +199,234 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
     return budget, first, texts, by_ids
 
 
-def _generate_batch(model: Transformer, tokenizer: Tokenizer, prompts: list[_Prompt], stats: EngineStats,
-                    sync_every: int, ends: dict[tuple[GenerateRequest, int], SampleEnd]
-                    ) -> dict[tuple[GenerateRequest, int], str]:
-    """The text of each (request, sample index) of the batch's prompts; how each ended into `ends`."""
-    device = model.device
-    samples = [(p, r, k) for p, prompt in enumerate(prompts) for r, k in prompt.samples]
-    requests = [r for _, r, _ in samples]
-    budgets = [prompts[p].budget[r] for p, r, _ in samples]
-    steps = max(budgets)
-    tokens, mask = pad([p.ids for p in prompts], left=True, device=device)  # (B, Tc)
-    # samples read their prompt's slots as a shared prefix; a lone sampled one too, so that sample k is
-    # computed the same way whatever n is
-    fork = len(samples) > len(prompts) or any(r.temperature > 0 for r in requests)
-    cache = model.new_cache(len(prompts), tokens.shape[1] + (0 if fork else steps))
-    last = model.hidden_states(tokens, mask, cache)[:, -1]  # (B, dim)
-    stats.count_forward(mask)
-    logits = model.logits(last)  # (B, vocab)
-    if fork:  # each prompt's samples decode in rows of their own, all reading the prompt's slots once
-        rows = torch.tensor([p for p, _, _ in samples], device=device)
-        cache, logits = cache.branch(rows, steps), logits[rows]  # (R, ...), (R, vocab)
-    stats.peak_cache_bytes = max(stats.peak_cache_bytes, cache.nbytes)
+def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n: int, preambles: _Preambles,
+            stats: EngineStats, sync_every: int, continuous: bool,
+            ends: dict[tuple[GenerateRequest, int], SampleEnd]
+            ) -> tuple[dict[tuple[GenerateRequest, int], str], set[int]]:
+    """Decode the prompts waiting[:n] (a preamble's prompts adjacent), and with `continuous` the later
+    waiting prompts that join as rows free up -> the text of each (request, sample index) decoded, and
+    the indices into `waiting` of the prompts that joined; how each sample ended goes into `ends`.
 
-    R = len(samples)
-    sampling = any(r.temperature > 0 for r in requests)
-    temperature = torch.tensor([r.temperature for r in requests], device=device)  # (R,)
-    top_p = torch.tensor([r.top_p for r in requests], device=device)              # (R,)
-    uniform = torch.stack([torch.rand(steps, generator=sample_generator(r.context, r.seed, k)) if r.temperature > 0
-                           else torch.zeros(steps) for _, r, k in samples]).to(device)  # (R, steps): draw per step
-    budget = torch.tensor(budgets, device=device)                                 # (R,)
-    watch = _StopWatch(tokenizer, requests, logits.shape[-1], device)
-    generated = torch.zeros(R, steps, dtype=torch.long, device=device)  # (R, steps)
-    length = torch.zeros(R, dtype=torch.long, device=device)            # tokens kept, EOS excluded
-    eos_end = torch.zeros(R, dtype=torch.bool, device=device)           # ended by EOS
-    done = torch.zeros(R, dtype=torch.bool, device=device)
-    live = torch.arange(R, device=device)  # sample index of each cache row
+    The batch's caches are allocated once, as batch_slots counts them for waiting[:n]: P prompt slots of
+    their longest own part, R rows of their largest budget (RowCache). At a check, the rows that ended
+    give back their row (and their prompt's slot once its last sample ends); a waiting prompt after the
+    same preamble (or none) whose samples fit the free rows and whose own part and budget fit the
+    slots is prefilled and its samples start in those rows, at their own slot 0: a row's computation
+    does not depend on when it started or beside which rows. Without joiners, finished rows are dropped
+    once a quarter of the rows have ended."""
+    device, cfg = model.device, model.cfg
+    batch = waiting[:n]
+    store, logits = _prefill(model, batch, preambles, stats)  # prompt slots (P, own), last logits (P, vocab)
+    P, R, C = n, sum(len(p.samples) for p in batch), max(p.steps for p in batch)
+    family = sorted({p.preamble for p in batch})
+    own = RowCache(cfg.n_layers, R, model.kv_heads, cfg.head_dim, C, model.dtype, device)
+    stats.peak_cache_bytes = max(stats.peak_cache_bytes, own.k.nbytes + own.v.nbytes + store.k.nbytes
+                                 + store.v.nbytes + preambles.nbytes(besides=[]))
 
-    pending: list[tuple[int, torch.Tensor]] = []  # (step, (L,) bool: its token may end a stop string), unread
+    slot_prompt: list[_Prompt | None] = list(batch)  # each prompt slot's prompt
+    slot_users = [len(p.samples) for p in batch]      # its rows still decoding
+    row_of: list[tuple[int, GenerateRequest, int] | None] = [None] * R  # each row's (prompt slot, request, k)
+    temperature = torch.zeros(R, device=device)                   # (R,)
+    top_p = torch.ones(R, device=device)                          # (R,)
+    uniform = torch.zeros(R, C, device=device)                    # (R, C): each row's draw per step
+    budget = torch.zeros(R, dtype=torch.long, device=device)      # (R,)
+    generated = torch.zeros(R, C, dtype=torch.long, device=device)
+    length = torch.zeros(R, dtype=torch.long, device=device)      # tokens kept, EOS excluded
+    eos_end = torch.zeros(R, dtype=torch.bool, device=device)     # ended by EOS
+    done = torch.ones(R, dtype=torch.bool, device=device)         # a free row is done
+    first_bad = torch.full((R,), C, device=device)                # each row's first step with non-finite logits
+    watch = _StopWatch(tokenizer, [r for p in waiting for r, _ in p.samples], logits.shape[-1], R, device)
+    row_logits = torch.zeros(R, logits.shape[-1], device=device)  # (R, vocab)
+    sampling = any(r.temperature > 0 for p in waiting for r, _ in p.samples)
+
+    def start(prompts: list[_Prompt], slots: list[int], rows: list[int], last: torch.Tensor) -> None:
+        """Samples of `prompts` (in prompt slots `slots`) begin in free rows `rows`; last (len, vocab)."""
+        picks = [(s, i, r, k) for i, (s, p) in enumerate(zip(slots, prompts)) for r, k in p.samples]
+        at = torch.tensor(rows, device=device)
+        for row, (s, _, r, k) in zip(rows, picks):
+            row_of[row] = (s, r, k)
+            watch.assign(row, r)
+        requests = [r for _, _, r, _ in picks]
+        temperature[at] = torch.tensor([r.temperature for r in requests], device=device)
+        top_p[at] = torch.tensor([r.top_p for r in requests], device=device)
+        budget[at] = torch.tensor([slot_prompt[s].budget[r] for s, _, r, _ in picks], device=device)
+        uniform[at] = torch.stack([torch.rand(C, generator=sample_generator(r.context, r.seed, k))
+                                   if r.temperature > 0 else torch.zeros(C) for _, _, r, k in picks]).to(device)
+        generated[at], length[at], eos_end[at], done[at], first_bad[at] = 0, 0, False, False, C
+        row_logits[at] = last[torch.tensor([i for _, i, _, _ in picks], device=device)]
+        own.start(at, store.next_pos[torch.tensor([s for s, _, _, _ in picks], device=device)])
+        own.prefix = _levels(store, slot_prompt, row_of, family, preambles)
+
+    start(batch, list(range(P)), list(range(R)), logits)
+    results: dict[tuple[GenerateRequest, int], str] = {}
+    joined: set[int] = set()
+    pending: list[tuple[np.ndarray, torch.Tensor]] = []  # (each row's step, (R,) bool: may end a stop), unread
     forwarded, slots, calls = torch.zeros((), dtype=torch.long, device=device), 0, 0  # decoding steps' counts
-    first_bad = torch.full((R,), steps, device=device)  # each row's first step with non-finite logits
-    rows_host = np.arange(R)                              # `live` on the host: it changes only at a check
-    for step in range(steps):
-        active = ~done[live]  # (L,)
-        finite = torch.isfinite(logits).all(dim=-1) | ~active  # (L,): NaN or inf would be sampled as a choice
-        first_bad[live] = torch.where(finite | (first_bad[live] < steps), first_bad[live], step)
-        chosen = next_tokens(logits, temperature[live], top_p[live], uniform[live, step]) if sampling \
-            else logits.argmax(-1)  # (L,)
-        generated[live, step] = torch.where(active, chosen, generated[live, step])
+    while True:
+        at = own.fill.clamp(max=C - 1)  # (R,) each row's step
+        rows = torch.arange(len(row_of), device=device)
+        active = ~done
+        finite = torch.isfinite(row_logits).all(dim=-1) | ~active  # NaN or inf would be sampled as a choice
+        first_bad = torch.where(finite | (first_bad < C), first_bad, at)
+        chosen = next_tokens(row_logits, temperature, top_p, uniform[rows, at]) if sampling \
+            else row_logits.argmax(-1)  # (R,)
+        generated[rows, at] = torch.where(active, chosen, generated[rows, at])
         is_eos = chosen == tokenizer.eos_id
-        length[live] = torch.where(active & ~is_eos, step + 1, length[live])
-        ended = active & (is_eos | (step + 1 >= budget[live]))
-        eos_end[live] = eos_end[live] | (active & is_eos)
-        pending.append((step, active & ~ended & watch.candidates(live, chosen)))
-        done[live] = done[live] | ended
-        if len(pending) == sync_every or step + 1 == steps:  # the check: one read-back for `pending` steps
-            still = _check(watch, pending, live, rows_host, first_bad, generated, done, length, requests,
-                           [prompts[p].ids for p, _, _ in samples])
+        length = torch.where(active & ~is_eos, at + 1, length)
+        ended = active & (is_eos | (at + 1 >= budget))
+        eos_end = eos_end | (active & is_eos)
+        pending.append((np.minimum(own.fill_host, C - 1), active & ~ended & watch.candidates(chosen)))
+        done = done | ended
+        joiners: list[int] = []
+        if len(pending) == sync_every:  # the check: one read-back for `pending` steps
+            still = _check(watch, pending, first_bad, generated, done, length,
+                           [None if r is None else slot_prompt[r[0]].ids for r in row_of],
+                           [None if r is None else r[1] for r in row_of])
             pending = []
-            if not still.any():
+            finished = [i for i, r in enumerate(row_of) if r is not None and not still[i]]
+            if finished:
+                texts, tokens = _texts(tokenizer, finished, row_of, slot_prompt, generated, length, eos_end, ends)
+                results.update(texts)
+                stats.samples_generated += len(finished)
+                stats.tokens_generated += tokens
+                for i in finished:
+                    slot_users[row_of[i][0]] -= 1
+                    if not slot_users[row_of[i][0]]:
+                        slot_prompt[row_of[i][0]] = None
+                    row_of[i] = None
+            free = [i for i, r in enumerate(row_of) if r is None]
+            fits = [j for j in range(n, len(waiting)) if continuous and j not in joined and
+                    waiting[j].preamble in family and waiting[j].own <= store.capacity and waiting[j].steps <= C]
+            room, slots_free = len(free), [s for s, p in enumerate(slot_prompt) if p is None]
+            for j in fits:
+                if len(waiting[j].samples) <= room and len(joiners) < len(slots_free):
+                    joiners.append(j)
+                    room -= len(waiting[j].samples)
+            if not joiners and len(free) == len(row_of):
                 break
-            if (~still).sum() * 4 >= len(still):  # drop finished rows
-                keep = np.flatnonzero(still)
-                keep_device = torch.from_numpy(keep).to(device)
-                cache.compact(keep_device)
-                live, chosen, rows_host = live[keep_device], chosen[keep_device], rows_host[keep]
-        step_mask = ~done[live][:, None]  # (L, 1): finished rows forward padding
-        logits = model.logits(model.hidden_states(chosen[:, None], step_mask, cache)[:, -1])
+            if not fits and len(free) * 4 >= len(row_of):  # no prompt can join: drop finished rows
+                keep = [i for i, r in enumerate(row_of) if r is not None]
+                keep_device = torch.tensor(keep, dtype=torch.long, device=device)
+                own.compact(keep_device)
+                temperature, top_p, uniform, budget = (x[keep_device] for x in (temperature, top_p, uniform, budget))
+                generated, length, eos_end, done, first_bad = (
+                    x[keep_device] for x in (generated, length, eos_end, done, first_bad))
+                chosen, row_logits = chosen[keep_device], row_logits[keep_device]
+                watch.select(keep)
+                row_of = [row_of[i] for i in keep]
+        step_mask = ~done[:, None]  # (R, 1): finished and free rows forward padding
+        row_logits = model.logits(model.hidden_states(chosen[:, None], step_mask, own)[:, -1])
         forwarded += step_mask.sum()
-        slots, calls = slots + len(live), calls + 1
+        slots, calls = slots + len(row_of), calls + 1
+        if joiners:  # their prefill, then their samples start in the free rows
+            prompts = [waiting[j] for j in joiners]
+            prompts.sort(key=lambda p: p.preamble)
+            part, last = _prefill(model, prompts, preambles, stats)
+            into = [s for s, p in enumerate(slot_prompt) if p is None][:len(prompts)]
+            at_slots = torch.tensor(into, device=device)
+            width = part.capacity
+            store.k[:, at_slots, :, :width], store.v[:, at_slots, :, :width] = part.k, part.v
+            store.valid[at_slots] = False
+            store.valid[at_slots, :width] = part.valid
+            store.next_pos[at_slots] = part.next_pos
+            for s, p in zip(into, prompts):
+                slot_prompt[s], slot_users[s] = p, len(p.samples)
+            free = [i for i, r in enumerate(row_of) if r is None]
+            start(prompts, into, free[:sum(len(p.samples) for p in prompts)], last)
+            joined.update(joiners)
 
     stats.count_steps(calls, int(forwarded), slots)
-    stats.samples_generated += R
-    lengths = length.tolist()
-    stats.tokens_generated += sum(lengths)
-    texts = {}
-    for (p, request, k), ids, n, eos in zip(samples, generated.tolist(), lengths, eos_end.tolist()):
-        whole = continuation_text(tokenizer, list(prompts[p].ids), ids[:n])
-        texts[request, k] = cut_at_stop(whole, request.until)
-        ends[request, k] = SampleEnd(n + eos, eos or texts[request, k] != whole)
-    return texts
+    return results, joined
 
 
-def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: torch.Tensor, rows_host: np.ndarray,
-           first_bad: torch.Tensor, generated: torch.Tensor, done: torch.Tensor, length: torch.Tensor,
-           requests: list[GenerateRequest], prompt_ids: list[tuple[int, ...]]) -> np.ndarray:
+def _levels(store: KVCache, slot_prompt: list[_Prompt | None], row_of: list, family: list[tuple[int, ...]],
+            preambles: _Preambles) -> SharedPrefix:
+    """The shared levels the rows read: each preamble of the batch (by the rows of its prompts), then the
+    prompt slots (each row its prompt's); free rows read none."""
+    device = store.k.device
+    slot = [None if r is None else r[0] for r in row_of]
+    levels = []
+    for ids in family:
+        if ids:
+            pre = preambles.caches[ids]
+            reads = [0 if s is not None and slot_prompt[s].preamble == ids else -1 for s in slot]
+            levels.append(Level.of(pre.k, pre.v, pre.valid, torch.tensor(reads, device=device)))
+    reads = torch.tensor([-1 if s is None else s for s in slot], device=device)
+    return SharedPrefix(levels + [Level.of(store.k, store.v, store.valid, reads)])
+
+
+def _texts(tokenizer: Tokenizer, rows: list[int], row_of: list, slot_prompt: list[_Prompt | None],
+           generated: torch.Tensor, length: torch.Tensor, eos_end: torch.Tensor,
+           ends: dict[tuple[GenerateRequest, int], SampleEnd]) -> tuple[dict[tuple[GenerateRequest, int], str], int]:
+    """The finished rows' texts, cut before their first stop string, and their tokens in all; how each
+    ended into `ends`."""
+    at = torch.tensor(rows, device=generated.device)
+    out, lengths = {}, length[at].tolist()
+    for row, ids, n, eos in zip(rows, generated[at].tolist(), lengths, eos_end[at].tolist()):
+        s, request, k = row_of[row]
+        whole = continuation_text(tokenizer, list(slot_prompt[s].ids), ids[:n])
+        out[request, k] = cut_at_stop(whole, request.until)
+        ends[request, k] = SampleEnd(n + eos, eos or out[request, k] != whole)
+    return out, sum(lengths)
+
+
+def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
+             stats: EngineStats) -> tuple[KVCache, torch.Tensor]:
+    """Each prompt's own part forwarded after its preamble's cached slots (one forward per preamble, its
+    prompts left-padded to their longest), into one cache of P rows whose rows read their preamble as a
+    shared level -> (cache, last-token logits (P, vocab))."""
+    device = model.device
+    cache = model.new_cache(len(prompts), max(p.own for p in prompts))
+    levels, logits = [], []
+    start = 0
+    while start < len(prompts):
+        end = start + next((i for i, p in enumerate(prompts[start:]) if p.preamble != prompts[start].preamble),
+                           len(prompts) - start)
+        tokens, mask = pad([p.ids[p.shared:] for p in prompts[start:end]], left=True, device=device)  # (b, T)
+        rows = slice(start, end)
+        part = KVCache.over(cache.k[:, rows], cache.v[:, rows], cache.valid[rows], cache.next_pos[rows])
+        chunk = tokens.shape[1]
+        if prompts[start].shared:
+            pre = preambles.get(prompts[start].preamble, end - start)
+            part.prefix = SharedPrefix.of(pre.k, pre.v, pre.valid, torch.zeros(end - start, dtype=torch.long,
+                                                                                   device=device))
+            part.next_pos += pre.next_pos
+            reads = torch.full((len(prompts),), -1, dtype=torch.long, device=device)
+            reads[rows] = 0
+            levels.append(Level.of(pre.k, pre.v, pre.valid, reads))
+            chunk = PREFILL_CHUNK  # cascade attention holds a chunk's scores, not SDPA's fused kernel
+        for at in range(0, tokens.shape[1], chunk):
+            hidden = model.hidden_states(tokens[:, at:at + chunk], mask[:, at:at + chunk], part)
+        logits.append(model.logits(hidden[:, -1]))
+        stats.count_forward(mask)
+        # slots past this group's part are masked, yet read: they must hold finite numbers (0 x NaN is NaN)
+        cache.k[:, rows, :, tokens.shape[1]:], cache.v[:, rows, :, tokens.shape[1]:] = 0, 0
+        start = end
+    cache.length = cache.capacity
+    cache.prefix = SharedPrefix(levels) if levels else None
+    return cache, torch.cat(logits)
+
+
+def _check(watch: "_StopWatch", pending: list[tuple[np.ndarray, torch.Tensor]], first_bad: torch.Tensor,
+           generated: torch.Tensor, done: torch.Tensor, length: torch.Tensor, prompt_ids: list,
+           requests: list) -> np.ndarray:
     """Read back the steps since the last check at once: raise on non-finite logits, search the tails of
     rows whose new token may have ended a stop string (in step order: a row stops at its first), and
-    mark those rows done with the length they had then. -> (L,) bool: rows still decoding."""
-    packed = torch.cat([torch.stack([m for _, m in pending] + [~done[live]]).flatten().long(), first_bad.min()[None]])
+    mark those rows done with the length they had then. -> (R,) bool: rows still decoding."""
+    R = len(requests)
+    packed = torch.cat([torch.stack([m for _, m in pending] + [~done]).flatten().long(), first_bad.min()[None]])
     packed = packed.cpu().numpy()  # the check's one read-back
-    flags = packed[:-1].reshape(len(pending) + 1, len(rows_host)).astype(bool)  # (k + 1, L)
+    flags = packed[:-1].reshape(len(pending) + 1, R).astype(bool)  # (k + 1, R)
     if packed[-1] < generated.shape[1]:
         raise RequestError("the model's next-token logits are not finite; its weights or dtype overflow",
                            requests[int(first_bad.argmin())])
     candidates = np.flatnonzero(flags[:-1].any(axis=0))
     if len(candidates):
-        last = pending[-1][0]
-        tokens = generated[torch.from_numpy(rows_host[candidates]).to(generated.device), :last + 1].tolist()
-        for i, ids in zip(candidates, tokens):
-            row = int(rows_host[i])
-            for j, (step, _) in enumerate(pending):
-                if flags[j, i] and watch.stopped(row, ids, step, prompt_ids[row]):
-                    done[row], length[row], flags[-1, i] = True, step + 1, False
+        tokens = generated[torch.from_numpy(candidates).to(generated.device)].tolist()
+        for row, ids in zip(candidates, tokens):
+            for j, (steps, _) in enumerate(pending):
+                if flags[j, row] and watch.stopped(row, ids, int(steps[row]), prompt_ids[row]):
+                    done[row], length[row], flags[-1, row] = True, int(steps[row]) + 1, False
                     break
     return flags[-1]
 
@@ -211,17 +434,29 @@ def _check(watch: "_StopWatch", pending: list[tuple[int, torch.Tensor]], live: t
 class _StopWatch:
     """Which rows' new token may complete a stop string, and whether it did (on a tail window)."""
 
-    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], vocab: int, device: torch.device):
-        self.tokenizer, self.requests = tokenizer, requests
-        stop_sets = list(dict.fromkeys(tuple(s for s in r.until if s) for r in requests))
-        self.group = torch.tensor([stop_sets.index(tuple(s for s in r.until if s)) for r in requests],
-                                  device=device)  # (R,)
-        self.mask = torch.stack([stop_candidates(tokenizer, stops, vocab) for stops in stop_sets]).to(device)  # (G, V)
-        self.window = [max((len(s) for s in r.until), default=0) + TAIL_SLACK for r in requests]
+    def __init__(self, tokenizer: Tokenizer, requests: list[GenerateRequest], vocab: int, rows: int,
+                 device: torch.device):
+        """requests: every request whose samples may decode in the rows."""
+        self.tokenizer = tokenizer
+        self.stop_sets = list(dict.fromkeys(tuple(s for s in r.until if s) for r in requests))
+        self.mask = torch.stack([stop_candidates(tokenizer, stops, vocab) for stops in self.stop_sets]).to(device)  # (G, V)
+        self.group = torch.zeros(rows, dtype=torch.long, device=device)  # (R,)
+        self.requests: list[GenerateRequest | None] = [None] * rows
+        self.window = [0] * rows
 
-    def candidates(self, live: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-        """(L,) bool: the new token's text could end a stop string of its row's request."""
-        return self.mask[self.group[live], chosen]
+    def assign(self, row: int, request: GenerateRequest) -> None:
+        self.group[row] = self.stop_sets.index(tuple(s for s in request.until if s))
+        self.requests[row] = request
+        self.window[row] = max((len(s) for s in request.until), default=0) + TAIL_SLACK
+
+    def select(self, keep: list[int]) -> None:
+        self.group = self.group[torch.tensor(keep, dtype=torch.long, device=self.group.device)]
+        self.requests = [self.requests[i] for i in keep]
+        self.window = [self.window[i] for i in keep]
+
+    def candidates(self, chosen: torch.Tensor) -> torch.Tensor:
+        """(R,) bool: the new token's text could end a stop string of its row's request."""
+        return self.mask[self.group, chosen]
 
     def stopped(self, row: int, generated: list[int], step: int, prompt: tuple[int, ...]) -> bool:
         """Whether a stop string occurs in the last tokens of `row` up to token `step` (of its `generated`
@@ -256,3 +491,4 @@ def token_texts(tokenizer: Tokenizer) -> tuple[str, ...]:
                   and tokenizer.decode([t]).strip())
     lead = tokenizer.decode([anchor])
     return tuple(tokenizer.decode([anchor, t])[len(lead):] for t in range(tokenizer.vocab_size))
+

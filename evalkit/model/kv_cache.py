@@ -2,9 +2,10 @@
 
 Slots are filled left to right, the same number per row (`length`); `valid` marks which slots hold
 real tokens, so rows of different lengths (padding anywhere) share one cache. `next_pos` is each
-row's rotary position for its next real token, so padding never shifts positions. A cache made by
-`branch` reads another's filled slots as a prefix shared by its rows (`prefix`, model/shared_prefix.py)
-before its own: samples of one prompt decode without a copy of the prompt's slots each.
+row's rotary position for its next real token, so padding never shifts positions. A cache may read
+shared levels of slots before its own (`prefix`, model/shared_prefix.py): prompts forwarded after one
+cached few-shot preamble read it without a copy each. Decoding rows keep their own slots in a RowCache
+(model/row_cache.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class KVCache:
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
         self.length = 0
         self.padded = False  # on the host: some filled slot may hold padding (then every chunk needs a mask)
-        self.prefix: SharedPrefix | None = None  # slots every row reads before its own (see branch)
+        self.prefix: SharedPrefix | None = None  # shared slots every row reads before its own
 
     @property
     def batch(self) -> int:
@@ -75,29 +76,14 @@ class KVCache:
         new.prefix = self.prefix.select(rows) if self.prefix is not None else None
         return new
 
-    def branch(self, rows: torch.Tensor, capacity: int) -> "KVCache":
-        """A cache of len(rows) rows with `capacity` empty slots each, row i continuing this cache's row
-        rows[i] (any order, repeats allowed), whose filled slots all its rows read as one shared prefix."""
-        if self.prefix is not None:
-            raise ValueError("a branched cache cannot be branched again")
-        L, _, KV, _, hd = self.k.shape
-        new = KVCache(L, len(rows), KV, hd, capacity, self.k.dtype, self.k.device)
-        new.next_pos = self.next_pos[rows]
-        filled = slice(0, self.length)
-        new.prefix = SharedPrefix.of(self.k[:, :, :, filled], self.v[:, :, :, filled], self.valid[:, filled], rows)
+    @classmethod
+    def over(cls, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor, next_pos: torch.Tensor,
+             prefix: SharedPrefix | None = None) -> "KVCache":
+        """An empty cache writing into given storage (views of a larger cache's rows, say): k, v (L, B, KV,
+        S_max, hd), valid (B, S_max), next_pos (B,), all updated in place."""
+        new = cls.__new__(cls)
+        new.k, new.v, new.valid, new.next_pos, new.length, new.prefix = k, v, valid, next_pos, 0, prefix
         return new
-
-    def compact(self, keep: torch.Tensor) -> None:
-        """Keep only rows `keep` (ascending), in place and layer by layer: no second copy of the cache
-        is ever alive, only one layer's rows in transit (dropping finished rows must not need memory)."""
-        m = len(keep)
-        for layer in range(self.k.shape[0]):
-            self.k[layer, :m] = self.k[layer, keep]
-            self.v[layer, :m] = self.v[layer, keep]
-        self.k, self.v = self.k[:, :m], self.v[:, :m]
-        self.valid, self.next_pos = self.valid[keep], self.next_pos[keep]
-        if self.prefix is not None:
-            self.prefix = self.prefix.select(keep)
 
     def fork(self, n: int) -> "KVCache":
         """Each row repeated n times in place (row i becomes rows i*n .. i*n+n-1): one prompt, n samples."""
