@@ -71,12 +71,15 @@ def test_mbpp_counts_only_shots_the_window_kept_whole(tmp_path):
 
 @needs_shared
 def test_a_yaml_task_whose_prompt_is_cut_counts_the_shots_left_whole(tmp_path):
-    rows = [{"q": f"Question {i}: " + "a long story about a cat and a dog " * (8 if i else 1), "a": str(i)}
+    rows = [{"q": f"Question {i}: " + "a long story about a cat and a dog " * (16 if i else 1), "a": str(i)}
             for i in range(6)]
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "long.yaml").write_text('task: long\ndata_files: rows.jsonl\noutput_type: generate_until\n'
+    (tmp_path / "long.yaml").write_text('task: long\ndataset_path: json\n'
+                                        'dataset_kwargs: {data_files: {test: rows.jsonl}}\ntest_split: test\n'
+                                        'output_type: generate_until\n'
                                         'doc_to_text: "{{q}}"\ndoc_to_target: a\nnum_fewshot: 4\n'
-                                        'generation_kwargs: {until: ["\\n"], max_gen_toks: 4}\n')
+                                        'generation_kwargs: {until: ["\\n"], max_gen_toks: 4}\n'
+                                        'metric_list: [{metric: exact_match}]\n')
     document = evalkit.evaluate(model=str(STORIES_BIN), tasks=[str(tmp_path / "long.yaml")], no_progress=True,
                                 output_dir=tmp_path / "out")
     counts = [json.loads(line)["num_fewshot"] for line in (tmp_path / "out" / "samples" / "long.jsonl").open()]

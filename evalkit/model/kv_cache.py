@@ -83,6 +83,7 @@ class KVCache:
         S_max, hd), valid (B, S_max), next_pos (B,), all updated in place."""
         new = cls.__new__(cls)
         new.k, new.v, new.valid, new.next_pos, new.length, new.prefix = k, v, valid, next_pos, 0, prefix
+        new.padded = False
         return new
 
     def fork(self, n: int) -> "KVCache":

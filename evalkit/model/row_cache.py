@@ -25,6 +25,7 @@ class RowCache:
         self.next_pos = torch.zeros(rows, dtype=torch.long, device=device)        # (R,) rotary position
         self.fill = torch.zeros(rows, dtype=torch.long, device=device)            # (R,) each row's next slot
         self.fill_host = np.zeros(rows, dtype=np.int64)                           # the same, known to the host
+        self.padded = True  # rows fill their own slots at their own pace: a step always needs its mask
         self.prefix = SharedPrefix([])
         self._mask: torch.Tensor | None = None
 
@@ -70,8 +71,9 @@ class RowCache:
             self.prefix.own_mask = seen[:, None, None, :]
         return self.k[layer, :, :, :S], self.v[layer, :, :, :S]  # (R, KV, S, hd)
 
-    def advance(self, mask: torch.Tensor) -> None:
-        """Commit the step's token after all layers wrote it; mask (R, 1) marks real tokens."""
+    def advance(self, mask: torch.Tensor, dense: bool = False) -> None:
+        """Commit the step's token after all layers wrote it; mask (R, 1) marks real tokens (`dense`, the
+        model's note that all are, changes nothing: rows fill their own slots, so every step is masked)."""
         rows = torch.arange(self.batch, device=mask.device)
         at = self.fill.clamp(max=self.capacity - 1)
         self.valid[rows, at] = mask[:, 0]

@@ -84,6 +84,7 @@ class Prompts:
     def __init__(self, config: YamlConfig, sampler: Sampler | None):
         self.config, self.sampler, self.where = config, sampler, str(config.path)
         self.has_choices = config.doc_to_choice is not None
+        self.shot_starts: dict[str, list[int]] = {}  # context -> where each of its shots begins
 
     def multiple_input(self, doc: dict) -> bool:
         """doc_to_text gives an index into the choices: each choice is a context (lm-eval asks its first doc)."""
@@ -105,7 +106,9 @@ class Prompts:
         doc = docs[doc_id]
         text = fields.resolve(config.path, "description", config.description, doc) or ""
         drawn = self.sampler.shots(shots, doc_id, docs) if shots and self.sampler else []
+        self._starts = []
         for shot in drawn:
+            self._starts.append(len(text))
             q, a = self.text(shot, fewshot.doc_to_text), self.target(shot, fewshot.doc_to_target)
             c = self.choices(shot, fewshot.doc_to_choice) if fewshot.doc_to_choice is not None else None
             if multiple_input:
@@ -120,6 +123,9 @@ class Prompts:
         prefix, used = self.prefix(doc_id, docs, shots, multiple)
         gen_prefix = fields.resolve(self.config.path, "gen_prefix", self.config.gen_prefix, doc)
         if multiple:
-            return [prefix + turn(c, None, None, gen_prefix, "", "", self.where) for c in self.choices(doc)], used
-        return [prefix + turn(self.text(doc), None, None, gen_prefix, self.config.target_delimiter, "",
-                              self.where)], used
+            found = [prefix + turn(c, None, None, gen_prefix, "", "", self.where) for c in self.choices(doc)]
+        else:
+            found = [prefix + turn(self.text(doc), None, None, gen_prefix, self.config.target_delimiter, "",
+                                   self.where)]
+        self.shot_starts.update(dict.fromkeys(found, self._starts))  # exact, for evalkit/shots.py
+        return found, used

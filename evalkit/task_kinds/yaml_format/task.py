@@ -79,6 +79,10 @@ class YamlTask(ProtocolTask):
         docs = self.documents.evaluated()
         return docs[:limit] if limit is not None else docs
 
+    def shot_starts(self, prompt: str) -> list[int] | None:
+        """Where each shot of a prompt this task rendered begins (None: not one of its prompts)."""
+        return None if self._prompts is None else self._prompts.shot_starts.get(prompt)
+
     def fewshot_pool(self) -> list[dict]:
         return self.documents.fewshot_pool()
 
