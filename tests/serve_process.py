@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,15 +27,17 @@ def serving(model: Path | str, *flags: str, timeout_s: float = 60.0):
 
     One torch thread: on a small shared machine, threads spinning for each other make the server 30x slower."""
     port = free_port()
+    # stderr to a file, not a pipe: a pipe nobody reads fills up and blocks the server mid-request
+    log = tempfile.TemporaryFile("w+")
     process = subprocess.Popen([sys.executable, str(REPO / "run_eval.py"), "serve", "--model", str(model),
-                                "--port", str(port), *flags], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                                "--port", str(port), *flags], cwd=REPO, stderr=log, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"serve exited with {process.returncode}: {process.stderr.read()}")
+                raise RuntimeError(f"serve exited with {process.returncode}: {_read(log)}")
             try:
                 if requests.get(base_url + "/models", timeout=1).ok:
                     break
@@ -51,3 +54,9 @@ def serving(model: Path | str, *flags: str, timeout_s: float = 60.0):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
+
+
+def _read(log) -> str:
+    log.seek(0)
+    return log.read()
