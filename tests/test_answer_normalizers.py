@@ -1,5 +1,6 @@
 """Answer extraction and normalization: cases where naive string comparison and the protocol disagree."""
 import pytest
+import sympy
 
 from evalkit.metrics.exact_match import exact_match, normalize_answer
 from evalkit.metrics.math_answer import (extract_answer, is_equivalent, last_boxed, lenient_answer, model_answer,
@@ -89,8 +90,11 @@ def test_symbolic_inequivalence(answer, gold):
 
 def test_symbolic_time_limit_is_counted_not_hidden():
     symbolic_equal.cache_clear()
-    # a huge power makes simplify run long; the limit turns it into "not equal, timed out"
-    assert symbolic_equal("(x+1)^{400}-(x+1)^{399}", "x(x+1)^{399}", seconds=0.05) is None
+    sympy.core.cache.clear_cache()
+    # a trigonometric power makes simplify run long; the limit turns it into "not equal, timed out". (The
+    # check (x+1)^{400}-(x+1)^{399} = x(x+1)^{399} used here before ran in 0.04 s after the MATH answer
+    # cases had run in the same process: factoring is fast once SymPy's polynomial machinery is warm.)
+    assert symbolic_equal(r"\sin(x)^{60}+\cos(x)^{60}", "1", seconds=0.05) is None
     assert is_equivalent(None, "1") == (False, False)
 
 
