@@ -52,6 +52,8 @@ from evalkit.model.config import PRESETS, ModelConfig  # noqa: E402
 from evalkit.model.footprint import Footprint, attention_kernel  # noqa: E402
 from evalkit.model.llama import Transformer  # noqa: E402
 from evalkit.model.loaders import LoadedModel  # noqa: E402
+from evalkit.model.row_cache import RowCache  # noqa: E402
+from evalkit.model.shared_prefix import SharedPrefix  # noqa: E402
 from evalkit.requests import GenerateRequest, LoglikelihoodRequest  # noqa: E402
 
 from engine_common import BOS, IdTokenizer  # noqa: E402  (this folder: text is space-separated token ids)
@@ -319,12 +321,18 @@ def kernel_rows(ours: Transformer, hf, args, device: torch.device) -> list[tuple
 
 
 def sampling_step(model: Transformer, ids: torch.Tensor, samples: int):
-    """One decoding step of `samples` rows reading the prompt's slots as a shared prefix (cascade attention)."""
+    """One decoding step of `samples` rows reading the prompt's slots as a shared prefix (cascade attention),
+    each row in a cache of its own slots, as the engine's decode loop runs it (engine/generation.py)."""
+    cfg, device = model.cfg, ids.device
     cache = model.new_cache(1, ids.shape[1])
     model.hidden_states(ids, None, cache)
-    branched = cache.branch(torch.zeros(samples, dtype=torch.long, device=ids.device), 4)
+    rows = torch.arange(samples, device=device)
+    own = RowCache(cfg.n_layers, samples, model.kv_heads, cfg.head_dim, 4, model.dtype, device)
+    own.start(rows, cache.next_pos.expand(samples))
+    own.prefix = SharedPrefix.of(cache.k, cache.v, cache.valid, torch.zeros(samples, dtype=torch.long, device=device))
     step = ids[:, -1:].expand(samples, 1)
-    return lambda: model.hidden_states(step, None, branched)
+    real = torch.ones(samples, 1, dtype=torch.bool, device=device)
+    return lambda: model.hidden_states(step, real, own)
 
 
 def ours_step(model: Transformer, ids: torch.Tensor, padded: bool):
