@@ -6,7 +6,7 @@ import torch
 
 from conftest import stories_reference
 from evalkit.engine import Engine
-from evalkit.engine.batching import CPU_TOKEN_BUDGET, CACHE_SCALE, MEMORY_FRACTION, BatchPolicy, run_batched
+from evalkit.engine.batching import CPU_TOKEN_BUDGET, CACHE_SCALE, MEMORY_FRACTION, BatchPolicy
 from evalkit.model.config import PRESETS
 from evalkit.model.footprint import Footprint
 from evalkit.model.loaders import load_model
@@ -29,27 +29,6 @@ def test_memory_budget_arithmetic():
     assert policy.cache_cost(1, 1512) == (1, 1512 + policy.row_slots)  # a lone sample is its prefill row
     cpu = BatchPolicy.from_setting("auto", False, torch.device("cpu"))
     assert cpu.slot_budget == CPU_TOKEN_BUDGET * CACHE_SCALE and cpu.cache_cost(256, 1512) == (256, 1512)
-
-
-def test_an_item_over_the_slot_budget_is_split_and_halving_resplits():
-    policy = BatchPolicy(max_rows=1 << 30, max_tokens=10, auto=True, max_slots=100, from_memory=True)
-    items = [("a", 40), ("b", 3)]  # (name, samples) of 10 slots each
-    batches = []
-
-    def run(batch):
-        if sum(n for _, n in batch) > 4 and len(batches) == 1:  # the second batch runs out of memory once
-            raise torch.OutOfMemoryError("fake")
-        batches.append(batch)
-
-    def split(item, limit):
-        size = max(1, limit // 10 - 1)
-        return [(item[0], min(size, item[1] - i)) for i in range(0, item[1], size)]
-
-    run_batched(items, lambda i: policy.cache_cost(i[1], 10), run, policy, lambda: None, slots=True, split=split)
-    sizes = [sum(n for _, n in b) for b in batches]
-    assert sizes[:4] == [9, 4, 4, 1] and sum(sizes) == 43  # 9 (+1 prefill row) fit 100 slots; then 4 (+1) fit 50
-    assert all(sum(policy.cache_cost(n, 10)[0] for _, n in b) * 10 <= 50 for b in batches[1:])
-    assert policy.max_slots == 50
 
 
 def test_64_samples_stay_within_a_given_memory(stories):

@@ -47,7 +47,7 @@ from evalkit.backends.http_retry import Malformed, RetryPolicy, ServerRefused, S
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.futures import results_in_order
 from evalkit.requests import (GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult,
-                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult)
+                              RollingLoglikelihoodRequest, RollingLoglikelihoodResult, cut_at_stop)
 
 T = TypeVar("T")
 PROMPTS_PER_REQUEST = 16  # scoring prompts sent in one HTTP request (a list prompt); requests run concurrently
@@ -195,7 +195,7 @@ class OpenAIBackend:
         if self.max_length:
             body["truncate_prompt_tokens"] = self.max_length  # cut only a prompt longer than the window
         text = self._completions(body, lambda data: _text(_choices(data, 1)[0]))
-        return _cut_at_stop(text, request.until)
+        return cut_at_stop(text, request.until)  # servers cut before the stop string; again in case one returns it
 
 
 def load(options: BackendOptions) -> OpenAIBackend:
@@ -287,8 +287,3 @@ def _continuation_start(offsets: list[int], tokens: list[str], split: int, lengt
             return 1 if i == 0 and not tokens[0] else i
     return len(offsets)
 
-
-def _cut_at_stop(text: str, until: tuple[str, ...]) -> str:
-    """Servers cut before the stop string; cut again in case one returns it (the engine's rule)."""
-    found = [text.find(stop) for stop in until if stop and stop in text]
-    return text[:min(found)] if found else text

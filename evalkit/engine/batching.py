@@ -12,8 +12,8 @@ for a generation batch, both halved on every out-of-memory error:
 - on another accelerator, a large fixed token budget.
 The ranks of a tensor-parallel replica must run the same batches (each forward is a chain of collectives),
 so they agree on the smallest of their budgets before the first batch (`agree`) and never halve them.
-A generation item (one prompt's samples) larger than the whole slot budget is split into chunks of
-samples (`run_batched`'s `split`), so n = 256 samples of a long prompt never need one batch.
+The bundled engine's generation batches are planned in evalkit/engine/generation.py (`_take`: shared
+preambles, a prompt whose samples exceed the slot budget split into parts that fit), with this policy.
 """
 from __future__ import annotations
 
@@ -121,22 +121,14 @@ class BatchPolicy:
 
 
 def run_batched(items: list[T], cost: Callable[[T], tuple[int, ...]], run: Callable[[list[T]], None],
-                policy: BatchPolicy, on_retry: Callable[[], None], slots: bool = False,
-                split: Callable[[T, int], list[T]] | None = None) -> None:
+                policy: BatchPolicy, on_retry: Callable[[], None], slots: bool = False) -> None:
     """Call run(batch) over consecutive batches of items (already sorted, most expensive first).
 
-    slots=True bounds batches by the policy's KV-slot budget instead of its token budget; then an item
-    whose cost alone exceeds it is replaced by split(item, budget): parts that each fit (items is
-    changed in place)."""
+    slots=True bounds batches by the policy's KV-slot budget instead of its token budget."""
     costs = [cost(item) for item in items]
     start = 0
     while start < len(items):
         limit = policy.slot_budget if slots else policy.max_tokens
-        rows, length = costs[start][:2]
-        if split is not None and rows * length > limit:
-            parts = split(items[start], limit)
-            items[start:start + 1] = parts
-            costs[start:start + 1] = [cost(part) for part in parts]
         n = policy.take(costs, start, limit)
         try:
             run(items[start:start + n])
