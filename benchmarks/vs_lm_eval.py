@@ -45,6 +45,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lm-eval-batch-size", help="lm-eval's --batch_size (an integer or auto; default: "
                                                     "--batch-size)")
     parser.add_argument("--repeats", type=int, default=1, help="paired runs per dtype; medians are printed")
+    add_shared_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of both comparisons with lm-eval (this one and vs_lm_eval_generation.py): threads, the
+    model (or a preset with random weights), the data and the work folder."""
     parser.add_argument("--threads", type=int, default=2, help="OMP/MKL threads of each process")
     parser.add_argument("--model", type=Path, help="a transformers Llama folder (default: --preset with random "
                                                    "weights, written under --work)")
@@ -54,7 +61,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA, help="the local benchmark files (default ../shared/data)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/evalkit_vs_lm_eval"),
                         help="model, task files and run outputs (kept: the model and tokenizer are reused)")
-    return parser.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace) -> tuple[dict, Path]:
+    """The environment of both harnesses' processes (threads, offline, one datasets cache), also set in
+    this one, and the model folder (--model, else a random one of --preset, written once under --work)."""
+    args.work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
+               HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               HF_DATASETS_CACHE=str(args.work / "hf_datasets"), PYTHONPATH=str(REPO))
+    os.environ.update({k: env[k] for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")})
+    from hf_checkpoint import tokenizer_model, write_random_model
+    model = args.model
+    if model is None:
+        tokenizer = args.tokenizer or tokenizer_model(args.data, args.work)
+        model = write_random_model(tokenizer, args.work / f"{args.preset}-{tokenizer.stem}", args.preset)
+    return env, model
 
 
 def expand_tasks(spec: str, data: Path, subjects: int) -> list[str]:
@@ -141,20 +163,11 @@ def main(argv=None) -> int:
         print("vs_lm_eval: lm-eval is not installed; pip install 'evalkit[bench]' (lm-eval==0.4.13)", file=sys.stderr)
         return 2
     sys.path.insert(0, str(REPO / "benchmarks"))
-    args.work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
-               HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               HF_DATASETS_CACHE=str(args.work / "hf_datasets"), PYTHONPATH=str(REPO))
-    os.environ.update({k: env[k] for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")})
-    from hf_checkpoint import tokenizer_model, write_random_model
     from lm_eval_agreement import compare, evalkit_documents, lm_eval_documents
     from lm_eval_tasks import write_tasks
 
     tasks = expand_tasks(args.tasks, args.data, args.mmlu_subjects)
-    model = args.model
-    if model is None:
-        tokenizer = args.tokenizer or tokenizer_model(args.data, args.work)
-        model = write_random_model(tokenizer, args.work / f"{args.preset}-{tokenizer.stem}", args.preset)
+    env, model = prepare(args)
     lm_tasks = write_tasks(tasks, args.data, args.work / "lm_eval_tasks")
     from lm_eval.tasks import TaskManager, get_task_dict
     get_task_dict(lm_tasks, TaskManager(include_path=str(args.work / "lm_eval_tasks")))  # datasets' cache, untimed

@@ -27,8 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+from vs_lm_eval import REPO, add_shared_arguments, lm_eval_version, prepare, timed  # beside this file
+
 UNTIL = ["\n\n", "Q:"]  # evalkit's gsm8k stop strings (tasks/gsm8k.py)
 MAX_NEW_TOKENS = 256
 
@@ -38,17 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=16, help="first N GSM8K test problems")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--batch-size", type=int, default=8, help="both harnesses' batch size")
-    parser.add_argument("--threads", type=int, default=2, help="OMP/MKL threads of each process")
-    parser.add_argument("--model", type=Path, help="a transformers Llama folder (default: --preset with random "
-                                                   "weights, written under --work)")
-    parser.add_argument("--preset", default="small", help="evalkit's model preset for the default model")
-    parser.add_argument("--tokenizer", type=Path, help="SentencePiece model for the default model (default: a "
-                                                       "32000-token one trained on --data's text)")
     parser.add_argument("--before", type=Path, help="another evalkit checkout (e.g. `git worktree` of an older "
                                                     "commit) timed on the same work, for a before/after row")
-    parser.add_argument("--data", type=Path, default=DATA, help="the local benchmark files (default ../shared/data)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/evalkit_vs_lm_eval"),
-                        help="model, task file and run outputs (the model and tokenizer are reused)")
+    add_shared_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -140,18 +132,7 @@ def main(argv=None) -> int:
         print("vs_lm_eval_generation: lm-eval is not installed; pip install 'evalkit[bench]' (lm-eval==0.4.13)",
               file=sys.stderr)
         return 2
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from vs_lm_eval import lm_eval_version, timed
-    args.work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
-               HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               HF_DATASETS_CACHE=str(args.work / "hf_datasets"), PYTHONPATH=str(REPO))
-    os.environ.update({k: env[k] for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")})
-    from hf_checkpoint import tokenizer_model, write_random_model
-    model = args.model
-    if model is None:
-        tokenizer = args.tokenizer or tokenizer_model(args.data, args.work)
-        model = write_random_model(tokenizer, args.work / f"{args.preset}-{tokenizer.stem}", args.preset)
+    env, model = prepare(args)
     task_dir = args.work / "lm_eval_generation_tasks"
     write_task(args.data, task_dir)
     out = args.work / "runs" / f"gsm8k-{args.dtype}"
