@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from evalkit.engine.batching import BatchPolicy
-from evalkit.engine.generation import generate
+from evalkit.engine.generation import JOIN_CHUNK, generate
 from evalkit.engine.stats import EngineStats
 from evalkit.requests import GenerateRequest
 
@@ -45,3 +45,47 @@ def test_continuous_equals_static(stories, rows, sync_every):
 
 def test_static_batches_at_any_size_draw_the_same_samples(stories):
     assert run(stories, True, 64)[0] == run(stories, True, 2)[0] == run(stories, False, 64)[0]
+
+
+def story(stories, name: str, tokens: int) -> str:
+    """A made-up story about `name` of about `tokens` tokens (distinct from its first word on)."""
+    text, i = "", 0
+    while len(stories.tokenizer.encode(text, bos=True)) < tokens:
+        text += f"{name} saw a {['red', 'big', 'small', 'blue'][i % 4]} {['ball', 'cat', 'tree', 'car', 'bird'][i % 5]}. "
+        i += 1
+    return text
+
+
+@pytest.mark.parametrize("preamble", ["", PREAMBLE])
+def test_a_long_joining_prompt_is_prefilled_in_chunks_between_decoding_steps(stories, preamble):
+    """Rows of 3: Tom's story (1 row, 30 tokens) and Lily's (2 samples, 6 tokens) start; Ben's (2 samples)
+    joins when Lily's rows end, its ~340-token prompt in two chunks, Tom's row decoding between them."""
+    long = [GenerateRequest(preamble + story(stories, "Tom", 380), max_new_tokens=30),
+            GenerateRequest(preamble + story(stories, "Lily", 360), max_new_tokens=6, temperature=0.8, n=2, seed=3),
+            GenerateRequest(preamble + story(stories, "Ben", 340), max_new_tokens=12, temperature=1.0, n=2, seed=5)]
+    prompts = {r: (stories.tokenizer.encode(r.context, bos=True), r.max_new_tokens) for r in long}
+    ids = [prompts[r][0] for r in long]
+    shared = next(i for i, column in enumerate(zip(*ids)) if len(set(column)) > 1)  # the preamble's tokens
+    assert (shared >= 32) == bool(preamble)  # prompts that share a preamble read it cached
+    ben = len(ids[2]) - (shared if preamble else 0)  # Ben's own part, forwarded when it joins
+    assert JOIN_CHUNK < ben < 2 * JOIN_CHUNK
+
+    def run(continuous: bool):
+        shapes = []  # each forward's (rows, tokens)
+        hook = stories.model.tok_embeddings.register_forward_hook(lambda m, args, out: shapes.append(args[0].shape))
+        try:
+            texts = generate(stories.model, stories.tokenizer, prompts, BatchPolicy(3, 1 << 30, False), EngineStats(),
+                             {}, continuous=continuous)
+        finally:
+            hook.remove()
+        return texts, [tuple(s) for s in shapes]
+
+    static, _ = run(False)
+    texts, shapes = run(True)
+    assert texts == static
+    assert len(set(texts[long[2]])) == 2  # seeded samples differ, each the static batch's
+    first_step = shapes.index((3, 1))
+    assert max(rows * tokens for rows, tokens in shapes[first_step:]) <= JOIN_CHUNK  # every step stays short
+    chunks = [i for i, (rows, tokens) in enumerate(shapes) if i > first_step and tokens > 1]
+    assert [shapes[i] for i in chunks] == [(1, JOIN_CHUNK), (1, ben - JOIN_CHUNK)]
+    assert (3, 1) in shapes[chunks[0] + 1:chunks[1]]  # Tom's row decoded between Ben's chunks

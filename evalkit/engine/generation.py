@@ -5,7 +5,8 @@ EOS, or its new-token budget: max_new_tokens capped to the room left in the wind
 Rows read their preamble, then their prompt, as shared levels of cache (one copy each, cascade
 attention: model/shared_prefix.py), then their own tokens (model/row_cache.py). Prompts that start
 alike (engine/prefixes.families, as scoring finds them) share a preamble; it stays cached while prompts
-after it remain. When rows end, waiting prompts join the running batch (continuous batching): a row's
+after it remain. When rows end, waiting prompts join the running batch (continuous batching), their
+prefill in chunks of at most JOIN_CHUNK tokens between decoding steps (so a step stays short): a row's
 computation does not depend on when it started or beside which rows, so the texts are those of static
 batches. A batch's caches are allocated once, as batch_slots counts them against the slot budget.
 
@@ -46,6 +47,13 @@ from evalkit.tokenizer import Tokenizer
 
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
 PREFILL_CHUNK = 256  # query tokens per forward of a prompt's part after a preamble: its scores stay small
+# Token slots a joining prompt's prefill forwards per decoding step. A forward reads every weight once
+# and does 2 flops per weight and token: up to about the device's flops per byte read (the roofline's
+# ridge, ~300 for bf16 on an H100) its tokens cost about as much as the weight read itself, i.e. one
+# decoding step. So a 256-token chunk keeps a step within about twice a plain one on such a device,
+# whatever the joining prompt's length (on a CPU, compute-bound from a few tokens on, a chunk costs more
+# beside a step, but a bounded amount all the same).
+JOIN_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -213,7 +221,9 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
     same preamble (or none) whose samples fit the free rows and whose own part and budget fit the
     slots is prefilled and its samples start in those rows, at their own slot 0: a row's computation
     does not depend on when it started or beside which rows. Without joiners, finished rows are dropped
-    once a quarter of the rows have ended."""
+    once a quarter of the rows have ended. A joining prompt's prefill goes in chunks of at most JOIN_CHUNK
+    token slots, one after each decoding step (its rows and prompt slot held meanwhile); its samples start
+    once all of it is in."""
     device, cfg = model.device, model.cfg
     batch = waiting[:n]
     store, logits = _prefill(model, batch, preambles, stats)  # prompt slots (P, own), last logits (P, vocab)
@@ -260,6 +270,8 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
     start(batch, list(range(P)), list(range(R)), logits)
     results: dict[tuple[GenerateRequest, int], str] = {}
     joined: set[int] = set()
+    filling: list[tuple[_Prefill, list[int], list[int]]] = []  # joiners' prefills under way: (prefill, slots, rows)
+    held: set[int] = set()  # rows kept for them
     pending: list[tuple[np.ndarray, torch.Tensor]] = []  # (each row's step, (R,) bool: may end a stop), unread
     forwarded, slots, calls = torch.zeros((), dtype=torch.long, device=device), 0, 0  # decoding steps' counts
     while True:
@@ -294,7 +306,7 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
                     if not slot_users[row_of[i][0]]:
                         slot_prompt[row_of[i][0]] = None
                     row_of[i] = None
-            free = [i for i, r in enumerate(row_of) if r is None]
+            free = [i for i, r in enumerate(row_of) if r is None and i not in held]
             fits = [j for j in range(n, len(waiting)) if continuous and j not in joined and
                     waiting[j].preamble in family and waiting[j].own <= store.capacity and waiting[j].steps <= C]
             room, slots_free = len(free), [s for s, p in enumerate(slot_prompt) if p is None]
@@ -302,9 +314,9 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
                 if len(waiting[j].samples) <= room and len(joiners) < len(slots_free):
                     joiners.append(j)
                     room -= len(waiting[j].samples)
-            if not joiners and len(free) == len(row_of):
+            if not joiners and not filling and len(free) == len(row_of):
                 break
-            if not fits and len(free) * 4 >= len(row_of):  # no prompt can join: drop finished rows
+            if not fits and not filling and len(free) * 4 >= len(row_of):  # no prompt can join: drop finished rows
                 keep = [i for i, r in enumerate(row_of) if r is not None]
                 keep_device = torch.tensor(keep, dtype=torch.long, device=device)
                 own.compact(keep_device)
@@ -314,26 +326,30 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
                 chosen, row_logits = chosen[keep_device], row_logits[keep_device]
                 watch.select(keep)
                 row_of = [row_of[i] for i in keep]
-        step_mask = ~done[:, None]  # (R, 1): finished and free rows forward padding
-        row_logits = model.logits(model.hidden_states(chosen[:, None], step_mask, own)[:, -1])
-        forwarded += step_mask.sum()
-        slots, calls = slots + len(row_of), calls + 1
-        if joiners:  # their prefill, then their samples start in the free rows
-            prompts = [waiting[j] for j in joiners]
-            prompts.sort(key=lambda p: p.preamble)
-            part, last = _prefill(model, prompts, preambles, stats)
+        if joiners:  # their prompt slots and rows are held until their prefill is in
+            prompts = sorted((waiting[j] for j in joiners), key=lambda p: p.preamble)
             into = [s for s, p in enumerate(slot_prompt) if p is None][:len(prompts)]
-            at_slots = torch.tensor(into, device=device)
-            width = part.capacity
-            store.k[:, at_slots, :, :width], store.v[:, at_slots, :, :width] = part.k, part.v
-            store.valid[at_slots] = False
-            store.valid[at_slots, :width] = part.valid
-            store.next_pos[at_slots] = part.next_pos
+            rows_held = free[:sum(len(p.samples) for p in prompts)]
             for s, p in zip(into, prompts):
                 slot_prompt[s], slot_users[s] = p, len(p.samples)
-            free = [i for i, r in enumerate(row_of) if r is None]
-            start(prompts, into, free[:sum(len(p.samples) for p in prompts)], last)
+            held.update(rows_held)
+            filling.append((_Prefill(model, prompts, preambles, stats, JOIN_CHUNK), into, rows_held))
             joined.update(joiners)
+        if any(r is not None for r in row_of):  # rows decoding (or ended since the last check)
+            step_mask = ~done[:, None]  # (R, 1): finished and free rows forward padding
+            row_logits = model.logits(model.hidden_states(chosen[:, None], step_mask, own)[:, -1])
+            forwarded += step_mask.sum()
+            slots, calls = slots + len(row_of), calls + 1
+        if filling and filling[0][0].step():  # a joiner's chunk; once all in, its samples start
+            part, into, rows_held = filling.pop(0)
+            at_slots = torch.tensor(into, device=device)
+            width = part.cache.capacity
+            store.k[:, at_slots, :, :width], store.v[:, at_slots, :, :width] = part.cache.k, part.cache.v
+            store.valid[at_slots] = False
+            store.valid[at_slots, :width] = part.cache.valid
+            store.next_pos[at_slots] = part.cache.next_pos
+            held.difference_update(rows_held)
+            start(part.prompts, into, rows_held, part.logits)
 
     stats.count_steps(calls, int(forwarded), slots)
     return results, joined
@@ -372,39 +388,72 @@ def _texts(tokenizer: Tokenizer, rows: list[int], row_of: list, slot_prompt: lis
 
 def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
              stats: EngineStats) -> tuple[KVCache, torch.Tensor]:
-    """Each prompt's own part forwarded after its preamble's cached slots (one forward per preamble, its
-    prompts left-padded to their longest), into one cache of P rows whose rows read their preamble as a
-    shared level -> (cache, last-token logits (P, vocab))."""
-    device = model.device
-    cache = model.new_cache(len(prompts), max(p.own for p in prompts))
-    levels, logits = [], []
-    start = 0
-    while start < len(prompts):
-        end = start + next((i for i, p in enumerate(prompts[start:]) if p.preamble != prompts[start].preamble),
-                           len(prompts) - start)
-        tokens, mask = pad([p.ids[p.shared:] for p in prompts[start:end]], left=True, device=device)  # (b, T)
-        rows = slice(start, end)
-        part = KVCache.over(cache.k[:, rows], cache.v[:, rows], cache.valid[rows], cache.next_pos[rows])
-        chunk = tokens.shape[1]
-        if prompts[start].shared:
-            pre = preambles.get(prompts[start].preamble, end - start)
-            part.prefix = SharedPrefix.of(pre.k, pre.v, pre.valid, torch.zeros(end - start, dtype=torch.long,
-                                                                                   device=device))
-            part.next_pos += pre.next_pos
-            reads = torch.full((len(prompts),), -1, dtype=torch.long, device=device)
-            reads[rows] = 0
-            levels.append(Level.of(pre.k, pre.v, pre.valid, reads))
-            chunk = PREFILL_CHUNK  # cascade attention holds a chunk's scores, not SDPA's fused kernel
-        for at in range(0, tokens.shape[1], chunk):
-            hidden = model.hidden_states(tokens[:, at:at + chunk], mask[:, at:at + chunk], part)
-        logits.append(model.logits(hidden[:, -1]))
-        stats.count_forward(mask)
-        # slots past this group's part are masked, yet read: they must hold finite numbers (0 x NaN is NaN)
-        cache.k[:, rows, :, tokens.shape[1]:], cache.v[:, rows, :, tokens.shape[1]:] = 0, 0
-        start = end
-    cache.length = cache.capacity
-    cache.prefix = SharedPrefix(levels) if levels else None
-    return cache, torch.cat(logits)
+    """Each prompt's own part forwarded after its preamble's cached slots, all at once (_Prefill's steps)
+    -> (cache of P rows reading their preambles as a shared level, last-token logits (P, vocab))."""
+    prefill = _Prefill(model, prompts, preambles, stats)
+    while not prefill.step():
+        pass
+    return prefill.cache, prefill.logits
+
+
+class _Prefill:
+    """Prompts' own parts forwarded after their preambles' cached slots (the prompts of one preamble together,
+    left-padded to their longest), into one cache of P rows whose rows read their preamble as a shared
+    level, one chunk per step(): a batch's first prefill runs all its steps at once, a joining prompt's one
+    per decoding step (so that step stays short). Chunks hold at most `budget` token slots (padding
+    included) when given; after a preamble at most PREFILL_CHUNK per row (cascade attention holds a chunk's
+    scores, not SDPA's fused kernel)."""
+
+    def __init__(self, model: Transformer, prompts: list[_Prompt], preambles: _Preambles, stats: EngineStats,
+                 budget: int | None = None):
+        device = model.device
+        self.model, self.stats, self.prompts = model, stats, prompts
+        self.cache = model.new_cache(len(prompts), max(p.own for p in prompts))
+        self.groups: list[tuple[KVCache, torch.Tensor, torch.Tensor, int]] = []  # (rows' cache, tokens, mask, width)
+        levels = []
+        start = 0
+        while start < len(prompts):
+            end = start + next((i for i, p in enumerate(prompts[start:]) if p.preamble != prompts[start].preamble),
+                               len(prompts) - start)
+            tokens, mask = pad([p.ids[p.shared:] for p in prompts[start:end]], left=True, device=device)  # (b, T)
+            rows = slice(start, end)
+            part = KVCache.over(self.cache.k[:, rows], self.cache.v[:, rows], self.cache.valid[rows],
+                                self.cache.next_pos[rows])
+            width = tokens.shape[1] if budget is None else max(1, budget // (end - start))
+            if prompts[start].shared:
+                pre = preambles.get(prompts[start].preamble, end - start)
+                part.prefix = SharedPrefix.of(pre.k, pre.v, pre.valid, torch.zeros(end - start, dtype=torch.long,
+                                                                                       device=device))
+                part.next_pos += pre.next_pos
+                reads = torch.full((len(prompts),), -1, dtype=torch.long, device=device)
+                reads[rows] = 0
+                levels.append(Level.of(pre.k, pre.v, pre.valid, reads))
+                width = min(width, PREFILL_CHUNK)
+            # slots past this group's part are masked, yet read: they must hold finite numbers (0 x NaN is NaN)
+            self.cache.k[:, rows, :, tokens.shape[1]:], self.cache.v[:, rows, :, tokens.shape[1]:] = 0, 0
+            self.groups.append((part, tokens, mask, width))
+            start = end
+        self.cache.length = self.cache.capacity
+        self.cache.prefix = SharedPrefix(levels) if levels else None
+        self.last: list[torch.Tensor] = []  # each finished group's last-token logits (b, vocab)
+        self.at = 0  # columns of the first unfinished group forwarded so far
+
+    def step(self) -> bool:
+        """Forward the next chunk -> whether every prompt is in (then `logits` holds their last logits)."""
+        part, tokens, mask, width = self.groups[0]
+        end = self.at + width
+        hidden = self.model.hidden_states(tokens[:, self.at:end], mask[:, self.at:end], part)  # (b, w, dim)
+        self.stats.count_forward(mask[:, self.at:end])
+        self.at = end
+        if end >= tokens.shape[1]:
+            self.last.append(self.model.logits(hidden[:, -1]))
+            self.groups.pop(0)
+            self.at = 0
+        return not self.groups
+
+    @property
+    def logits(self) -> torch.Tensor:  # (P, vocab): each prompt's last-token logits, once every chunk is in
+        return torch.cat(self.last)
 
 
 def _check(watch: "_StopWatch", pending: list[tuple[np.ndarray, torch.Tensor]], first_bad: torch.Tensor,
