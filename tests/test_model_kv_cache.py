@@ -145,3 +145,28 @@ def test_unpadded_decode_step_builds_no_mask(stories, rows, monkeypatch):
         model.hidden_states(tokens, mask, cache)
         model.hidden_states(torch.tensor([[ids[-1]]] * 2), None, cache)
         assert cache.padded and all(m is not None for m in masks)
+
+
+def test_chunks_forwarded_together_equal_one_by_one(stories, rows):
+    """hidden_states_together (a decoding step and another cache's padded prefill chunk through one pass of
+    the weights) gives each chunk the hidden states, and leaves each cache as, a forward of its own."""
+    model = stories.model
+    two, three = pad(rows[:2], "left"), pad(rows, "left")
+
+    def caches():
+        a, b = model.new_cache(2, two[0].shape[1] + 1), model.new_cache(3, 2 * three[0].shape[1])
+        model.hidden_states(*two, a)  # rows in a, next: one decoding step
+        model.hidden_states(three[0][:, :4], three[1][:, :4], b)  # b's first 4 columns, next: the rest
+        return a, b
+
+    step = (torch.tensor([[5], [9]]), torch.tensor([[True], [False]]))  # row 1 forwards padding
+    chunk = (three[0][:, 4:], three[1][:, 4:])
+    with torch.inference_mode():
+        (a, b), (a2, b2) = caches(), caches()
+        alone = [model.hidden_states(*step, a), model.hidden_states(*chunk, b)]
+        together = model.hidden_states_together([(*step, a2), (*chunk, b2)])
+    for x, y in zip(alone, together):
+        assert x.shape == y.shape and (x - y).abs().max() < ATOL
+    for c, c2 in ((a, a2), (b, b2)):
+        assert c.length == c2.length and torch.equal(c.valid, c2.valid) and torch.equal(c.next_pos, c2.next_pos)
+        assert (c.k[:, :, :, :c.length] - c2.k[:, :, :, :c.length]).abs().max() < ATOL

@@ -6,7 +6,7 @@ Rows read their preamble, then their prompt, as shared levels of cache (one copy
 attention: model/shared_prefix.py), then their own tokens (model/row_cache.py). Prompts that start
 alike (engine/prefixes.families, as scoring finds them) share a preamble; it stays cached while prompts
 after it remain. When rows end, waiting prompts join the running batch (continuous batching), their
-prefill in chunks of at most JOIN_CHUNK tokens between decoding steps (so a step stays short): a row's
+prefill in chunks of at most JOIN_CHUNK tokens, each forwarded with a decoding step (so a step stays short): a row's
 computation does not depend on when it started or beside which rows, so the texts are those of static
 batches. A batch's caches are allocated once, as batch_slots counts them against the slot budget.
 
@@ -47,12 +47,12 @@ from evalkit.tokenizer import Tokenizer
 
 TAIL_SLACK = 4   # tokens decoded beyond the longest stop string's length in characters
 PREFILL_CHUNK = 256  # query tokens per forward of a prompt's part after a preamble: its scores stay small
-# Token slots a joining prompt's prefill forwards per decoding step. A forward reads every weight once
-# and does 2 flops per weight and token: up to about the device's flops per byte read (the roofline's
-# ridge, ~300 for bf16 on an H100) its tokens cost about as much as the weight read itself, i.e. one
-# decoding step. So a 256-token chunk keeps a step within about twice a plain one on such a device,
-# whatever the joining prompt's length (on a CPU, compute-bound from a few tokens on, a chunk costs more
-# beside a step, but a bounded amount all the same).
+# Token slots of a joining prompt's prefill per decoding step, forwarded with the step (its tokens stacked
+# with the rows' in every weight product). A forward reads every weight once and does 2 flops per weight
+# and token: up to about the device's flops per byte read (the roofline's ridge, ~300 for bf16 on an
+# H100) the chunk's tokens ride on the weight read the step pays anyway, so a step stays about as short as
+# a plain one whatever the joining prompt's length. (A CPU is compute-bound from a few tokens on: there a
+# chunk lengthens the step, by a bounded amount.)
 JOIN_CHUNK = 256
 
 
@@ -222,8 +222,8 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
     slots is prefilled and its samples start in those rows, at their own slot 0: a row's computation
     does not depend on when it started or beside which rows. Without joiners, finished rows are dropped
     once a quarter of the rows have ended. A joining prompt's prefill goes in chunks of at most JOIN_CHUNK
-    token slots, one after each decoding step (its rows and prompt slot held meanwhile); its samples start
-    once all of it is in."""
+    token slots, one in each decoding step's forward (its rows and prompt slot held meanwhile); its
+    samples start once all of it is in."""
     device, cfg = model.device, model.cfg
     batch = waiting[:n]
     store, logits = _prefill(model, batch, preambles, stats)  # prompt slots (P, own), last logits (P, vocab)
@@ -335,12 +335,22 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
             held.update(rows_held)
             filling.append((_Prefill(model, prompts, preambles, stats, JOIN_CHUNK), into, rows_held))
             joined.update(joiners)
-        if any(r is not None for r in row_of):  # rows decoding (or ended since the last check)
+        decoding = any(r is not None for r in row_of)  # rows decoding (or ended since the last check)
+        in_full = False  # a joiner's prefill got its last chunk
+        if decoding:
             step_mask = ~done[:, None]  # (R, 1): finished and free rows forward padding
-            row_logits = model.logits(model.hidden_states(chosen[:, None], step_mask, own)[:, -1])
+            step = (chosen[:, None], step_mask, own)
+            if filling:  # the step and a joiner's next chunk in one forward: the weights read once for both
+                hidden, chunk = model.hidden_states_together([step, filling[0][0].chunk()])  # (R, 1, dim), (b, w, dim)
+                in_full = filling[0][0].took(chunk, calls=0)
+            else:
+                hidden = model.hidden_states(*step)  # (R, 1, dim)
+            row_logits = model.logits(hidden[:, -1])
             forwarded += step_mask.sum()
             slots, calls = slots + len(row_of), calls + 1
-        if filling and filling[0][0].step():  # a joiner's chunk; once all in, its samples start
+        elif filling:
+            in_full = filling[0][0].step()
+        if in_full:  # its samples start
             part, into, rows_held = filling.pop(0)
             at_slots = torch.tensor(into, device=device)
             width = part.cache.capacity
@@ -399,8 +409,8 @@ def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
 class _Prefill:
     """Prompts' own parts forwarded after their preambles' cached slots (the prompts of one preamble together,
     left-padded to their longest), into one cache of P rows whose rows read their preamble as a shared
-    level, one chunk per step(): a batch's first prefill runs all its steps at once, a joining prompt's one
-    per decoding step (so that step stays short). Chunks hold at most `budget` token slots (padding
+    level, one chunk at a time: a batch's first prefill runs all its steps at once, a joining prompt's
+    chunks ride one by one with decoding steps (so a step stays short). Chunks hold at most `budget` token slots (padding
     included) when given; after a preamble at most PREFILL_CHUNK per row (cascade attention holds a chunk's
     scores, not SDPA's fused kernel)."""
 
@@ -439,11 +449,20 @@ class _Prefill:
         self.at = 0  # columns of the first unfinished group forwarded so far
 
     def step(self) -> bool:
-        """Forward the next chunk -> whether every prompt is in (then `logits` holds their last logits)."""
+        """Forward the next chunk alone -> whether every prompt is in (then `logits` holds their last logits)."""
+        return self.took(self.model.hidden_states(*self.chunk()), calls=1)
+
+    def chunk(self) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
+        """The next chunk's tokens (b, w), mask (b, w) and the cache of its rows, for hidden_states."""
         part, tokens, mask, width = self.groups[0]
+        return tokens[:, self.at:self.at + width], mask[:, self.at:self.at + width], part
+
+    def took(self, hidden: torch.Tensor, calls: int) -> bool:
+        """The next chunk was forwarded (its hidden states (b, w, dim); `calls` forwards of its own: 0 when it
+        rode with a decoding step) -> whether every prompt is in."""
+        _, tokens, mask, width = self.groups[0]
         end = self.at + width
-        hidden = self.model.hidden_states(tokens[:, self.at:end], mask[:, self.at:end], part)  # (b, w, dim)
-        self.stats.count_forward(mask[:, self.at:end])
+        self.stats.count_steps(calls, int(mask[:, self.at:end].sum()), mask[:, self.at:end].numel())
         self.at = end
         if end >= tokens.shape[1]:
             self.last.append(self.model.logits(hidden[:, -1]))

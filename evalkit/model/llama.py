@@ -56,10 +56,25 @@ class Attention(nn.Module):
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
 
     def forward(self, x, freqs, attn_mask, cache: KVCache | None, layer: int) -> torch.Tensor:
-        B, T, _ = x.shape
-        q = apply_rope(self.wq(x).view(B, T, self.n_heads, self.head_dim), freqs)
-        k = apply_rope(self.wk(x).view(B, T, self.n_kv_heads, self.head_dim), freqs)
-        v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)
+        return self.wo(self.attend(self.wq(x), self.wk(x), self.wv(x), freqs, attn_mask, cache, layer))
+
+    def together(self, x: torch.Tensor, shapes: list[tuple[int, int]], freqs: list, attn_masks: list,
+                 caches: list, layer: int) -> torch.Tensor:
+        """Chunks' tokens stacked, x (N, dim), N = sum of B * T over their `shapes` -> (N, dim): one product
+        per weight for all, attention each chunk's own (its freqs, mask and cache)."""
+        sizes = [B * T for B, T in shapes]
+        parts = zip(shapes, self.wq(x).split(sizes), self.wk(x).split(sizes), self.wv(x).split(sizes), freqs,
+                    attn_masks, caches)
+        out = [self.attend(q.view(B, T, -1), k.view(B, T, -1), v.view(B, T, -1), f, m, c, layer).flatten(0, 1)
+               for (B, T), q, k, v, f, m, c in parts]
+        return self.wo(torch.cat(out))
+
+    def attend(self, q, k, v, freqs, attn_mask, cache: KVCache | None, layer: int) -> torch.Tensor:
+        """Projected q (B, T, nh*hd), k, v (B, T, KV*hd) -> attention output (B, T, nh*hd) (before wo)."""
+        B, T, _ = q.shape
+        q = apply_rope(q.view(B, T, self.n_heads, self.head_dim), freqs)
+        k = apply_rope(k.view(B, T, self.n_kv_heads, self.head_dim), freqs)
+        v = v.view(B, T, self.n_kv_heads, self.head_dim)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, nh, T, hd)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, KV, S, hd) with the cached prefix
@@ -73,7 +88,7 @@ class Attention(nn.Module):
         else:  # no mask: causal for a chunk from slot 0, none at all for one token reading every slot
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None and T > 1,
                                                  enable_gqa=gqa)
-        return self.wo(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, dim)
+        return out.transpose(1, 2).reshape(B, T, -1)  # (B, T, nh*hd)
 
 
 class FeedForward(nn.Module):
@@ -98,6 +113,16 @@ class TransformerBlock(nn.Module):
     def forward(self, x, freqs, attn_mask, cache, layer):
         h = x + self.attention(self.attention_norm(x), freqs, attn_mask, cache, layer)
         return h + self.feed_forward(self.ffn_norm(h))
+
+    def together(self, xs: list[torch.Tensor], freqs: list, attn_masks: list, caches: list, layer: int
+                 ) -> list[torch.Tensor]:
+        """Several chunks' hidden states, each (B, T, dim) with its own freqs, mask and cache, through the
+        block at once -> each one's output (B, T, dim); every weight product takes all their tokens."""
+        x = torch.cat([x.flatten(0, 1) for x in xs])  # (N, dim)
+        h = x + self.attention.together(self.attention_norm(x), [x.shape[:2] for x in xs], freqs, attn_masks,
+                                        caches, layer)
+        out = h + self.feed_forward(self.ffn_norm(h))
+        return [o.view(x.shape) for o, x in zip(out.split([x.shape[0] * x.shape[1] for x in xs]), xs)]
 
 
 def attention_mask(mask: torch.Tensor, cache: KVCache | None, dense: bool) -> torch.Tensor | None:
@@ -169,6 +194,10 @@ class Transformer(nn.Module):
 
         With a cache, the chunk is appended after the cached slots and the cache is advanced.
         """
+        return self.hidden_states_at(tokens, *self._placed(tokens, mask, cache))
+
+    def _placed(self, tokens: torch.Tensor, mask: torch.Tensor | None, cache: KVCache | None):
+        """A chunk's rotary positions (B, T), attention mask, cache, and real-token mask (None: all real)."""
         past = 0 if cache is None else cache.length
         # all real: known on the host (no mask given), or checked where the chunk starts the cache (one
         # read-back per prefill, not per decoding step)
@@ -178,8 +207,24 @@ class Transformer(nn.Module):
         start = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device) if cache is None \
             else cache.next_pos
         positions = (start[:, None] + mask.long().cumsum(dim=1) - 1).clamp(min=0)  # (B, T)
-        return self.hidden_states_at(tokens, positions, attention_mask(mask, cache, dense), cache,
-                                     None if dense else mask)
+        return positions, attention_mask(mask, cache, dense), cache, None if dense else mask
+
+    def hidden_states_together(self, chunks: list[tuple[torch.Tensor, torch.Tensor | None, KVCache]]
+                               ) -> list[torch.Tensor]:
+        """Chunks (tokens (B, T), mask (B, T) or None, each its own cache) forwarded at once -> each one's
+        final-normed hidden states (B, T, dim), as hidden_states gives them one by one; their tokens share
+        every weight product, so the weights are read once for all (a decoding step and a joining
+        prompt's prefill chunk: the chunk costs little more than the step where the step is bound by
+        reading the weights)."""
+        placed = [self._placed(*chunk) for chunk in chunks]  # (positions, attn_mask, cache, real) each
+        freqs = [self.rope(positions, tokens.shape[1] + cache.reach)
+                 for (tokens, _, _), (positions, _, cache, _) in zip(chunks, placed)]
+        xs = [self.tok_embeddings(tokens) for tokens, _, _ in chunks]  # each (B, T, dim)
+        for i, layer in enumerate(self.layers):
+            xs = layer.together(xs, freqs, [m for _, m, _, _ in placed], [c for _, _, c, _ in placed], i)
+        for (tokens, _, cache), (_, _, _, real) in zip(chunks, placed):
+            cache.advance(torch.ones_like(tokens, dtype=torch.bool) if real is None else real, dense=real is None)
+        return [self.norm(x) for x in xs]
 
     def hidden_states_at(self, tokens: torch.Tensor, positions: torch.Tensor,
                          attn_mask: torch.Tensor | KeyWindows | None, cache: KVCache | None = None,
