@@ -92,3 +92,54 @@ def test_a_long_joining_prompt_is_prefilled_in_chunks_between_decoding_steps(sto
     assert all(math.prod(shape) <= 3 + JOIN_CHUNK for shape in shapes[first_step:])  # every step stays short
     assert [shape for shape in shapes if len(shape) == 1] == [(3 + JOIN_CHUNK,), (3 + ben - JOIN_CHUNK,)]
     assert all(shape[1] == 1 for shape in shapes[first_step:] if len(shape) == 2)  # no forward of Ben alone
+
+
+OTHER = ("Tom and his dog Max went to the beach on a sunny day. They played with a ball and built a big sand "
+         "castle.\n\n")
+
+
+@pytest.mark.parametrize("room", [0, -1])
+def test_a_prompt_of_another_preamble_joins_when_the_slot_budget_holds_its_preamble(stories, room):
+    """Rows of 3: the first preamble's prompts (1 greedy row of 30 tokens, 2 samples of 6) start; when the
+    samples end, a prompt of the second preamble joins, its preamble forwarded with a decoding step, if
+    the slot budget holds that preamble beside the batch (room 0); one slot short (room -1), it waits for
+    the next batch. Either way the texts are those of static batches."""
+    encode = lambda text: stories.tokenizer.encode(text, bos=True)  # noqa: E731
+    first, second = sorted([PREAMBLE, OTHER], key=encode)
+    long = [GenerateRequest(first + "Lily and Tom found a little bird in the garden. It", max_new_tokens=30),
+            GenerateRequest(first + "The cat", max_new_tokens=6, temperature=0.8, n=2, seed=3),
+            GenerateRequest(second + "Ben said", max_new_tokens=12),
+            GenerateRequest(second + "A big", max_new_tokens=10, temperature=1.0, seed=7)]
+    prompts = {r: (encode(r.context), r.max_new_tokens) for r in long}
+    ids = [prompts[r][0] for r in long]
+
+    def shared(a: list[int], b: list[int]) -> int:
+        return next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+
+    first_len, second_len = shared(ids[0], ids[1]), shared(ids[2], ids[3])  # the preambles' tokens
+    assert min(first_len, second_len) >= 32 and shared(ids[0], ids[2]) < 32
+    own = max(len(ids[0]), len(ids[1])) - first_len
+    assert max(len(ids[2]), len(ids[3])) - second_len <= own  # the second's prompts fit the batch's slots
+    # the first batch's slots (its preamble, 2 prompt slots, 3 rows of 30 tokens) and the second preamble
+    slots = first_len + 2 * own + 3 * 30 + second_len + room
+
+    def run(continuous: bool):
+        shapes, stats = [], EngineStats()
+        wq = stories.model.layers[0].attention.wq
+        hook = wq.register_forward_hook(lambda m, args, out: shapes.append(tuple(args[0].shape[:-1])))
+        try:
+            texts = generate(stories.model, stories.tokenizer, prompts, BatchPolicy(3, 1 << 30, False, slots), stats,
+                             {}, continuous=continuous)
+        finally:
+            hook.remove()
+        return texts, shapes, stats
+
+    static, _, before = run(False)
+    texts, shapes, after = run(True)
+    assert texts == static
+    assert len(set(texts[long[1]])) == 2
+    joined = (3 + second_len,) in shapes  # the second preamble forwarded with a decoding step
+    assert joined == (room == 0)
+    assert ((1, second_len) in shapes) == (room != 0)  # else in a batch of its own
+    if joined:
+        assert after.forward_calls < before.forward_calls

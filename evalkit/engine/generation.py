@@ -110,11 +110,12 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: dict[GenerateReq
     while groups:
         n = _take(groups, 0, policy, preambles)
         try:
-            found_texts, joined = _decode(model, tokenizer, groups, n, preambles, stats, sync_every, continuous,
-                                         ends)
+            found_texts, joined = _decode(model, tokenizer, groups, n, preambles, policy, stats, sync_every,
+                                          continuous, ends)
         except torch.OutOfMemoryError:
             if not policy.halve(slots=True):
                 raise
+            preambles.keep(set())  # one may be half forwarded
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             stats.oom_retries += 1
@@ -170,17 +171,16 @@ class _Preambles:
     def slots(self) -> int:
         return sum(len(ids) for ids in self.caches)
 
-    def get(self, ids: tuple[int, ...], prompts: int) -> KVCache:
-        """The cache of preamble `ids` for `prompts` more prompts (each reuses its tokens but the first)."""
+    def get(self, ids: tuple[int, ...], prompts: int) -> tuple[KVCache, bool]:
+        """The cache of preamble `ids` for `prompts` more prompts (each reuses its tokens but the first), and
+        whether it is new: allocated, empty, for the caller to forward the preamble into (_Prefill does)."""
         cache = self.caches.get(ids)
-        if cache is None:
+        new = cache is None
+        if new:
             cache = self.caches[ids] = self.model.new_cache(1, len(ids))
-            tokens = torch.tensor([ids], device=self.model.device)  # (1, Tg)
-            self.model.hidden_states(tokens, None, cache)
-            self.stats.count_step(len(ids), len(ids))
             prompts -= 1
         self.stats.prefix_tokens_reused += prompts * len(ids)
-        return cache
+        return cache, new
 
     def nbytes(self, besides: list[_Prompt]) -> int:
         """Bytes of the preambles none of the prompts `besides` reads (theirs are in their batch's cache)."""
@@ -208,7 +208,7 @@ def plan(prompts: dict[GenerateRequest, tuple[list[int], int]], first_sample: di
 
 
 def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n: int, preambles: _Preambles,
-            stats: EngineStats, sync_every: int, continuous: bool,
+            policy: BatchPolicy, stats: EngineStats, sync_every: int, continuous: bool,
             ends: dict[tuple[GenerateRequest, int], SampleEnd]
             ) -> tuple[dict[tuple[GenerateRequest, int], str], set[int]]:
     """Decode the prompts waiting[:n] (a preamble's prompts adjacent), and with `continuous` the later
@@ -217,9 +217,10 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
 
     The batch's caches are allocated once, as batch_slots counts them for waiting[:n]: P prompt slots of
     their longest own part, R rows of their largest budget (RowCache). At a check, the rows that ended
-    give back their row (and their prompt's slot once its last sample ends); a waiting prompt after the
-    same preamble (or none) whose samples fit the free rows and whose own part and budget fit the
-    slots is prefilled and its samples start in those rows, at their own slot 0: a row's computation
+    give back their row (and their prompt's slot once its last sample ends); a waiting prompt whose
+    samples fit the free rows, whose own part and budget fit the slots, and whose preamble is cached
+    (or none, or new but within the slot budget beside the batch) is prefilled (its preamble first when
+    new) and its samples start in those rows, at their own slot 0: a row's computation
     does not depend on when it started or beside which rows. Without joiners, finished rows are dropped
     once a quarter of the rows have ended. A joining prompt's prefill goes in chunks of at most JOIN_CHUNK
     token slots, one in each decoding step's forward (its rows and prompt slot held meanwhile); its
@@ -227,11 +228,15 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
     device, cfg = model.device, model.cfg
     batch = waiting[:n]
     store, logits = _prefill(model, batch, preambles, stats)  # prompt slots (P, own), last logits (P, vocab)
+    allocated = batch_slots(batch, policy, set(preambles.caches))  # its prompt slots and rows (preambles apart)
     P, R, C = n, sum(len(p.samples) for p in batch), max(p.steps for p in batch)
     family = sorted({p.preamble for p in batch})
     own = RowCache(cfg.n_layers, R, model.kv_heads, cfg.head_dim, C, model.dtype, device)
-    stats.peak_cache_bytes = max(stats.peak_cache_bytes, own.k.nbytes + own.v.nbytes + store.k.nbytes
-                                 + store.v.nbytes + preambles.nbytes(besides=[]))
+
+    def note_peak() -> None:
+        stats.peak_cache_bytes = max(stats.peak_cache_bytes, own.k.nbytes + own.v.nbytes + store.k.nbytes
+                                     + store.v.nbytes + preambles.nbytes(besides=[]))
+    note_peak()
 
     slot_prompt: list[_Prompt | None] = list(batch)  # each prompt slot's prompt
     slot_users = [len(p.samples) for p in batch]      # its rows still decoding
@@ -307,15 +312,20 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
                         slot_prompt[row_of[i][0]] = None
                     row_of[i] = None
             free = [i for i, r in enumerate(row_of) if r is None and i not in held]
-            fits = [j for j in range(n, len(waiting)) if continuous and j not in joined and
-                    waiting[j].preamble in family and waiting[j].own <= store.capacity and waiting[j].steps <= C]
-            room, slots_free = len(free), [s for s, p in enumerate(slot_prompt) if p is None]
-            for j in fits:
-                if len(waiting[j].samples) <= room and len(joiners) < len(slots_free):
-                    joiners.append(j)
-                    room -= len(waiting[j].samples)
-            if not joiners and not filling and len(free) == len(row_of):
+            if len(free) == len(row_of):  # nothing runs: the next batch is planned afresh (_take sizes it)
                 break
+            spare = policy.slot_budget - preambles.slots - allocated  # slots a new preamble may take
+            fits = [j for j in range(n, len(waiting)) if continuous and j not in joined and
+                    waiting[j].own <= store.capacity and waiting[j].steps <= C and
+                    (waiting[j].preamble in preambles.caches or len(waiting[j].preamble) <= spare)]
+            room, slots_free, adding = len(free), [s for s, p in enumerate(slot_prompt) if p is None], set()
+            for j in fits:
+                new = waiting[j].preamble not in preambles.caches and waiting[j].preamble not in adding
+                cost = len(waiting[j].preamble) if new else 0
+                if len(waiting[j].samples) <= room and len(joiners) < len(slots_free) and cost <= spare:
+                    joiners.append(j)
+                    room, spare = room - len(waiting[j].samples), spare - cost
+                    adding.add(waiting[j].preamble)
             if not fits and not filling and len(free) * 4 >= len(row_of):  # no prompt can join: drop finished rows
                 keep = [i for i, r in enumerate(row_of) if r is not None]
                 keep_device = torch.tensor(keep, dtype=torch.long, device=device)
@@ -335,6 +345,7 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
             held.update(rows_held)
             filling.append((_Prefill(model, prompts, preambles, stats, JOIN_CHUNK), into, rows_held))
             joined.update(joiners)
+            note_peak()  # with any new preamble
         decoding = any(r is not None for r in row_of)  # rows decoding (or ended since the last check)
         in_full = False  # a joiner's prefill got its last chunk
         if decoding:
@@ -359,6 +370,7 @@ def _decode(model: Transformer, tokenizer: Tokenizer, waiting: list[_Prompt], n:
             store.valid[at_slots, :width] = part.cache.valid
             store.next_pos[at_slots] = part.cache.next_pos
             held.difference_update(rows_held)
+            family = sorted(set(family) | {p.preamble for p in part.prompts})  # levels their rows read
             start(part.prompts, into, rows_held, part.logits)
 
     stats.count_steps(calls, int(forwarded), slots)
@@ -419,7 +431,9 @@ class _Prefill:
         device = model.device
         self.model, self.stats, self.prompts = model, stats, prompts
         self.cache = model.new_cache(len(prompts), max(p.own for p in prompts))
-        self.groups: list[tuple[KVCache, torch.Tensor, torch.Tensor, int]] = []  # (rows' cache, tokens, mask, width)
+        # what to forward, in order: (cache, tokens (b, T), mask (b, T), columns per chunk, whether it is prompts'
+        # own parts (their last logits wanted) rather than a new preamble)
+        self.groups: list[tuple[KVCache, torch.Tensor, torch.Tensor, int, bool]] = []
         levels = []
         start = 0
         while start < len(prompts):
@@ -431,21 +445,26 @@ class _Prefill:
                                 self.cache.next_pos[rows])
             width = tokens.shape[1] if budget is None else max(1, budget // (end - start))
             if prompts[start].shared:
-                pre = preambles.get(prompts[start].preamble, end - start)
+                preamble = prompts[start].preamble
+                pre, new = preambles.get(preamble, end - start)
+                if new:  # forwarded first, into its own cache (in chunks too for a joiner)
+                    whole = torch.tensor([preamble], device=device)  # (1, Tg)
+                    self.groups.append((pre, whole, torch.ones_like(whole, dtype=torch.bool),
+                                        len(preamble) if budget is None else min(budget, PREFILL_CHUNK), False))
                 part.prefix = SharedPrefix.of(pre.k, pre.v, pre.valid, torch.zeros(end - start, dtype=torch.long,
                                                                                        device=device))
-                part.next_pos += pre.next_pos
+                part.next_pos += len(preamble)  # its slots are all real tokens
                 reads = torch.full((len(prompts),), -1, dtype=torch.long, device=device)
                 reads[rows] = 0
                 levels.append(Level.of(pre.k, pre.v, pre.valid, reads))
                 width = min(width, PREFILL_CHUNK)
             # slots past this group's part are masked, yet read: they must hold finite numbers (0 x NaN is NaN)
             self.cache.k[:, rows, :, tokens.shape[1]:], self.cache.v[:, rows, :, tokens.shape[1]:] = 0, 0
-            self.groups.append((part, tokens, mask, width))
+            self.groups.append((part, tokens, mask, width, True))
             start = end
         self.cache.length = self.cache.capacity
         self.cache.prefix = SharedPrefix(levels) if levels else None
-        self.last: list[torch.Tensor] = []  # each finished group's last-token logits (b, vocab)
+        self.last: list[torch.Tensor] = []  # each prompt group's last-token logits (b, vocab)
         self.at = 0  # columns of the first unfinished group forwarded so far
 
     def step(self) -> bool:
@@ -454,18 +473,19 @@ class _Prefill:
 
     def chunk(self) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
         """The next chunk's tokens (b, w), mask (b, w) and the cache of its rows, for hidden_states."""
-        part, tokens, mask, width = self.groups[0]
+        part, tokens, mask, width, _ = self.groups[0]
         return tokens[:, self.at:self.at + width], mask[:, self.at:self.at + width], part
 
     def took(self, hidden: torch.Tensor, calls: int) -> bool:
         """The next chunk was forwarded (its hidden states (b, w, dim); `calls` forwards of its own: 0 when it
         rode with a decoding step) -> whether every prompt is in."""
-        _, tokens, mask, width = self.groups[0]
+        _, tokens, mask, width, prompts = self.groups[0]
         end = self.at + width
         self.stats.count_steps(calls, int(mask[:, self.at:end].sum()), mask[:, self.at:end].numel())
         self.at = end
         if end >= tokens.shape[1]:
-            self.last.append(self.model.logits(hidden[:, -1]))
+            if prompts:
+                self.last.append(self.model.logits(hidden[:, -1]))
             self.groups.pop(0)
             self.at = 0
         return not self.groups
