@@ -53,7 +53,8 @@ def story(stories, name: str, tokens: int) -> str:
     """A made-up story about `name` of about `tokens` tokens (distinct from its first word on)."""
     text, i = "", 0
     while len(stories.tokenizer.encode(text, bos=True)) < tokens:
-        text += f"{name} saw a {['red', 'big', 'small', 'blue'][i % 4]} {['ball', 'cat', 'tree', 'car', 'bird'][i % 5]}. "
+        thing = ['ball', 'cat', 'tree', 'car', 'bird'][i % 5]
+        text += f"{name} saw a {['red', 'big', 'small', 'blue'][i % 4]} {thing}. "
         i += 1
     return text
 

@@ -5,8 +5,9 @@ EOS, or its new-token budget: max_new_tokens capped to the room left in the wind
 Rows read their preamble, then their prompt, as shared levels of cache (one copy each, cascade
 attention: model/shared_prefix.py), then their own tokens (model/row_cache.py). Prompts that start
 alike (engine/prefixes.families, as scoring finds them) share a preamble; it stays cached while prompts
-after it remain. When rows end, waiting prompts join the running batch (continuous batching), their
-prefill in chunks of at most JOIN_CHUNK tokens, each forwarded with a decoding step (so a step stays short): a row's
+after it remain. When rows end, waiting prompts join the running batch (continuous batching; a
+prompt of another preamble too where the slot budget holds that preamble), their prefill in chunks of
+at most JOIN_CHUNK tokens, each forwarded with a decoding step, so a step stays short: a row's
 computation does not depend on when it started or beside which rows, so the texts are those of static
 batches. A batch's caches are allocated once, as batch_slots counts them against the slot budget.
 
@@ -421,10 +422,11 @@ def _prefill(model: Transformer, prompts: list[_Prompt], preambles: _Preambles,
 class _Prefill:
     """Prompts' own parts forwarded after their preambles' cached slots (the prompts of one preamble together,
     left-padded to their longest), into one cache of P rows whose rows read their preamble as a shared
-    level, one chunk at a time: a batch's first prefill runs all its steps at once, a joining prompt's
-    chunks ride one by one with decoding steps (so a step stays short). Chunks hold at most `budget` token slots (padding
-    included) when given; after a preamble at most PREFILL_CHUNK per row (cascade attention holds a chunk's
-    scores, not SDPA's fused kernel)."""
+    level, one chunk at a time; a preamble not cached yet is forwarded first, into its own cache. A batch's
+    first prefill runs all its chunks at once, a joining prompt's ride one by one with decoding steps (so a
+    step stays short). Chunks hold at most `budget` token slots (padding included) when given; after a
+    preamble at most PREFILL_CHUNK per row (cascade attention holds a chunk's scores, not SDPA's fused
+    kernel)."""
 
     def __init__(self, model: Transformer, prompts: list[_Prompt], preambles: _Preambles, stats: EngineStats,
                  budget: int | None = None):
