@@ -196,7 +196,8 @@ class Transformer(nn.Module):
         """
         return self.hidden_states_at(tokens, *self._placed(tokens, mask, cache))
 
-    def _placed(self, tokens: torch.Tensor, mask: torch.Tensor | None, cache: KVCache | None):
+    def _placed(self, tokens: torch.Tensor, mask: torch.Tensor | None, cache: KVCache | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, KVCache | None, torch.Tensor | None]:
         """A chunk's rotary positions (B, T), attention mask, cache, and real-token mask (None: all real)."""
         past = 0 if cache is None else cache.length
         # all real: known on the host (no mask given), or checked where the chunk starts the cache (one
