@@ -26,3 +26,13 @@ def test_same_tokens_as_sorting_the_whole_vocabulary(scale, monkeypatch):
     assert full[0] == PREFILTERS[0]  # the prefilter ran (and, for rows beyond it, the next k or a whole sort)
     if scale == 0.5:
         assert 32000 in full  # flat: some nuclei reach beyond every prefilter
+
+
+def test_whole_sort_keys_order_as_a_stable_descending_sort():
+    generator = torch.Generator().manual_seed(7)
+    probs = torch.softmax(torch.randn(6, 32000, generator=generator).bfloat16().float(), -1)  # many ties
+    probs[0, 100:200] = 0.0  # underflowed tokens: the lowest, by id
+    probs[1] = probs[1, 0]  # one value everywhere: id order
+    values, ids = sampling._sort_descending(probs)
+    expected_values, expected_ids = probs.sort(dim=-1, descending=True, stable=True)
+    assert torch.equal(ids, expected_ids) and torch.equal(values, expected_values)
