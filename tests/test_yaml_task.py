@@ -18,6 +18,12 @@ ROWS = [{"goal": "Open a jar", "sol1": "twist the lid", "sol2": "shake it", "lab
 DATA = "dataset_path: json\ndataset_kwargs: {data_files: {test: data/rows.jsonl}}\ntest_split: test\n"
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Relative data_files are read from the working folder, as lm-eval reads them."""
+    monkeypatch.chdir(tmp_path)
+
+
 def write_task(tmp_path, text, rows=ROWS, name="task.yaml"):
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
