@@ -69,7 +69,7 @@ def boxes_left(pid):
 
 @pytest.fixture
 def tiny_code(tmp_path):
-    for name in ("tiny_code.yaml", "utils.py"):
+    for name in ("tiny_code.yaml", "utils.py", "code_group.yaml"):
         shutil.copy(FIXTURE / name, tmp_path / name)
     (tmp_path / "problems.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
     return tmp_path
@@ -106,6 +106,18 @@ def test_programs_are_judged_in_the_box_by_code_eval_rule(tiny_code):
     isolation = results["scorers"]["tiny_code"]["code_execution"]["isolation"]
     assert samples[0]["isolation"] == isolation and "verdict outside the candidate" in isolation[0]
     assert not outside.exists() and boxes_left(pid) == []
+
+
+def test_a_group_of_unsafe_tasks_needs_the_box_and_gets_its_members_verdicts(tiny_code):
+    refused, _ = run(tiny_code, "--include-path", ".", "--tasks", "code_group", "--output-dir", "out")
+    assert refused.returncode == 2 and "code_group run model-generated code" in refused.stderr
+    write_generations(tiny_code / "gen.jsonl", "code_group",
+                      [["    return a + b\n", "    return a - b\n", "    return b - a\n"], ["    return 2 * x\n"] * 3])
+    proc, _ = run(tiny_code, "--include-path", ".", "--tasks", "code_group", "--allow-code-execution",
+                  "--load-generations", "gen.jsonl", "--output-dir", "out")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tiny_code / "out" / "results.json").read_text())["results"]["code_group"]
+    assert results["pass@1,create_test"] == results["pass@1,create_test_tiny_code"] == pytest.approx((1 / 3 + 1) / 2)
 
 
 def test_recognised_wrappers_and_refusals_name_file_and_key(tiny_code):
