@@ -139,6 +139,17 @@ def test_recognised_wrappers_and_refusals_name_file_and_key(tiny_code):
     assert CodeEval("pass_at_1", (1,), "pass@1").items([True, False]) == {"pass_at_1": 0.5}
 
 
+def test_the_reference_reaches_the_candidates_names_and_the_builtins_it_redefines():
+    from evalkit.task_kinds.yaml_format.code_eval import entry_points
+
+    check = "def check(candidate):\n    assert candidate(2) == poly(2)\n\ncheck(f)\n"
+    assert entry_points("def poly(x):\n    return x\ndef f(x):\n    return x\n", check) == ("f", "poly")
+    # MBPP 126: the solution is named `sum`; in code_eval's one program it hides the builtin
+    asserts = "assert sum(10, 15) == 6\nassert len([1]) == 1\n"
+    assert entry_points("def sum(a, b):\n    return 6\n", asserts) == ("sum",)
+    assert entry_points("def sum(a, b:\n", asserts) == ()  # does not parse: its box reports that
+
+
 @needs_lm_eval
 @pytest.mark.parametrize("stock, reason", [
     ("cruxeval/cruxeval_output.yaml", "key metric_list: pass_at_k of an unsafe_code task is not a wrapper of "

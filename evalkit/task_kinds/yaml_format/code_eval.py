@@ -17,7 +17,7 @@ the function's name: mbpp's `pass_at_1`), directly or through one local name. An
 
 In the box the candidate runs alone (its box) and the reference in the test's box (evalkit/execution/box.py),
 calling the names it uses without defining them (the candidate's functions: `check(candidate)`'s target,
-HumanEval's `poly`...) through the pipe with plain data. Verdicts are code_eval's wherever the test hands
+HumanEval's `poly`...), and the builtins the candidate's top level redefines, through the pipe with plain data. Verdicts are code_eval's wherever the test hands
 the candidate's functions plain data; a test that needs a live object from the candidate (a class
 instance, a module it imported, a variable of the prompt) fails here where it could pass in code_eval.
 """
@@ -177,13 +177,26 @@ def _returned(function: ast.FunctionDef, call: ast.Call) -> str | None | bool:
     return shapes.pop() if len(shapes) == 1 else False
 
 
-def free_names(reference: str) -> tuple[str, ...]:
-    """Names the reference uses but never binds, builtins aside: in code_eval's program, the candidate's."""
+def entry_points(candidate: str, reference: str) -> tuple[str, ...]:
+    """The names the reference reaches in the candidate: those it uses but never binds, builtins aside, and
+    the builtins it uses that the candidate's top level redefines (MBPP 126's `sum`). The candidate is only
+    parsed, never run, here; one that does not parse defines nothing (its box reports the syntax error)."""
+    try:
+        tree = ast.parse(candidate)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = ast.Module(body=[], type_ignores=[])
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    shadowed = defined & set(dir(builtins)) & set(free_names(reference, with_builtins=True))
+    return tuple(sorted({*free_names(reference), *shadowed}))
+
+
+def free_names(reference: str, with_builtins: bool = False) -> tuple[str, ...]:
+    """Names the reference uses but never binds (builtins aside, unless asked): in code_eval's program, the candidate's."""
     try:
         tree = ast.parse(reference)
     except (SyntaxError, ValueError):
         return ()  # the test's box reports the reference's syntax error
-    bound = set(dir(builtins))
+    bound = set() if with_builtins else set(dir(builtins))
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
@@ -200,7 +213,8 @@ def free_names(reference: str) -> tuple[str, ...]:
 def program(candidate: Any, reference: Any, timeout_s: float) -> Program:
     """code_eval's program `candidate + "\\n" + reference`, split between the box's two processes."""
     reference = str(reference)
-    return Program(code=str(candidate), test=reference + "\n", entry_points=free_names(reference), timeout_s=timeout_s)
+    return Program(code=str(candidate), test=reference + "\n", entry_points=entry_points(str(candidate), reference),
+                   timeout_s=timeout_s)
 
 
 def candidates(answer: Any) -> list[str]:
