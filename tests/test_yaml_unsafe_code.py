@@ -105,6 +105,7 @@ def test_programs_are_judged_in_the_box_by_code_eval_rule(tiny_code):
                                                                                                 "timeout_s": 3.0}
     isolation = results["scorers"]["tiny_code"]["code_execution"]["isolation"]
     assert samples[0]["isolation"] == isolation and "verdict outside the candidate" in isolation[0]
+    assert f"tiny_code: code execution isolation: {isolation[0]}" in (tiny_code / "out" / "report.md").read_text()
     assert not outside.exists() and boxes_left(pid) == []
 
 
