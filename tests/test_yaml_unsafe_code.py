@@ -165,9 +165,9 @@ def test_stock_tasks_that_run_code_their_own_way_are_refused(stock, reason):
 def test_stock_code_eval_wrappers_are_recognised_from_their_source():
     from evalkit.task_kinds.yaml_format.code_eval import _read
 
-    assert _read(STOCK / "humaneval" / "utils.py", "pass_at_k") == ((), None, 3.0, True)  # k from the entry
-    assert _read(STOCK / "humaneval_infilling" / "utils.py", "pass_at_k") == ((), None, 3.0, True)
-    assert _read(STOCK / "mbpp" / "utils.py", "pass_at_1") == ((1,), "pass@1", 3.0, False)
+    assert _read(STOCK / "humaneval" / "utils.py", "pass_at_k") == ((), None, 3.0, "k")  # k from the entry
+    assert _read(STOCK / "humaneval_infilling" / "utils.py", "pass_at_k") == ((), None, 3.0, "k")
+    assert _read(STOCK / "mbpp" / "utils.py", "pass_at_1") == ((1,), "pass@1", 3.0, None)
 
 
 CODE_EVAL = '''"""A stand-in for HF evaluate's code_eval: answers the self-test lm-eval's utils.py run on import

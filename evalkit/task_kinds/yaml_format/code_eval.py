@@ -74,11 +74,12 @@ def recognise(function: Callable, options: dict, where: str) -> CodeEval:
                          "generated code only through code_eval's rule in its box")
     ks, single, timeout_s, k_param = found
     if k_param:
-        ks = options.get("k", ks)
+        ks = options.get(k_param, ks)
         ks = [ks] if isinstance(ks, int) else ks
-        if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
-            raise UsageError(f"{refuse}: option k must be a positive integer or a list of them, got {ks!r}")
-    if unknown := sorted(set(options) - {"k"}):
+    if not isinstance(ks, (list, tuple)) or not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
+        raise UsageError(f"{refuse}: {f'option {k_param}' if k_param else 'k'} must be a positive integer or a "
+                         f"list of them, got {ks!r}")
+    if unknown := sorted(set(options) - {k_param}):  # lm-eval passes options as arguments
         raise UsageError(f"{refuse}: unknown option(s) {unknown}")
     if single and int(single.removeprefix("pass@")) not in ks:
         raise UsageError(f"{refuse}: returns {single} but asks code_eval for k={list(ks)}")
@@ -95,7 +96,7 @@ def is_wrapper(function: Callable) -> bool:
 
 @cache
 def _read(path: Path, name: str) -> tuple | str:
-    """(ks, single, timeout_s, k is the function's parameter) of function `name` in `path`, or why it is no wrapper."""
+    """(ks, single, timeout_s, the parameter giving k or None) of function `name` in `path`, or why it is no wrapper."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     loaders = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and _loads_code_eval(node.value)
                for target in node.targets if isinstance(target, ast.Name)}
@@ -118,15 +119,15 @@ def _read(path: Path, name: str) -> tuple | str:
     for key in ("references", "predictions"):
         if not (isinstance(given.get(key), ast.Name) and given[key].id in params):
             return f"compute's {key} is not the function's parameter"
-    k_node, k_param, ks = given.get("k"), False, (1, 10, 100)  # code_eval's default k
-    if isinstance(k_node, ast.Name) and k_node.id in params:
-        k_param, default = True, params[k_node.id]
-        ks = ast.literal_eval(default) if default is not None and not _is_none(default) else ()
-    elif k_node is not None:
-        try:
+    k_node, k_param, ks = given.get("k"), None, (1, 10, 100)  # code_eval's default k
+    try:
+        if isinstance(k_node, ast.Name) and k_node.id in params:
+            k_param, default = k_node.id, params[k_node.id]
+            ks = ast.literal_eval(default) if default is not None and not _is_none(default) else ()
+        elif k_node is not None:
             ks = ast.literal_eval(k_node)
-        except ValueError:
-            return "compute's k is neither the function's parameter nor a constant"
+    except ValueError:
+        return "compute's k is neither the function's parameter nor a constant"
     ks = tuple([ks] if isinstance(ks, int) else ks)
     timeout_s = TIMEOUT_S
     if "timeout" in given:
