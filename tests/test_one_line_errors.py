@@ -120,7 +120,8 @@ def test_nan_checkpoint_stops_the_run_naming_task_and_document(tmp_path):
 def test_empty_continuation_stops_the_run_naming_the_request(tmp_path):
     (tmp_path / "rows.jsonl").write_text('{"q": "Pick one", "a": "yes", "b": "", "label": 0}\n')
     task = tmp_path / "empty.yaml"
-    task.write_text('task: empty_choice\ndataset_path: json\ndataset_kwargs: {data_files: {test: rows.jsonl}}\ntest_split: test\noutput_type: multiple_choice\n'
+    rows = tmp_path / "rows.jsonl"  # data_files are read from the working folder (here the repository's)
+    task.write_text(f'task: empty_choice\ndataset_path: json\ndataset_kwargs: {{data_files: {{test: {rows}}}}}\ntest_split: test\noutput_type: multiple_choice\n'
                     'doc_to_text: "{{q}}:"\ndoc_to_choice: "{{[a, b]}}"\ndoc_to_target: label\n'
                     'target_delimiter: ""\n')
     proc = cli(*TINY_RUN[:3], "--tasks", str(task), "--no-progress", "--output-dir", str(tmp_path / "out"))

@@ -17,7 +17,8 @@ def test_every_yaml_key_is_documented():
         assert f"| `{key}` |" in section, f"README does not document the YAML key {key}"
 
 
-def test_the_example_task_ships_with_its_data():
+def test_the_example_task_ships_with_its_data(monkeypatch):
+    monkeypatch.chdir(REPO)  # its data_files are relative to the working folder the README runs it from
     assert "examples/capitals/capitals.yaml" in README
     task = get_task(str(REPO / "examples" / "capitals" / "capitals.yaml"))
     docs = task.docs(DataSource())

@@ -67,7 +67,8 @@ def test_run_label_tiny_and_limit_end_to_end(tmp_path):
 def test_user_task_gets_a_table_of_its_own(tmp_path):
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"q": f"Is {i} even?", "label": i % 2}) + "\n"
                                                  for i in range(4)))
-    (tmp_path / "parity.yaml").write_text('task: parity\ndataset_path: json\ndataset_kwargs: {data_files: {test: rows.jsonl}}\ntest_split: test\noutput_type: multiple_choice\n'
+    rows = tmp_path / "rows.jsonl"  # data_files are read from the working folder (here the repository's)
+    (tmp_path / "parity.yaml").write_text(f'task: parity\ndataset_path: json\ndataset_kwargs: {{data_files: {{test: {rows}}}}}\ntest_split: test\noutput_type: multiple_choice\n'
                                           'doc_to_text: "{{q}}"\ndoc_to_choice: ["yes", "no"]\n'
                                           'doc_to_target: label\n')
     cli("run", "--model", "tiny", "--tasks", str(tmp_path / "parity.yaml"), "--no-progress",

@@ -27,7 +27,7 @@ def run(*args):
 
 def write_task(tmp_path):
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    (tmp_path / "task.yaml").write_text(TASK)
+    (tmp_path / "task.yaml").write_text(TASK.replace("rows.jsonl", str(tmp_path / "rows.jsonl")))  # from the working folder
     return str(tmp_path / "task.yaml")
 
 

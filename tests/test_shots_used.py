@@ -75,7 +75,8 @@ def test_a_yaml_task_whose_prompt_is_cut_counts_the_shots_left_whole(tmp_path):
             for i in range(6)]
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "long.yaml").write_text('task: long\ndataset_path: json\n'
-                                        'dataset_kwargs: {data_files: {test: rows.jsonl}}\ntest_split: test\n'
+                                        f'dataset_kwargs: {{data_files: {{test: {tmp_path / "rows.jsonl"}}}}}\n'
+                                        'test_split: test\n'
                                         'output_type: generate_until\n'
                                         'doc_to_text: "{{q}}"\ndoc_to_target: a\nnum_fewshot: 4\n'
                                         'generation_kwargs: {until: ["\\n"], max_gen_toks: 4}\n'

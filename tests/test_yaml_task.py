@@ -18,6 +18,12 @@ ROWS = [{"goal": "Open a jar", "sol1": "twist the lid", "sol2": "shake it", "lab
 DATA = "dataset_path: json\ndataset_kwargs: {data_files: {test: data/rows.jsonl}}\ntest_split: test\n"
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Relative data_files are read from the working folder, as lm-eval reads them."""
+    monkeypatch.chdir(tmp_path)
+
+
 def write_task(tmp_path, text, rows=ROWS, name="task.yaml"):
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -196,3 +202,17 @@ def test_custom_dataset_builds_the_splits(tmp_path):
                                 "test_split: test\noutput_type: multiple_choice\ndoc_to_text: goal\n"
                                 "doc_to_choice: ['a', 'b']\ndoc_to_target: label\n")
     assert [d["goal"] for d in task.docs(DataSource())] == ["g0", "g1", "g2"]
+
+
+def test_relative_data_files_are_read_from_the_working_folder_as_lm_eval_reads_them(tmp_path, monkeypatch):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    task = write_task(folder, MC_YAML)  # its data/rows.jsonl lies beside the task file, not in the working folder
+    with pytest.raises(UsageError) as refused:
+        task.docs(DataSource())
+    assert str(refused.value) == (f"{folder / 'task.yaml'}: key dataset_kwargs.data_files: data/rows.jsonl is not in "
+                                  f"the working folder {tmp_path} (where lm-eval reads it) but is beside the task "
+                                  f"file, {folder / 'data/rows.jsonl'}: run from {folder} or give the path from "
+                                  "the working folder")
+    monkeypatch.chdir(folder)
+    assert len(get_task(str(folder / "task.yaml")).docs(DataSource())) == 3

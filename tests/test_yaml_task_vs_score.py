@@ -34,7 +34,7 @@ def cli(*args):
 
 def test_yaml_task_loglikelihoods_equal_score_command(tmp_path):
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    (tmp_path / "task.yaml").write_text(TASK)
+    (tmp_path / "task.yaml").write_text(TASK.replace("rows.jsonl", str(tmp_path / "rows.jsonl")))  # from the working folder
     out = tmp_path / "out"
     cli("run", "--model", str(STORIES_BIN), "--tasks", str(tmp_path / "task.yaml"), "--no-progress",
         "--output-dir", str(out))

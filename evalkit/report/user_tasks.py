@@ -16,7 +16,7 @@ HEADER = ["Model", "Task", "Metric", "Value", "Stderr", "n"]
 @dataclass(frozen=True)
 class UserTasksTable:
     body: list[list[str | None]]  # rows of HEADER's columns; None for a value not reported
-    notes: list[str]              # what a cell cannot show (window cuts, pass@k out of reach)
+    notes: list[str]              # what a cell cannot show (window cuts, pass@k out of reach, code isolation)
 
 
 def user_tasks_table(tables: list[PaperTable], result_dicts: list[dict]) -> UserTasksTable | None:
@@ -31,6 +31,9 @@ def user_tasks_table(tables: list[PaperTable], result_dicts: list[dict]) -> User
             label = row_label(result, [task])
             body.append([label, task, headline or "", _number(value), _number(stderr), str(metrics.get("n", ""))])
             notes += row_notes(result, label, [task])
+            # an unsafe_code task's programs: the containment they ran under, as for Table 8 (isolation.py)
+            if isolation := result.get("scorers", {}).get(task, {}).get("code_execution", {}).get("isolation"):
+                notes.append(f"{label}, {task}: code execution isolation: {'; '.join(isolation)}")
     return UserTasksTable(body, notes) if body else None
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from evalkit.errors import UsageError
 from evalkit.prompts import syntax_error
-from evalkit.task_kinds.yaml_format import filters, metrics
+from evalkit.task_kinds.yaml_format import code_eval, filters, metrics
 
 OUTPUT_TYPES = ("multiple_choice", "loglikelihood", "loglikelihood_rolling", "generate_until")
 SAMPLERS = ("default", "first_n")
@@ -105,8 +105,6 @@ def from_mapping(raw: dict, path: Path) -> YamlConfig:
         if raw.get(key) not in (None, False, ""):
             raise UsageError(f"{where}: key {key}: not supported by evalkit (text-only tasks)")
         raw.pop(key, None)
-    if raw.get("unsafe_code"):  # its process_results would run model-written code inside this process
-        raise UsageError(f"{where}: key unsafe_code: the task runs generated code outside evalkit's box; not supported")
     if unknown := sorted(set(raw) - known):
         raise UsageError(f"{where}: unknown key(s) {unknown}")
     if raw.get("output_type", "generate_until") not in OUTPUT_TYPES:
@@ -126,12 +124,34 @@ def from_mapping(raw: dict, path: Path) -> YamlConfig:
     metrics.check_metric_list(raw.get("metric_list"), raw.get("output_type", "generate_until"), where,
                               custom_results=raw.get("process_results") is not None)
     filters.check_filter_list(raw.get("filter_list"), where)
+    if raw.get("unsafe_code"):
+        _check_unsafe(raw, where)
+    elif wrapper := next((e["metric"] for e in raw.get("metric_list") or [] if callable(e["metric"])
+                          and code_eval.is_wrapper(e["metric"])), None):
+        raise UsageError(f"{where}: key unsafe_code: not true, but metric {wrapper.__name__} runs generated code "
+                         "through code_eval (lm-eval runs it in its own process)")
     generation = dict(raw.get("generation_kwargs") or {})
     if "temperature" in generation:
         generation["temperature"] = float(generation["temperature"])
     raw["generation_kwargs"] = generation
     config = YamlConfig(path=path, **raw)
     return dataclasses.replace(config, fewshot=_fewshot(config, where))
+
+
+def _check_unsafe(raw: dict, where: str) -> None:
+    """An unsafe_code task runs its programs only through code_eval's rule in evalkit's box: refuse any
+    other way its scoring could run model-written code in this process (code_eval.py)."""
+    if raw.get("process_results") is not None:
+        raise UsageError(f"{where}: key process_results: an unsafe_code task's own scoring would run generated "
+                         "code in this process; evalkit runs it only through code_eval's rule in its box")
+    if raw.get("output_type", "generate_until") != "generate_until":
+        raise UsageError(f"{where}: key output_type: an unsafe_code task generates code (generate_until)")
+    entries = raw.get("metric_list") or []
+    for entry in entries:
+        if callable(entry["metric"]):
+            code_eval.recognise(entry["metric"], metrics.options(entry), where)
+    if not any(callable(entry["metric"]) for entry in entries):
+        raise UsageError(f"{where}: key metric_list: an unsafe_code task without a code_eval metric runs no code")
 
 
 def _fewshot(config: YamlConfig, where: str) -> Fewshot:

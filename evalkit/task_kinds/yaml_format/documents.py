@@ -4,10 +4,13 @@ then `process_docs` on each split; the evaluated split is test_split, else valid
 
 Few-shot documents follow lm-eval's order of preference: fewshot_config's split (its process_docs),
 else fewshot_config's samples, else the training, validation, then test split. Relative `data_files`
-are read from the YAML file's folder (lm-eval reads them from the working folder).
+are read from the working folder, as lm-eval hands them to datasets unchanged; one found only beside
+the YAML file is refused in one line naming both places (reading it there would be a run lm-eval
+cannot repeat from the same folder).
 """
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +18,19 @@ from evalkit.errors import DataError, UsageError
 from evalkit.task_kinds.yaml_format.config import YamlConfig
 
 
-def _anchored(files: Any, folder: Path) -> Any:
+def check_data_files(files: Any, path: Path) -> None:
+    """Refuse a relative data file that is missing from the working folder but lies beside the task file."""
     if isinstance(files, dict):
-        return {split: _anchored(f, folder) for split, f in files.items()}
-    if isinstance(files, list):
-        return [_anchored(f, folder) for f in files]
-    if isinstance(files, str) and "://" not in files and not Path(files).is_absolute():
-        return str(folder / files)
-    return files
+        for f in files.values():
+            check_data_files(f, path)
+    elif isinstance(files, list):
+        for f in files:
+            check_data_files(f, path)
+    elif isinstance(files, str) and "://" not in files and not Path(files).is_absolute() and not glob.glob(files) \
+            and glob.glob(str(path.parent / files)):
+        raise UsageError(f"{path}: key dataset_kwargs.data_files: {files} is not in the working folder "
+                         f"{Path.cwd()} (where lm-eval reads it) but is beside the task file, "
+                         f"{path.parent / files}: run from {path.parent} or give the path from the working folder")
 
 
 class Documents:
@@ -40,8 +48,7 @@ class Documents:
             from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
             kwargs = dict(self.config.dataset_kwargs or {})
-            if "data_files" in kwargs:
-                kwargs["data_files"] = _anchored(kwargs["data_files"], self.config.path.parent)
+            check_data_files(kwargs.get("data_files"), self.config.path)
             quiet = are_progress_bars_disabled()
             disable_progress_bars()  # a bar per split of every task would bury the run's own lines
             try:

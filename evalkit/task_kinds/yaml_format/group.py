@@ -74,6 +74,14 @@ class GroupTask(Task):
     def requests(self, doc: dict, doc_id: int, seed: int, context: RunContext = RunContext()) -> list:
         return self.leaves()[doc["task"]].requests(doc["doc"], doc["doc_id"], seed, context)
 
+    def scorers(self) -> dict[str, dict]:
+        """The members' scorers (an unsafe_code member's code_execution makes the group need the box)."""
+        return {name: settings for leaf in self.leaves() for name, settings in leaf.scorers().items()}
+
+    def scorer_inputs(self, scorer: str, doc: dict, answer: Answer) -> list:
+        leaf = self.leaves()[doc["task"]]
+        return leaf.scorer_inputs(scorer, doc["doc"], answer) if scorer in leaf.scorers() else []
+
     def process(self, doc: dict, doc_id: int, seed: int, answers: list[Answer]) -> SampleResult:
         leaf = self.leaves()[doc["task"]]
         sample = leaf.process(doc["doc"], doc["doc_id"], seed, answers)

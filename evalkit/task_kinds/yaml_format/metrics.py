@@ -124,8 +124,13 @@ def metric_settings(metric_list: list | None, output_type: str) -> list[dict]:
         aggregation, higher = DEFAULTS.get(key, ("mean", True))
         found.append({"metric": name, "name": key, "aggregation": entry.get("aggregation", aggregation),
                       "higher_is_better": entry.get("higher_is_better", higher),
-                      "options": {k: v for k, v in entry.items() if k not in OPTION_KEYS}})
+                      "options": options(entry)})
     return found
+
+
+def options(entry: dict) -> dict:
+    """A metric_list entry's options for its metric function (`k`, `ignore_case`...)."""
+    return {k: v for k, v in entry.items() if k not in OPTION_KEYS}
 
 
 def aggregate(settings: dict, items: list) -> float:

@@ -3,7 +3,9 @@
 Results carry lm-eval's metric names (`acc`, `acc_norm`; a filtered metric as `exact_match,strict-match`);
 the headline metric is the first of metric_list (through the first filter). Per document, the sample
 records the shots used, the choices' log-likelihoods or the raw and filtered responses, and each
-metric's item. `process_results` (a `!function`) replaces the built-in metrics as in lm-eval.
+metric's item. `process_results` (a `!function`) replaces the built-in metrics as in lm-eval. An
+`unsafe_code` task's code_eval metrics are judged in evalkit's box (code_eval.py; the code_execution
+scorer, refused without --allow-code-execution), never by calling them.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from evalkit.prompts import Prompt
 from evalkit.requests import LoglikelihoodRequest
 from evalkit.protocol import HubSource, ProtocolTask, TaskProtocol
 from evalkit.task import Answer, DataSource, RunContext, SampleResult
-from evalkit.task_kinds.yaml_format import filters, metrics, outputs
+from evalkit.task_kinds.yaml_format import code_eval, filters, metrics, outputs
 from evalkit.task_kinds.yaml_format.config import YamlConfig
 from evalkit.task_kinds.yaml_format.documents import Documents
 from evalkit.task_kinds.yaml_format.fewshot import Prompts, Sampler
@@ -31,6 +33,8 @@ class YamlTask(ProtocolTask):
         self.documents = Documents(config)
         self.metric_settings = metrics.metric_settings(config.metric_list, config.output_type)
         self.pipelines = filters.pipelines(config.filter_list if config.output_type == "generate_until" else None)
+        self.code_evals = {s["name"]: code_eval.recognise(s["metric"], s["options"], str(config.path))
+                           for s in self.metric_settings if config.unsafe_code and callable(s["metric"])}
         self._prompts: Prompts | None = None
         self._seed: int | None = None
         self.protocol = self._protocol()
@@ -46,9 +50,15 @@ class YamlTask(ProtocolTask):
             target_delimiter=c.target_delimiter, decoding=str(c.generation_kwargs or "loglikelihood"),
             paper_table="", paper_column="", notes=f"lm-eval task file {c.path}")
 
+    def _expanded(self, name: str) -> list[str]:
+        """The result keys of a code_eval wrapper returning code_eval's dict (pass@1, ...), as lm-eval expands them."""
+        metric = self.code_evals.get(name)
+        return [k for k in metric.keys() if k != name] if metric else []
+
     def metric_names(self) -> list[str]:
         """lm-eval's result keys: each metric, suffixed by its filter's name where the task declares filters."""
-        names = [s["name"] for s in self.metric_settings]
+        names = [key for s in self.metric_settings
+                 for key in (self.code_evals[s["name"]].keys() if s["name"] in self.code_evals else [s["name"]])]
         return [n if f == "none" else f"{n},{f}" for f in self.pipelines for n in names]
 
     def protocol_dict(self) -> dict:
@@ -57,7 +67,11 @@ class YamlTask(ProtocolTask):
             "lm_eval": {"task_alias": c.task_alias, "tag": c.tag, "dataset_kwargs": c.dataset_kwargs,
                         "repeats": c.repeats, "filters": list(self.pipelines), "metadata": c.metadata,
                         "should_decontaminate": c.should_decontaminate, "unsafe_code": c.unsafe_code,
-                        "higher_is_better": {s["name"]: s["higher_is_better"] for s in self.metric_settings}}}
+                        **({"code_eval": {"rule": code_eval.RULE, "metrics": {
+                            name: {"k": list(m.ks), "timeout_s": m.timeout_s} for name, m in self.code_evals.items()}}}
+                           if self.code_evals else {}),
+                        "higher_is_better": {key: s["higher_is_better"] for s in self.metric_settings
+                                             for key in [s["name"], *self._expanded(s["name"])]}}}
 
     @property
     def prompt(self) -> Prompt:
@@ -107,6 +121,38 @@ class YamlTask(ProtocolTask):
             return outputs.rolling_requests(str(prompts.target(doc)))
         return [outputs.generation_request(c, contexts[0], seed)]
 
+    def scorers(self) -> dict[str, dict]:
+        return {"code_execution": {"timeout_s": code_eval.TIMEOUT_S}} if self.code_evals else {}
+
+    def scorer_inputs(self, scorer: str, doc: dict, answer: Answer) -> list:
+        """code_eval's programs of one document: per filter, per code_eval metric, one per candidate."""
+        reference = self._gold_text(doc, self._prompts or Prompts(self.config, None))
+        return [code_eval.program(candidate, reference, metric.timeout_s)
+                for _, metric, answers in self._code_runs(doc, list(answer.result.texts))
+                for candidate in answers]
+
+    def _code_runs(self, doc: dict, responses: list[str]):
+        """(filter, code_eval metric, candidates) in the order of scorer_inputs' programs."""
+        for name, steps in self.pipelines.items():
+            answers = code_eval.candidates(filters.apply(steps, responses, doc))
+            for metric in self.code_evals.values():
+                yield name, metric, answers
+
+    def _code_items(self, doc: dict, answer: Answer) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Per filter, each code_eval metric's items from the box's verdicts, and what the sample records."""
+        runs = iter(answer.judgements["code_execution"])
+        items: dict[str, Any] = {}
+        record: dict[str, Any] = {"isolation": set()}
+        for name, metric, answers in self._code_runs(doc, list(answer.result.texts)):
+            results = [next(runs) for _ in answers]
+            found = metric.items([r.passed for r in results])
+            items.update({k if name == "none" else f"{k},{name}": v for k, v in found.items()})
+            record.setdefault("code_eval", {})[f"{metric.name},{name}"] = {
+                "passed": [r.passed for r in results], "reasons": code_eval.reasons(results)}
+            record["isolation"].update(r.isolation for r in results)
+        record["isolation"] = sorted(record["isolation"])
+        return items, record
+
     def _used(self) -> set[str]:
         return {s["name"] for s in self.metric_settings}
 
@@ -121,10 +167,15 @@ class YamlTask(ProtocolTask):
             filtered = {name: filters.apply(steps, responses, doc) for name, steps in self.pipelines.items()}
             extra.update(resps=responses, filtered_resps=filtered)
             items = {}
+            settings = [s for s in self.metric_settings if s["name"] not in self.code_evals]
             for name, answer in filtered.items():
                 found = self._results(doc, [answer]) if c.process_results else \
-                    outputs.generation_items(self.metric_settings, answer, self._gold_text(doc, prompts))
+                    outputs.generation_items(settings, answer, self._gold_text(doc, prompts)) if settings else {}
                 items.update({k if name == "none" else f"{k},{name}": v for k, v in found.items()})
+            if self.code_evals:
+                code_items, record = self._code_items(doc, answers[0])
+                items.update(code_items)
+                extra.update(record)
             prediction = filtered[next(iter(filtered))]
         elif c.output_type == "multiple_choice":
             choices, multiple = prompts.choices(doc), prompts.multiple_input(docs[0])
@@ -174,6 +225,7 @@ class YamlTask(ProtocolTask):
         found: dict[str, float] = {}
         for key in dict.fromkeys(k for s in samples for k in (*s.metrics, *s.extra.get("items", {}))):
             base = key.split(",")[0]
+            base = next((name for name, m in self.code_evals.items() if base in m.keys()), base)
             setting = next((s for s in self.metric_settings if s["name"] == base),
                            {"aggregation": metrics.DEFAULTS.get(base, ("mean", True))[0]})
             items = [s.metrics[key] if key in s.metrics else s.extra["items"][key] for s in samples
