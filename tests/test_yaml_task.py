@@ -2,6 +2,7 @@
 filters and groups; bad files stop with one line naming the file and the key."""
 import json
 import math
+import sys
 
 import pytest
 
@@ -105,6 +106,70 @@ def test_generate_until_filters_and_exact_match_options(tmp_path):
     assert sample.extra["filtered_resps"] == {"strict-match": "1,001", "vote": "1001"}
     assert sample.metrics == {"exact_match,strict-match": 1.0, "exact_match,vote": 1.0}
     assert task.protocol_dict()["headline_metric"] == "exact_match,strict-match"
+
+
+REGISTERING_MODULE = """from lm_eval.api.filter import Filter
+from lm_eval.api.registry import register_filter
+
+
+@register_filter("evalkit_test_last_number")
+class LastNumber(Filter):
+    def __init__(self, strip_commas=False):
+        self.strip_commas = strip_commas
+
+    def apply(self, resps, docs):
+        def last(text):
+            words = [w for w in text.split() if w.replace(",", "").isdigit()]
+            return (words[-1].replace(",", "") if self.strip_commas else words[-1]) if words else "[none]"
+        return [[last(r) for r in rs] for rs in resps]
+
+
+def text(doc):
+    return "Q: " + doc["question"] + "\\nA:"
+"""
+
+
+def test_filter_registered_by_the_tasks_own_module(tmp_path):
+    pytest.importorskip("lm_eval")
+    (tmp_path / "own_filters.py").write_text(REGISTERING_MODULE)
+    filtered = GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function own_filters.text").split("filter_list:")[0] + \
+        "filter_list:\n  - name: last\n    filter: [{function: evalkit_test_last_number, strip_commas: true}, " \
+        "{function: majority_vote}, {function: take_first}]\n"
+    task = write_task(tmp_path, filtered, rows=GSM_ROWS)  # the module registers the filter as it is imported
+    docs = task.docs(DataSource())
+    (request,) = task.requests(docs[1], 1, seed=5)
+    assert request.context == "Q: 1,000+1?\nA:"
+    texts = (" it is 1,001", " 7 then 1001", " no")
+    sample = task.process(docs[1], 1, 5, [Answer(request, GenerateResult(texts))])
+    assert sample.extra["filtered_resps"] == {"last": "1001"} and sample.metrics == {"exact_match,last": 1.0}
+
+
+def test_unregistered_filter_names_the_file_and_key(tmp_path):
+    with pytest.raises(UsageError) as error:
+        write_task(tmp_path, GEN_YAML.replace("function: take_first}", "function: evalkit_test_nowhere}"),
+                   rows=GSM_ROWS)
+    assert f"{tmp_path / 'task.yaml'}: key filter_list: " in str(error.value) and "evalkit_test_nowhere" in str(error.value)
+
+
+def test_without_lm_eval_a_registering_module_says_so(tmp_path, monkeypatch):
+    for name in [n for n in sys.modules if n == "lm_eval" or n.startswith("lm_eval.")] + ["lm_eval"]:
+        monkeypatch.setitem(sys.modules, name, None)  # what the import system does where lm-eval is not installed
+    (tmp_path / "own_filters.py").write_text(REGISTERING_MODULE)
+    with pytest.raises(UsageError) as error:
+        write_task(tmp_path, GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function own_filters.text"), rows=GSM_ROWS)
+    assert str(error.value) == f"{tmp_path / 'task.yaml'}: key doc_to_text: !function own_filters.text: the module " \
+                               "imports lm_eval (lm-eval's registries), not installed here: pip install lm-eval"
+    with pytest.raises(UsageError) as error:  # a filter name only a task's module could have registered
+        write_task(tmp_path, GEN_YAML.replace("function: take_first}", "function: ACP_grammar_filter}"), rows=GSM_ROWS)
+    assert str(error.value).startswith(f"{tmp_path / 'task.yaml'}: key filter_list: filter 'ACP_grammar_filter' is "
+                                       "not one of evalkit's; a task's module registers such a filter in lm-eval's")
+
+
+def test_a_package_the_module_needs_is_named(tmp_path):
+    (tmp_path / "needy.py").write_text("import evalkit_test_absent_package\n\ndef text(doc):\n    return ''\n")
+    with pytest.raises(UsageError, match="!function needy.text: the module needs the package "
+                                         "evalkit_test_absent_package, not installed here$"):
+        write_task(tmp_path, GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function needy.text"), rows=GSM_ROWS)
 
 
 def test_loglikelihood_rolling_reads_doc_to_target(tmp_path):

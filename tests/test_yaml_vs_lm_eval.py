@@ -20,8 +20,11 @@ from conftest import REPO, STORIES_DIR, needs_shared
 pytestmark = needs_shared
 pytest.importorskip("lm_eval")
 
-TASKS = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_anatomy", "gsm8k"]
+ASKED = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_stem", "gsm8k"]
+TASKS = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_anatomy", "mmlu_astronomy", "gsm8k"]
+GROUP = "mmlu_stem"  # lm-eval's group file: the tasks of tag mmlu_stem_tasks (anatomy, astronomy), by size
 LIMIT = 5
+SIZES = {"mmlu_astronomy": 3}  # documents where the data has fewer than LIMIT
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +42,11 @@ def runs(tmp_path_factory):
                HF_DATASETS_CACHE=str(work / "hf_datasets"), OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     commands = {
         "lm-eval": [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
-                    f"pretrained={model},dtype=float32", "--tasks", ",".join(TASKS), "--include_path", str(folder),
+                    f"pretrained={model},dtype=float32", "--tasks", ",".join(ASKED), "--include_path", str(folder),
                     "--limit", str(LIMIT), "--batch_size", "1", "--device", "cpu", "--log_samples",
                     "--output_path", str(work / "lm_eval")],
         "evalkit": [sys.executable, str(REPO / "run_eval.py"), "run", "--model", str(model), "--include-path",
-                    str(folder), "--tasks", ",".join(TASKS), "--limit", str(LIMIT), "--dtype", "float32",
+                    str(folder), "--tasks", ",".join(ASKED), "--limit", str(LIMIT), "--dtype", "float32",
                     "--no-progress", "--output-dir", str(work / "evalkit")]}
     # generated texts through transformers' tokenizer, as lm-eval decodes them (evalkit's own SentencePiece
     # decoder writes a lone byte token as that byte, transformers' as U+FFFD: the tiny model's babble has many)
@@ -54,10 +57,12 @@ def runs(tmp_path_factory):
         proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, f"{name}: {proc.stdout[-2000:]}{proc.stderr[-3000:]}"
     (lm_folder,) = (work / "lm_eval").iterdir()
-    theirs = {"results": json.loads(next(lm_folder.glob("results_*.json")).read_text())["results"],
+    lm_results = json.loads(next(lm_folder.glob("results_*.json")).read_text())
+    theirs = {"results": lm_results["results"], "group_subtasks": lm_results["group_subtasks"],
               "samples": {task: [json.loads(line) for line in next(lm_folder.glob(f"samples_{task}_*.jsonl"))
                                  .read_text().splitlines()] for task in TASKS}}
-    ours = {"results": json.loads((work / "evalkit" / "results.json").read_text())["results"],
+    our_results = json.loads((work / "evalkit" / "results.json").read_text())
+    ours = {"results": our_results["results"], "group_subtasks": our_results["group_subtasks"],
             "samples": {task: [json.loads(line) for line in (work / "evalkit" / "samples" / f"{task}.jsonl")
                                .read_text().splitlines()] for task in TASKS}}
     ours["generations"] = [json.loads(line) for line in (work / "evalkit-hf" / "samples" / "gsm8k.jsonl")
@@ -73,7 +78,16 @@ def test_every_metric_equal(runs):
         mine = {key: value for key, value in ours["results"][task].items()
                 if not key.endswith("_stderr") and key not in ("n", "n_total")}
         assert lm and mine == pytest.approx(lm, abs=1e-12), task
-        assert ours["results"][task]["n"] == theirs["results"][task]["sample_len"] == LIMIT
+        assert ours["results"][task]["n"] == theirs["results"][task]["sample_len"] == SIZES.get(task, LIMIT)
+
+
+def test_group_entry_as_lm_eval_writes_it(runs):
+    ours, theirs = runs
+    assert ours["group_subtasks"][GROUP] == theirs["group_subtasks"][GROUP] == ["mmlu_anatomy", "mmlu_astronomy"]
+    assert ours["results"][GROUP]["acc"] == pytest.approx(theirs["results"][GROUP]["acc,none"], abs=1e-12)
+    assert ours["results"][GROUP]["n"] == theirs["results"][GROUP]["sample_len"] == LIMIT + SIZES["mmlu_astronomy"]
+    anatomy, astronomy = (ours["results"][task]["acc"] for task in theirs["group_subtasks"][GROUP])
+    assert ours["results"][GROUP]["acc"] == pytest.approx((LIMIT * anatomy + 3 * astronomy) / (LIMIT + 3))
 
 
 def test_prompts_and_loglikelihoods_agree(runs):
