@@ -172,6 +172,17 @@ def test_a_package_the_module_needs_is_named(tmp_path):
         write_task(tmp_path, GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function needy.text"), rows=GSM_ROWS)
 
 
+SPANS = ["Person: Kofi Annan, none $$ Location: Ghana", "PER: a\nLOC: kenya, uganda", "ORGANIZATION: UN $$ date: 1999$$",
+         "persons: x, y $$ counties: z", "nothing here", "Time: noon $$ per: none", "company:Acme $ country : Mali"]
+
+
+def test_format_span_as_lm_eval():
+    from evalkit.task_kinds.yaml_format.filters import STEPS
+    assert STEPS["format_span"]()(SPANS, {})[:2] == ["per: kofi annan $ loc: ghana", "per: a $ loc: kenya $ loc: uganda"]
+    transformation = pytest.importorskip("lm_eval.filters.transformation")
+    assert STEPS["format_span"]()(SPANS, {}) == transformation.SPANFilter().apply([SPANS], [{}])[0]
+
+
 def test_loglikelihood_rolling_reads_doc_to_target(tmp_path):
     task = write_task(tmp_path, DATA + "task: ppl\noutput_type: loglikelihood_rolling\ndoc_to_text: ''\n"
                                        "doc_to_target: goal\n")

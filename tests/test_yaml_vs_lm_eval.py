@@ -20,8 +20,10 @@ from conftest import REPO, STORIES_DIR, needs_shared
 pytestmark = needs_shared
 pytest.importorskip("lm_eval")
 
-ASKED = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_stem", "gsm8k"]
-TASKS = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_anatomy", "mmlu_astronomy", "gsm8k"]
+ASKED = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_stem", "gsm8k", "piqa_own_filter"]
+TASKS = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_anatomy", "mmlu_astronomy", "gsm8k",
+         "piqa_own_filter"]
+GENERATING = ["gsm8k", "piqa_own_filter"]  # piqa_own_filter: a filter its own module registers in lm-eval
 GROUP = "mmlu_stem"  # lm-eval's group file: the tasks of tag mmlu_stem_tasks (anatomy, astronomy), by size
 LIMIT = 5
 SIZES = {"mmlu_astronomy": 3}  # documents where the data has fewer than LIMIT
@@ -51,7 +53,7 @@ def runs(tmp_path_factory):
     # generated texts through transformers' tokenizer, as lm-eval decodes them (evalkit's own SentencePiece
     # decoder writes a lone byte token as that byte, transformers' as U+FFFD: the tiny model's babble has many)
     commands["evalkit-hf"] = commands["evalkit"][:5] + ["--backend", "hf", "--include-path", str(folder), "--tasks",
-                                                       "gsm8k", "--limit", str(LIMIT), "--dtype", "float32",
+                                                       ",".join(GENERATING), "--limit", str(LIMIT), "--dtype", "float32",
                                                        "--no-progress", "--output-dir", str(work / "evalkit-hf")]
     for name, command in commands.items():  # lm-eval reads relative data_files from the working folder
         proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
@@ -65,8 +67,8 @@ def runs(tmp_path_factory):
     ours = {"results": our_results["results"], "group_subtasks": our_results["group_subtasks"],
             "samples": {task: [json.loads(line) for line in (work / "evalkit" / "samples" / f"{task}.jsonl")
                                .read_text().splitlines()] for task in TASKS}}
-    ours["generations"] = [json.loads(line) for line in (work / "evalkit-hf" / "samples" / "gsm8k.jsonl")
-                           .read_text().splitlines()]
+    ours["generations"] = {task: [json.loads(line) for line in (work / "evalkit-hf" / "samples" / f"{task}.jsonl")
+                                  .read_text().splitlines()] for task in GENERATING}
     return ours, theirs
 
 
@@ -92,7 +94,7 @@ def test_group_entry_as_lm_eval_writes_it(runs):
 
 def test_prompts_and_loglikelihoods_agree(runs):
     ours, theirs = runs
-    for task in TASKS[:-1]:
+    for task in (t for t in TASKS if t not in GENERATING):
         for mine, lm in zip(ours["samples"][task], theirs["samples"][task], strict=True):
             requests = list(lm["arguments"].values())
             assert mine["prompt"] == requests[0]["arg_0"], (task, mine["doc_id"])
@@ -101,14 +103,16 @@ def test_prompts_and_loglikelihoods_agree(runs):
             assert max(abs(a - b) for a, b in zip(mine["loglikelihoods"], lm_lls)) < 1e-4
 
 
-def test_generations_and_filters_identical(runs):
+@pytest.mark.parametrize("task, filters", [("gsm8k", {"strict-match", "flexible-extract"}),
+                                           ("piqa_own_filter", {"last-word"})])
+def test_generations_and_filters_identical(runs, task, filters):
     ours, theirs = runs
     by_filter: dict[str, list] = {}
-    for lm in theirs["samples"]["gsm8k"]:
+    for lm in theirs["samples"][task]:
         by_filter.setdefault(lm["filter"], []).append(lm)
-    assert set(by_filter) == {"strict-match", "flexible-extract"}
+    assert set(by_filter) == filters
     for name, rows in by_filter.items():
-        for mine, hf, lm in zip(ours["samples"]["gsm8k"], ours["generations"], rows, strict=True):
+        for mine, hf, lm in zip(ours["samples"][task], ours["generations"][task], rows, strict=True):
             assert mine["prompt"] == hf["prompt"] == lm["arguments"]["gen_args_0"]["arg_0"]
             # lm-eval's HF backend decodes the new tokens alone, which drops SentencePiece's word-start space
             # of the first one; evalkit keeps it (the text as it continues the prompt)

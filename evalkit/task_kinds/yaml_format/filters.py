@@ -3,7 +3,7 @@
 Each pipeline ("strict-match", "flexible-extract", ...) runs its steps in order on the list of the
 document's `repeats` responses: `regex` (with `group_select` and `fallback`), `take_first`,
 `take_first_k`, `majority_vote`, `lowercase`, `uppercase`, `remove_whitespace`, `map`,
-`multi_choice_regex`, `regex_pos`, `custom` (a `!function` taking (responses, documents)) and a
+`multi_choice_regex`, `regex_pos`, `format_span`, `custom` (a `!function` taking (responses, documents)) and a
 filter class of the task's own (`function: !function utils.MyFilter`), as lm-eval defines them. Without filter_list a task has lm-eval's one pipeline "none": take_first.
 
 Any other name is a filter class that the task's own Python module registered in lm-eval's filter
@@ -91,6 +91,26 @@ def _regex_pos(regex_pattern: str = r"\['(.*?)'\]", group_select: int = 0, fallb
     return lambda resps, doc: [tags(r) for r in resps]
 
 
+# lm-eval's spellings of MasakhaNER's entity labels, in its order (the longer "person" before "per")
+NER_LABELS = {"person": "PER", "location": "LOC", "organization": "ORG", "counties": "LOC", "places": "LOC",
+              "people": "PER", "persons": "PER", "company": "ORG", "country": "LOC", "continent": "LOC",
+              "time": "DATE", "date": "DATE", "per": "PER", "loc": "LOC", "org": "ORG"}
+
+
+def _format_span():
+    """lm-eval's format_span: the entities of a response written "person: a, b $$ loc: c" (lowercased,
+    labels spelled out or not), as "per: a $ per: b $ loc: c", entities "none" left out."""
+    def one(resp: str) -> str:
+        text = resp.lower()
+        for key, label in NER_LABELS.items():  # only a label (the word before a ":"), never entity text
+            text = re.sub(rf"\b{re.escape(key)}\s*:", f"{label}:", text)
+        text = "$".join(text.split("$$")).rstrip("$").replace("\n", "$").strip()
+        return " $ ".join(f"{label.lower()}: {entity}"
+                          for label, values in re.findall(r"\b(PER|LOC|ORG|DATE):\s*([^$]+)", text)
+                          for entity in (value.strip() for value in values.split(",")) if entity.lower() != "none")
+    return lambda resps, doc: [one(r) for r in resps]
+
+
 def _filter_class(cls: type, **kwargs):
     """A filter class of the task's own (`function: !function utils.MyFilter`), applied to one document."""
     instance = cls(**kwargs)
@@ -120,6 +140,7 @@ STEPS: dict[str, Callable[..., Callable[[Any, dict], Any]]] = {
     "uppercase": lambda: lambda resps, doc: [r.upper() for r in resps],
     "remove_whitespace": lambda: lambda resps, doc: [r.strip() for r in resps],
     "map": _map,
+    "format_span": _format_span,
     "custom": _custom,
 }
 
