@@ -50,8 +50,8 @@ def cause(error: BaseException, folder: Path) -> tuple[str, str]:
         return PACKAGE, found[1] if importlib.util.find_spec(root) is None else f"{found[1]} (not in this {root})"
     if found := re.search(r"cannot import name '(\w+)' from '(\w+)'", text):
         return PACKAGE, f"{found[2]} (no {found[1]} in this version)"
-    if re.search(r"Couldn't find a module script|Error loading evaluation metric", text):
-        return HUB, re.sub(r".*(!function \S+).*", r"\1", text)
+    if found := re.search(r"Couldn't find a module script at \S*?(\w+)\.py", text):
+        return HUB, f"evaluate.load({found[1]!r})"
     if re.search(r"(?i)needs a package not installed|please install|is not installed|are required", text):
         return PACKAGE, _packages(text)
     return "other", reason(error, folder)
@@ -62,7 +62,7 @@ def _packages(text: str) -> str:
     `pip install` words)."""
     if found := re.search(r"lm[-_]eval\[\W*(\w+)", text):
         return f"lm-eval[{found[1]}]'s extras"
-    if quoted := re.findall(r"`([A-Za-z][\w\-]*)", text):
+    if quoted := [name for name in re.findall(r"`([A-Za-z][\w\-]*)", text) if name != "pip"]:
         return " ".join(dict.fromkeys(quoted))
     if found := re.search(r"pip install ([\w\- ]+)", text):
         return found[1].strip()
