@@ -42,10 +42,8 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     from evalkit.scorers.judgement_cache import JudgementCache
     from evalkit.serving.distributed import finish, is_main_process, main_process_first
     from evalkit.serving.response_cache import ResponseCache
-    from evalkit.task import DataSource
+    from evalkit.task import DataSource, split_groups
     from evalkit.training_progress import training_progress
-
-    from evalkit.task import split_groups
 
     tasks, groups = split_groups(tasks_package().resolve_tasks(args.tasks or args.suite, args.include_path))
     name = backend_name(args)
@@ -191,9 +189,8 @@ def results(args, runs, backend, changed: dict[str, dict[str, Any]], incomplete:
             groups: list = ()) -> dict[str, Any]:
     """The results.json document (`changed`: per task, the options that changed its protocol; `incomplete`:
     task -> why its headline metric is not over all its documents; `groups`: the groups asked for, each
-    reported from its tasks); with an output folder, it is written
-    with the samples, generations and reports (rank 0 only), and per-task files of earlier runs in that
-    folder are removed."""
+    reported from its tasks); with an output folder, it is written with the samples, generations and
+    reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
     from evalkit.backends import backend_name, options_from_args
     from evalkit.generations_file import save_generations, task_file
     from evalkit.report import write_reports
