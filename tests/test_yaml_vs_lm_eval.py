@@ -2,7 +2,9 @@
 local JSON) run in evalkit as in lm-eval: the same model folder (the tiny preset, random weights, in
 transformers' format) through lm-eval's HF backend and through evalkit, the same documents; every metric
 equal, the same prompts, each choice's log-likelihood within 1e-4, identical generations and filtered
-answers. Runs only where lm-eval is installed and ../shared is present.
+answers (also through a filter a task's own module registers in lm-eval's registry), and groups (MMLU's
+stock mmlu_stem over two subjects, and a group of it) reported as lm-eval reports them. Runs only where
+lm-eval is installed and ../shared is present.
 """
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ from conftest import REPO, STORIES_DIR, needs_shared
 pytestmark = needs_shared
 pytest.importorskip("lm_eval")
 
-ASKED = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_stem", "gsm8k", "piqa_own_filter"]
+ASKED = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_stem_nested", "gsm8k", "piqa_own_filter"]
 TASKS = ["piqa", "arc_easy", "boolq", "hellaswag", "winogrande", "mmlu_anatomy", "mmlu_astronomy", "gsm8k",
          "piqa_own_filter"]
 GENERATING = ["gsm8k", "piqa_own_filter"]  # piqa_own_filter: a filter its own module registers in lm-eval
 GROUP = "mmlu_stem"  # lm-eval's group file: the tasks of tag mmlu_stem_tasks (anatomy, astronomy), by size
+NESTED = "mmlu_stem_nested"  # a group of that group, one vote per task
 LIMIT = 5
 SIZES = {"mmlu_astronomy": 3}  # documents where the data has fewer than LIMIT
 
@@ -61,7 +64,7 @@ def runs(tmp_path_factory):
     (lm_folder,) = (work / "lm_eval").iterdir()
     lm_results = json.loads(next(lm_folder.glob("results_*.json")).read_text())
     theirs = {"results": lm_results["results"], "group_subtasks": lm_results["group_subtasks"],
-              "samples": {task: [json.loads(line) for line in next(lm_folder.glob(f"samples_{task}_*.jsonl"))
+              "samples": {task: [json.loads(line) for line in next(lm_folder.glob(f"samples_{task}_[0-9]*.jsonl"))
                                  .read_text().splitlines()] for task in TASKS}}
     our_results = json.loads((work / "evalkit" / "results.json").read_text())
     ours = {"results": our_results["results"], "group_subtasks": our_results["group_subtasks"],
@@ -69,6 +72,7 @@ def runs(tmp_path_factory):
                                .read_text().splitlines()] for task in TASKS}}
     ours["generations"] = {task: [json.loads(line) for line in (work / "evalkit-hf" / "samples" / f"{task}.jsonl")
                                   .read_text().splitlines()] for task in GENERATING}
+    ours["folder"] = folder
     return ours, theirs
 
 
@@ -90,6 +94,23 @@ def test_group_entry_as_lm_eval_writes_it(runs):
     assert ours["results"][GROUP]["n"] == theirs["results"][GROUP]["sample_len"] == LIMIT + SIZES["mmlu_astronomy"]
     anatomy, astronomy = (ours["results"][task]["acc"] for task in theirs["group_subtasks"][GROUP])
     assert ours["results"][GROUP]["acc"] == pytest.approx((LIMIT * anatomy + 3 * astronomy) / (LIMIT + 3))
+    assert ours["group_subtasks"][NESTED] == theirs["group_subtasks"][NESTED] == [GROUP]
+    assert ours["results"][NESTED]["acc"] == pytest.approx(theirs["results"][NESTED]["acc,none"], abs=1e-12)
+    assert ours["results"][NESTED]["acc"] == pytest.approx((anatomy + astronomy) / 2)  # every task, one vote
+
+
+@pytest.mark.parametrize("group", [GROUP, NESTED])
+def test_group_stderr_formula_as_lm_eval(runs, group):
+    """evalkit's member stderrs are bootstrap estimates, lm-eval's analytic: the group's formula is checked
+    on lm-eval's own member numbers (pooled by size for mmlu_stem, unweighted for the nested group)."""
+    from evalkit.task_kinds.yaml_format.catalogue import load
+
+    ours, theirs = runs
+    entries = {task: {"acc": theirs["results"][task]["acc,none"], "acc_stderr": theirs["results"][task]["acc_stderr,none"],
+                      "n": theirs["results"][task]["sample_len"]} for task in theirs["group_subtasks"][GROUP]}
+    found = load(group, ours["folder"]).results(entries)
+    assert found["acc"] == pytest.approx(theirs["results"][group]["acc,none"], abs=1e-12)
+    assert found["acc_stderr"] == pytest.approx(theirs["results"][group]["acc_stderr,none"], abs=1e-12)
 
 
 def test_prompts_and_loglikelihoods_agree(runs):
