@@ -42,10 +42,10 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
     from evalkit.scorers.judgement_cache import JudgementCache
     from evalkit.serving.distributed import finish, is_main_process, main_process_first
     from evalkit.serving.response_cache import ResponseCache
-    from evalkit.task import DataSource
+    from evalkit.task import DataSource, split_groups
     from evalkit.training_progress import training_progress
 
-    tasks = tasks_package().resolve_tasks(args.tasks or args.suite, args.include_path)
+    tasks, groups = split_groups(tasks_package().resolve_tasks(args.tasks or args.suite, args.include_path))
     name = backend_name(args)
     options_from_args(args)
     check_settings(args, tasks)
@@ -88,7 +88,7 @@ def execute(args: argparse.Namespace, on_task: Callable[[Any], None] | None = No
         if on_task is not None and is_main_process():
             on_task(runs[-1])
     incomplete = {run.task.name: why for run in runs if (why := run.shortfall())} | stopped
-    document = results(args, runs, backend, changed, incomplete) if is_main_process() else None
+    document = results(args, runs, backend, changed, incomplete, groups) if is_main_process() else None
     finish()
     return document
 
@@ -185,11 +185,12 @@ def _departs(option: Option, value: Any, run) -> bool:
     return option.name != "backend" or value != "llama"  # the default backend, asked for by name
 
 
-def results(args, runs, backend, changed: dict[str, dict[str, Any]], incomplete: dict[str, str]) -> dict[str, Any]:
+def results(args, runs, backend, changed: dict[str, dict[str, Any]], incomplete: dict[str, str],
+            groups: list = ()) -> dict[str, Any]:
     """The results.json document (`changed`: per task, the options that changed its protocol; `incomplete`:
-    task -> why its headline metric is not over all its documents); with an output folder, it is written
-    with the samples, generations and reports (rank 0 only), and per-task files of earlier runs in that
-    folder are removed."""
+    task -> why its headline metric is not over all its documents; `groups`: the groups asked for, each
+    reported from its tasks); with an output folder, it is written with the samples, generations and
+    reports (rank 0 only), and per-task files of earlier runs in that folder are removed."""
     from evalkit.backends import backend_name, options_from_args
     from evalkit.generations_file import save_generations, task_file
     from evalkit.report import write_reports
@@ -207,7 +208,7 @@ def results(args, runs, backend, changed: dict[str, dict[str, Any]], incomplete:
     if args.training is not None:
         model["training"] = args.training
     options = {run.task.name: applied(args, run, changed.get(run.task.name, {})) for run in runs}
-    document = results_document(runs, model, settings, options, incomplete)
+    document = results_document(runs, model, settings, options, incomplete, groups)
     if args.output_dir is None:
         return document
     remove_other_tasks_files(args.output_dir, [run.task.name for run in runs])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.runner import TaskRun
+from evalkit.task import TaskGroup, group_tasks
 from evalkit.version import __version__
 
 
@@ -106,16 +107,51 @@ def task_protocol(run: TaskRun, options: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def group_entries(groups: list[TaskGroup], entries: dict[str, dict[str, Any]], options: dict[str, dict[str, Any]],
+                  incomplete: dict[str, str]) -> tuple[dict, dict, dict]:
+    """Each group's results and protocol entries, from its tasks' entries (as lm-eval's `groups`), and
+    why a group's numbers are not over all its documents (a task of it incomplete)."""
+    results, protocols, short = {}, {}, {}
+    for group in groups:
+        names = [task.name for task in group_tasks(group)]
+        results[group.name] = group.results(entries)
+        merged = {key: value for name in names for key, value in options.get(name, {}).items()}
+        protocols[group.name] = group.protocol_dict(entries) | {"options": merged}
+        if cut := [name for name in names if name in incomplete]:
+            short[group.name] = f"its task{'s' if len(cut) > 1 else ''} {', '.join(cut)} incomplete"
+    return results, protocols, short
+
+
+def _in_order(entries: dict[str, Any], groups: list[TaskGroup], own: dict[str, Any]) -> dict[str, Any]:
+    """Task entries in run order, each group's entry just before its first task (lm-eval's table order)."""
+    firsts = {}
+    for group in groups:
+        tasks = [task.name for task in group_tasks(group) if task.name in entries]
+        firsts.setdefault(tasks[0] if tasks else None, []).append(group.name)
+    ordered = {}
+    for name, entry in entries.items():
+        ordered.update({group: own[group] for group in firsts.get(name, [])})
+        ordered[name] = entry
+    return ordered | {group: own[group] for group in firsts.get(None, [])}
+
+
 def results_document(runs: list[TaskRun], model: dict[str, Any], run_settings: dict[str, Any],
                      options: dict[str, dict[str, Any]] | None = None,
-                     incomplete: dict[str, str] | None = None) -> dict[str, Any]:
+                     incomplete: dict[str, str] | None = None, groups: list[TaskGroup] = ()) -> dict[str, Any]:
     """`options`: per task, the run options applied to it (name -> value); `incomplete`: task -> why its
-    headline metric is not over all its documents (written only when any)."""
+    headline metric is not over all its documents (written only when any); `groups`: the groups the tasks
+    were asked for in (lm-eval's group files), each reported with an entry of its own in `results` and
+    `protocol`, in `groups` and `group_subtasks` as lm-eval writes them (written only when any)."""
+    entries = {run.task.name: task_results(run) for run in runs}
+    own, protocols, short = group_entries(list(groups), entries, options or {}, incomplete or {})
+    incomplete = {**(incomplete or {}), **short}
     return _json_safe({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # when the run finished, UTC
         **({"incomplete": incomplete} if incomplete else {}),
-        "results": {run.task.name: task_results(run) for run in runs},
-        "protocol": {run.task.name: task_protocol(run, (options or {}).get(run.task.name, {})) for run in runs},
+        "results": _in_order(entries, list(groups), own),
+        **({"groups": own, "group_subtasks": {g.name: [m.name for m in g.members] for g in groups}} if groups else {}),
+        "protocol": {run.task.name: task_protocol(run, (options or {}).get(run.task.name, {})) for run in runs}
+        | protocols,
         "cost": {run.task.name: {"requests": run.num_requests, "seconds": round(run.seconds, 3),
                                  **{key: round(value, 3) if isinstance(value, float) else value
                                     for key, value in run.engine_stats.items()}} for run in runs},

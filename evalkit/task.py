@@ -119,3 +119,42 @@ class Task:
     def settings(self) -> set[str]:
         """Names `configure` accepts."""
         return set()
+
+
+class TaskGroup:
+    """Tasks reported together (lm-eval's group files). Each member task runs as a task of its own (its own
+    documents, samples file and results entry); the group adds an entry computed from its members' entries."""
+    name: str
+    members: list  # Task | TaskGroup, in the group's order
+
+    def results(self, entries: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """The group's results entry, from the results entries of the tasks it holds (by task name)."""
+        raise NotImplementedError
+
+    def protocol_dict(self, entries: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """The group's protocol entry (its members, how it aggregates, its headline metric)."""
+        raise NotImplementedError
+
+
+def split_groups(items: list) -> tuple[list[Task], list[TaskGroup]]:
+    """The tasks to run (each group's tasks in its place, without repeats) and every group to report,
+    outer groups before the groups they hold."""
+    tasks: dict[str, Task] = {}
+    groups: dict[str, TaskGroup] = {}
+
+    def walk(item) -> None:
+        if isinstance(item, TaskGroup):
+            groups.setdefault(item.name, item)
+            for member in item.members:
+                walk(member)
+        else:
+            tasks.setdefault(item.name, item)
+    for item in items:
+        walk(item)
+    return list(tasks.values()), list(groups.values())
+
+
+def group_tasks(group: TaskGroup) -> list[Task]:
+    """Every task a group holds, through its subgroups, in order."""
+    return [task for member in group.members
+            for task in (group_tasks(member) if isinstance(member, TaskGroup) else [member])]

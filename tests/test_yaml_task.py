@@ -2,6 +2,7 @@
 filters and groups; bad files stop with one line naming the file and the key."""
 import json
 import math
+import sys
 
 import pytest
 
@@ -113,6 +114,81 @@ def test_generate_until_filters_and_exact_match_options(tmp_path):
     assert task.protocol_dict()["headline_metric"] == "exact_match,strict-match"
 
 
+REGISTERING_MODULE = """from lm_eval.api.filter import Filter
+from lm_eval.api.registry import register_filter
+
+
+@register_filter("evalkit_test_last_number")
+class LastNumber(Filter):
+    def __init__(self, strip_commas=False):
+        self.strip_commas = strip_commas
+
+    def apply(self, resps, docs):
+        def last(text):
+            words = [w for w in text.split() if w.replace(",", "").isdigit()]
+            return (words[-1].replace(",", "") if self.strip_commas else words[-1]) if words else "[none]"
+        return [[last(r) for r in rs] for rs in resps]
+
+
+def text(doc):
+    return "Q: " + doc["question"] + "\\nA:"
+"""
+
+
+def test_filter_registered_by_the_tasks_own_module(tmp_path):
+    pytest.importorskip("lm_eval")
+    (tmp_path / "own_filters.py").write_text(REGISTERING_MODULE)
+    filtered = GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function own_filters.text").split("filter_list:")[0] + \
+        "filter_list:\n  - name: last\n    filter: [{function: evalkit_test_last_number, strip_commas: true}, " \
+        "{function: majority_vote}, {function: take_first}]\n"
+    task = write_task(tmp_path, filtered, rows=GSM_ROWS)  # the module registers the filter as it is imported
+    docs = task.docs(DataSource())
+    (request,) = task.requests(docs[1], 1, seed=5)
+    assert request.context == "Q: 1,000+1?\nA:"
+    texts = (" it is 1,001", " 7 then 1001", " no")
+    sample = task.process(docs[1], 1, 5, [Answer(request, GenerateResult(texts))])
+    assert sample.extra["filtered_resps"] == {"last": "1001"} and sample.metrics == {"exact_match,last": 1.0}
+
+
+def test_unregistered_filter_names_the_file_and_key(tmp_path):
+    with pytest.raises(UsageError) as error:
+        write_task(tmp_path, GEN_YAML.replace("function: take_first}", "function: evalkit_test_nowhere}"),
+                   rows=GSM_ROWS)
+    assert f"{tmp_path / 'task.yaml'}: key filter_list: " in str(error.value) and "evalkit_test_nowhere" in str(error.value)
+
+
+def test_without_lm_eval_a_registering_module_says_so(tmp_path, monkeypatch):
+    for name in [n for n in sys.modules if n == "lm_eval" or n.startswith("lm_eval.")] + ["lm_eval"]:
+        monkeypatch.setitem(sys.modules, name, None)  # what the import system does where lm-eval is not installed
+    (tmp_path / "own_filters.py").write_text(REGISTERING_MODULE)
+    with pytest.raises(UsageError) as error:
+        write_task(tmp_path, GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function own_filters.text"), rows=GSM_ROWS)
+    assert str(error.value) == f"{tmp_path / 'task.yaml'}: key doc_to_text: !function own_filters.text: the module " \
+                               "imports lm_eval (lm-eval's registries), not installed here: pip install lm-eval"
+    with pytest.raises(UsageError) as error:  # a filter name only a task's module could have registered
+        write_task(tmp_path, GEN_YAML.replace("function: take_first}", "function: ACP_grammar_filter}"), rows=GSM_ROWS)
+    assert str(error.value).startswith(f"{tmp_path / 'task.yaml'}: key filter_list: filter 'ACP_grammar_filter' is "
+                                       "not one of evalkit's; a task's module registers such a filter in lm-eval's")
+
+
+def test_a_package_the_module_needs_is_named(tmp_path):
+    (tmp_path / "needy.py").write_text("import evalkit_test_absent_package\n\ndef text(doc):\n    return ''\n")
+    with pytest.raises(UsageError, match="!function needy.text: the module needs the package "
+                                         "evalkit_test_absent_package, not installed here$"):
+        write_task(tmp_path, GEN_YAML.replace('"Q: {{question}}\\nA:"', "!function needy.text"), rows=GSM_ROWS)
+
+
+SPANS = ["Person: Kofi Annan, none $$ Location: Ghana", "PER: a\nLOC: kenya, uganda", "ORGANIZATION: UN $$ date: 1999$$",
+         "persons: x, y $$ counties: z", "nothing here", "Time: noon $$ per: none", "company:Acme $ country : Mali"]
+
+
+def test_format_span_as_lm_eval():
+    from evalkit.task_kinds.yaml_format.filters import STEPS
+    assert STEPS["format_span"]()(SPANS, {})[:2] == ["per: kofi annan $ loc: ghana", "per: a $ loc: kenya $ loc: uganda"]
+    transformation = pytest.importorskip("lm_eval.filters.transformation")
+    assert STEPS["format_span"]()(SPANS, {}) == transformation.SPANFilter().apply([SPANS], [{}])[0]
+
+
 def test_loglikelihood_rolling_reads_doc_to_target(tmp_path):
     task = write_task(tmp_path, DATA + "task: ppl\noutput_type: loglikelihood_rolling\ndoc_to_text: ''\n"
                                        "doc_to_target: goal\n")
@@ -135,24 +211,75 @@ def test_include_function_and_process_docs(tmp_path):
     assert task.requests(docs[0], 0, seed=0)[0] == LoglikelihoodRequest("Q: OPEN A JAR", " no")
 
 
-def test_group_weight_by_size_and_tag(tmp_path):
-    rows_b = ROWS[:1]
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "b.jsonl").write_text(json.dumps(rows_b[0]) + "\n")
+def test_tag_runs_its_tasks(tmp_path):
     write_task(tmp_path, MC_YAML.replace("task: my_piqa", "task: a\ntag: [both]"), name="a.yaml")
-    (tmp_path / "b.yaml").write_text(MC_YAML.replace("task: my_piqa", "task: b\ntag: both")
-                                     .replace("data/rows.jsonl", "data/b.jsonl"))
-    (tmp_path / "_group.yaml").write_text("group: ab\ntask: [both]\naggregate_metric_list:\n"
-                                          "  - {metric: acc, weight_by_size: true}\n")
+    (tmp_path / "b.yaml").write_text(MC_YAML.replace("task: my_piqa", "task: b\ntag: both"))
     assert [t.name for t in load_from_folder("both", tmp_path)] == ["a", "b"]
-    (group,) = resolve_tasks("ab", tmp_path)
-    docs = group.docs(DataSource())
-    assert len(docs) == 4
-    samples = [group.process(d, i, 0, answer(group.requests(d, i, 0), (-1.0, -2.0, -1.0, -1.0)))
-               for i, d in enumerate(docs)]  # the first choice everywhere: a 2 of 3, b 1 of 1
-    found = group.aggregate(samples)
-    assert found["acc_a"] == pytest.approx(2 / 3) and found["acc_b"] == 1.0
-    assert found["acc"] == pytest.approx(3 / 4)  # weighted by size; unweighted would be 5/6
+
+
+def write_groups(tmp_path):
+    """Three tasks on 3, 1 and 2 documents; group `ab` (a, b by size), group `outer` (ab and c, one vote
+    per task), written as lm-eval's group files."""
+    (tmp_path / "data").mkdir()
+    for name, rows in (("a", ROWS), ("b", ROWS[2:]), ("c", ROWS[:2])):
+        (tmp_path / "data" / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (tmp_path / f"{name}.yaml").write_text(MC_YAML.replace("task: my_piqa", f"task: {name}")
+                                               .replace("data/rows.jsonl", f"data/{name}.jsonl"))
+    (tmp_path / "_ab.yaml").write_text("group: ab\ntask: [a, b]\naggregate_metric_list:\n"
+                                       "  - {metric: acc, weight_by_size: true}\n")
+    (tmp_path / "_outer.yaml").write_text("group: outer\ngroup_alias: Outer\ntask: [ab, c]\n"
+                                          "aggregate_metric_list:\n  - {metric: acc_norm, weight_by_size: false}\n"
+                                          "  - metric: acc\n")
+
+
+def test_groups_report_their_tasks_and_lm_evals_aggregates(tmp_path):
+    import evalkit
+
+    write_groups(tmp_path)
+    out = tmp_path / "out"
+    document = evalkit.evaluate(model="tiny", tasks="outer", include_path=tmp_path, output_dir=out,
+                                no_progress=True, batch_size=4)
+    assert document == json.loads((out / "results.json").read_text())
+    results, protocol = document["results"], document["protocol"]
+    assert list(results) == ["outer", "ab", "a", "b", "c"]  # a group before its first task
+    assert document["group_subtasks"] == {"outer": ["ab", "c"], "ab": ["a", "b"]}
+    assert document["groups"] == {"outer": results["outer"], "ab": results["ab"]}
+    for task, n in (("a", 3), ("b", 1), ("c", 2)):  # each task its own entry, samples file and protocol
+        assert results[task]["n"] == n and {"acc", "acc_norm"} <= set(results[task])
+        assert len((out / "samples" / f"{task}.jsonl").read_text().splitlines()) == n
+        assert len(protocol[task]["prompt_hash"]) == 64 and protocol[task]["num_fewshot"] == 0
+    a, b, c = (results[t] for t in "abc")
+    assert results["ab"]["acc"] == pytest.approx((3 * a["acc"] + b["acc"]) / 4)  # weight_by_size
+    assert set(results["ab"]) == {"acc", "n", "n_total"}  # b has 1 document, so no stderr: neither has ab
+    assert results["ab"]["n"] == 4 and protocol["ab"]["headline_metric"] == "acc"
+    # a group aggregates over every task it holds, through its subgroups (lm-eval 0.4.13): one vote each
+    assert results["outer"]["acc_norm"] == pytest.approx((a["acc_norm"] + b["acc_norm"] + c["acc_norm"]) / 3)
+    assert results["outer"]["acc"] == pytest.approx((3 * a["acc"] + b["acc"] + 2 * c["acc"]) / 6)  # default: by size
+    assert protocol["outer"]["headline_metric"] == "acc_norm" and protocol["outer"]["lm_eval"]["group_alias"] == "Outer"
+    rows = [[cell.strip() for cell in line.split("|")[2:-1]] for line in (out / "report.md").read_text()
+            .split("## Tasks outside the paper's tables")[1].splitlines() if line.startswith("| tiny")]
+    digest = {task: protocol[task]["prompt_hash"][:12] for task in "abc"}  # the sha256 of each task's file
+    assert rows == [["outer", "acc_norm", f"{results['outer']['acc_norm']:.4f}", "–", "6", "–", "–"],
+                    ["ab", "acc", f"{results['ab']['acc']:.4f}", "–", "4", "–", "–"],
+                    ["a", "acc", f"{a['acc']:.4f}", f"{a['acc_stderr']:.4f}", "3", "0", digest["a"]],
+                    ["b", "acc", f"{b['acc']:.4f}", "–", "1", "0", digest["b"]],
+                    ["c", "acc", f"{c['acc']:.4f}", f"{c['acc_stderr']:.4f}", "2", "0", digest["c"]]]
+
+
+def test_group_stderr_as_lm_eval_pools_it(tmp_path):
+    from evalkit.task_kinds.yaml_format.catalogue import load
+
+    write_groups(tmp_path)
+    group = load("ab", tmp_path)
+    entries = {"a": {"acc": 0.5, "acc_stderr": 0.2, "n": 10}, "b": {"acc": 1.0, "acc_stderr": 0.1, "n": 30}}
+    found = group.results(entries)
+    pooled = math.sqrt((9 * 0.04 * 10 + 29 * 0.01 * 30) / (40 - 2) / 40)  # lm-eval's pooled_sample_stderr
+    assert found == {"acc": pytest.approx(0.875), "acc_stderr": pytest.approx(pooled), "n": 40}
+    entries = {"a": {"exact_match,strict": 0.5, "exact_match,loose": 0.25, "exact_match,loose_stderr": 0.1,
+                     "n": 2}}
+    group.aggregate_metric_list = [{"metric": "exact_match", "filter_list": None, "weight_by_size": False}]
+    assert group.results(entries) == {"exact_match,loose": 0.25, "exact_match,loose_stderr": 0.1,
+                                      "exact_match,strict": 0.5, "n": 2}  # filters found in the tasks' keys
 
 
 @pytest.mark.parametrize("text, key", [

@@ -111,14 +111,15 @@ def test_programs_are_judged_in_the_box_by_code_eval_rule(tiny_code):
 
 def test_a_group_of_unsafe_tasks_needs_the_box_and_gets_its_members_verdicts(tiny_code):
     refused, _ = run(tiny_code, "--include-path", ".", "--tasks", "code_group", "--output-dir", "out")
-    assert refused.returncode == 2 and "code_group run model-generated code" in refused.stderr
-    write_generations(tiny_code / "gen.jsonl", "code_group",
+    assert refused.returncode == 2 and "tiny_code run model-generated code" in refused.stderr  # the group's task
+    write_generations(tiny_code / "gen.jsonl", "tiny_code",
                       [["    return a + b\n", "    return a - b\n", "    return b - a\n"], ["    return 2 * x\n"] * 3])
     proc, _ = run(tiny_code, "--include-path", ".", "--tasks", "code_group", "--allow-code-execution",
                   "--load-generations", "gen.jsonl", "--output-dir", "out")
     assert proc.returncode == 0, proc.stderr
-    results = json.loads((tiny_code / "out" / "results.json").read_text())["results"]["code_group"]
-    assert results["pass@1,create_test"] == results["pass@1,create_test_tiny_code"] == pytest.approx((1 / 3 + 1) / 2)
+    results = json.loads((tiny_code / "out" / "results.json").read_text())["results"]
+    assert results["code_group"]["pass@1,create_test"] == results["tiny_code"]["pass@1,create_test"] \
+        == pytest.approx((1 / 3 + 1) / 2)
 
 
 def test_recognised_wrappers_and_refusals_name_file_and_key(tiny_code):

@@ -53,7 +53,7 @@ def latex_table(view: TableView) -> str:
 
 def user_tasks_latex(user: UserTasksTable) -> str:
     """The table of tasks outside the paper's tables (no paper number)."""
-    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\begin{tabular}{lllrrr}", r"\toprule",
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\begin{tabular}{lllrrrrl}", r"\toprule",
              _row([escape(label) for label in HEADER]), r"\midrule",
              *(_row([_cell(cell) for cell in row]) for row in user.body), r"\bottomrule", r"\end{tabular}",
              rf"\par\smallskip{{\bfseries {escape(TITLE)}}}\par"]

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.errors import UsageError
-from evalkit.task import Task
+from evalkit.task import Task, TaskGroup
 from evalkit.task_kinds.yaml_format.config import YamlConfig, from_mapping
 from evalkit.task_kinds.yaml_format.reader import read_yaml
 
 __all__ = ["YamlConfig", "load_yaml_task", "load_from_folder"]
 
 
-def load_yaml_task(path: Path) -> Task:
+def load_yaml_task(path: Path) -> Task | TaskGroup:
     """The task (or group) a YAML file defines; a group's members are looked up in the file's folder."""
     from evalkit.task_kinds.yaml_format.group import GroupTask
     from evalkit.task_kinds.yaml_format.task import YamlTask
@@ -24,7 +24,7 @@ def load_yaml_task(path: Path) -> Task:
     return YamlTask(from_mapping(raw, path))
 
 
-def load_from_folder(name: str, folder: Path) -> list[Task]:
+def load_from_folder(name: str, folder: Path) -> list[Task | TaskGroup]:
     """The tasks `name` stands for in an --include-path folder: one task or group, or a tag's tasks."""
     from evalkit.task_kinds.yaml_format.catalogue import load
 

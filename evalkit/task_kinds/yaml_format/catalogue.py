@@ -3,7 +3,7 @@ defines each task, group and tag, and the Task a name stands for.
 
 Files are indexed by their keys (with includes, without importing `!function`s): a mapping with a
 string `task` is a task, with `group` and a `task` list a group, and `tag` puts a task in a tag (a tag
-runs its tasks one by one, a group as one task with lm-eval's aggregate metrics). Other files
+runs its tasks one by one; so does a group, which adds an entry with lm-eval's aggregates). Other files
 (templates without `task`, Python-class tasks) are skipped here and refused when named.
 """
 from __future__ import annotations

@@ -3,11 +3,18 @@
 Each pipeline ("strict-match", "flexible-extract", ...) runs its steps in order on the list of the
 document's `repeats` responses: `regex` (with `group_select` and `fallback`), `take_first`,
 `take_first_k`, `majority_vote`, `lowercase`, `uppercase`, `remove_whitespace`, `map`,
-`multi_choice_regex`, `regex_pos`, `custom` (a `!function` taking (responses, documents)) and a
+`multi_choice_regex`, `regex_pos`, `format_span`, `custom` (a `!function` taking (responses, documents)) and a
 filter class of the task's own (`function: !function utils.MyFilter`), as lm-eval defines them. Without filter_list a task has lm-eval's one pipeline "none": take_first.
+
+Any other name is a filter class that the task's own Python module registered in lm-eval's filter
+registry (`@register_filter("ACP_grammar_filter")`): the module is imported when the file's `!function`s
+are (before the filter list is read), and its class runs through lm-eval's Filter contract,
+`apply(responses per document, documents)`. lm-eval's own filters never come from its registry: evalkit
+has its own, above.
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 import unicodedata
@@ -84,6 +91,26 @@ def _regex_pos(regex_pattern: str = r"\['(.*?)'\]", group_select: int = 0, fallb
     return lambda resps, doc: [tags(r) for r in resps]
 
 
+# lm-eval's spellings of MasakhaNER's entity labels, in its order (the longer "person" before "per")
+NER_LABELS = {"person": "PER", "location": "LOC", "organization": "ORG", "counties": "LOC", "places": "LOC",
+              "people": "PER", "persons": "PER", "company": "ORG", "country": "LOC", "continent": "LOC",
+              "time": "DATE", "date": "DATE", "per": "PER", "loc": "LOC", "org": "ORG"}
+
+
+def _format_span():
+    """lm-eval's format_span: the entities of a response written "person: a, b $$ loc: c" (lowercased,
+    labels spelled out or not), as "per: a $ per: b $ loc: c", entities "none" left out."""
+    def one(resp: str) -> str:
+        text = resp.lower()
+        for key, label in NER_LABELS.items():  # only a label (the word before a ":"), never entity text
+            text = re.sub(rf"\b{re.escape(key)}\s*:", f"{label}:", text)
+        text = "$".join(text.split("$$")).rstrip("$").replace("\n", "$").strip()
+        return " $ ".join(f"{label.lower()}: {entity}"
+                          for label, values in re.findall(r"\b(PER|LOC|ORG|DATE):\s*([^$]+)", text)
+                          for entity in (value.strip() for value in values.split(",")) if entity.lower() != "none")
+    return lambda resps, doc: [one(r) for r in resps]
+
+
 def _filter_class(cls: type, **kwargs):
     """A filter class of the task's own (`function: !function utils.MyFilter`), applied to one document."""
     instance = cls(**kwargs)
@@ -113,6 +140,7 @@ STEPS: dict[str, Callable[..., Callable[[Any, dict], Any]]] = {
     "uppercase": lambda: lambda resps, doc: [r.upper() for r in resps],
     "remove_whitespace": lambda: lambda resps, doc: [r.strip() for r in resps],
     "map": _map,
+    "format_span": _format_span,
     "custom": _custom,
 }
 
@@ -122,9 +150,14 @@ def check_filter_list(filter_list: Any, where: str) -> None:
         if not isinstance(pipeline, dict) or "name" not in pipeline or "filter" not in pipeline:
             raise UsageError(f"{where}: key filter_list: each entry needs 'name' and 'filter'")
         for step in pipeline["filter"]:
-            if not isinstance(step.get("function"), type) and step.get("function") not in STEPS:
-                raise UsageError(f"{where}: key filter_list: unknown filter {step.get('function')!r} "
-                                 f"(known: {', '.join(STEPS)})")
+            function = step.get("function")
+            if not isinstance(function, type) and function not in STEPS and registered(function) is None:
+                if isinstance(function, str) and importlib.util.find_spec("lm_eval") is None:
+                    raise UsageError(f"{where}: key filter_list: filter {function!r} is not one of evalkit's; "
+                                     "a task's module registers such a filter in lm-eval's filter registry "
+                                     "(the module imports lm_eval): pip install lm-eval")
+                raise UsageError(f"{where}: key filter_list: unknown filter {function!r} "
+                                 f"(known: {', '.join(STEPS)}, or a filter a task's module registers in lm-eval)")
             try:
                 _step(step)
             except Exception as err:  # a bad argument, pattern, or the task's own filter class failing
@@ -136,10 +169,25 @@ def pipelines(filter_list: list | None) -> dict[str, list[Callable[[Any, dict], 
     return {p["name"]: [_step(s) for s in p["filter"]] for p in filter_list or NONE}
 
 
+def registered(name: Any) -> type | None:
+    """The filter class a task's own module registered as `name` in lm-eval's filter registry (None: none,
+    or lm-eval was never imported, so nothing could register one)."""
+    registry = sys.modules.get("lm_eval.api.registry")
+    if not isinstance(name, str) or registry is None:
+        return None
+    try:
+        found = registry.filter_registry.get(name)
+    except KeyError:
+        return None
+    return None if getattr(found, "__module__", "").startswith("lm_eval.filters") else found
+
+
 def _step(step: dict) -> Callable[[Any, dict], Any]:
     kwargs = {k: v for k, v in step.items() if k != "function"}
     function = step["function"]
-    return _filter_class(function, **kwargs) if isinstance(function, type) else STEPS[function](**kwargs)
+    if isinstance(function, type):
+        return _filter_class(function, **kwargs)
+    return STEPS[function](**kwargs) if function in STEPS else _filter_class(registered(function), **kwargs)
 
 
 def apply(steps: list[Callable[[Any, dict], Any]], responses: list, doc: dict) -> Any:

@@ -34,6 +34,16 @@ def import_function(spec: str, folder: Path, where: str) -> Callable:
         else:
             module = importlib.import_module(module_name)
         return getattr(module, name)
+    except ModuleNotFoundError as err:  # the module itself, or a package it imports (lm_eval: for its registries)
+        if (err.name or "").split(".")[0] == "lm_eval" and importlib.util.find_spec("lm_eval") is None:
+            why = "the module imports lm_eval (lm-eval's registries), not installed here: pip install lm-eval"
+        elif err.name is None:  # raised by the module itself, with its own words
+            why = f"the module needs a package not installed here ({str(err).splitlines()[0] if str(err) else ''})"
+        elif path.is_file() or not (module_name + ".").startswith(f"{err.name}."):
+            why = f"the module needs the package {err.name}, not installed here"
+        else:
+            why = f"no module {module_name} (no {path.name} beside the file, nor an installed one)"
+        raise UsageError(f"{where}: !function {spec}: {why}") from err
     except Exception as err:  # an import runs arbitrary code: any failure is the file's
         raise UsageError(f"{where}: !function {spec}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                          ) from err
