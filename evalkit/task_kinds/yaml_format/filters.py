@@ -152,12 +152,10 @@ def check_filter_list(filter_list: Any, where: str) -> None:
         for step in pipeline["filter"]:
             function = step.get("function")
             if not isinstance(function, type) and function not in STEPS and registered(function) is None:
-                if isinstance(function, str) and importlib.util.find_spec("lm_eval") is None:
-                    raise UsageError(f"{where}: key filter_list: filter {function!r} is not one of evalkit's; "
-                                     "a task's module registers such a filter in lm-eval's filter registry "
-                                     "(the module imports lm_eval): pip install lm-eval")
-                raise UsageError(f"{where}: key filter_list: unknown filter {function!r} "
-                                 f"(known: {', '.join(STEPS)}, or a filter a task's module registers in lm-eval)")
+                lm_eval = "" if importlib.util.find_spec("lm_eval") else \
+                    "; that module imports lm_eval: pip install lm-eval"
+                raise UsageError(f"{where}: key filter_list: unknown filter {function!r} (known: {', '.join(STEPS)}, "
+                                 f"or a filter a task's module registers in lm-eval's filter registry{lm_eval})")
             try:
                 _step(step)
             except Exception as err:  # a bad argument, pattern, or the task's own filter class failing
