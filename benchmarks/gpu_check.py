@@ -16,6 +16,10 @@ Rows:
 - decode tokens/s at the same batches, greedy, --new tokens: the engine's generate (ours, the host
   reading the decoding state every step, and every 8 steps as on accelerators by default) vs
   transformers' generate; decode time = time(--new tokens) - time(1 token), so the prefill cancels;
+- a shared few-shot preamble end to end (prefill included): 64 prompts of one max(--prompt, 64)-token
+  preamble and 32 own tokens each, greedy --new tokens: ours prefills the preamble once and every row
+  reads it as one shared level (cascade attention), continuous batching on; transformers prefills and
+  reads each prompt whole (lm-eval's way); generated tokens/s;
 - peak device memory above the weights of our batch-64 prefill and decode against what the footprint
   arithmetic (the memory plan and the automatic batch budgets) counts for them;
 - the SDPA kernel of each attention path, as the profiler records it, against the kernel the memory plan
@@ -265,6 +269,32 @@ def decode_row(ours: Transformer, hf, args, batch: int, device: torch.device, in
     return [*shown, ratio]
 
 
+def preamble_row(ours: Transformer, hf, args, device: torch.device) -> list[str]:
+    """BATCHES[-1] prompts sharing a preamble (a few-shot prompt's exemplars), 32 own tokens each, greedy
+    --new tokens, end to end: ours (the preamble prefilled once, read as one shared level) vs transformers."""
+    batch, preamble = BATCHES[-1], max(args.prompt, 64)  # families need >= 32 shared tokens (--tiny: 16)
+    ids = prompts(ours.cfg, batch, preamble + 32, device)
+    ids[:, :preamble] = ids[0, :preamble]
+    texts = texts_of(ids)
+    engines = {every: engine(ours, every) for every in (1, 8)}
+
+    def ours_generate(every: int):
+        return lambda: engines[every].generate([GenerateRequest(t, max_new_tokens=args.new) for t in texts])
+
+    def hf_generate():
+        return hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.new,
+                           min_new_tokens=args.new, do_sample=False, pad_token_id=0)
+
+    with torch.inference_mode():
+        seconds = {every: best_time(ours_generate(every), device, args.repeats) for every in (1, 8)}
+        seconds["hf"] = best_time(hf_generate, device, args.repeats)
+    if not engines[8].stats.prefix_tokens_reused:
+        raise RuntimeError("the engine shared no preamble")
+    tokens = batch * args.new
+    return [f"{tokens / seconds[1]:,.0f}", f"{tokens / seconds[8]:,.0f}", f"{tokens / seconds['hf']:,.0f}",
+            f"{seconds['hf'] / min(seconds[1], seconds[8]):.2f}x"]
+
+
 def memory_row(ours: Transformer, args, device: torch.device, info: dict) -> list[str]:
     """Our batch-64 prefill and decode peaks above the weights against the footprint's count for them."""
     if device.type != "cuda":
@@ -502,6 +532,8 @@ def main() -> None:
                   lambda: prefill_row(ours, hf, args, batch, device, info))
         table.row(f"decode tokens/s, batch {batch}, {args.new} new",
                   lambda: decode_row(ours, hf, args, batch, device, info))
+    table.row(f"shared preamble, {BATCHES[-1]} prompts x ({max(args.prompt, 64)} shared + 32 own), "
+              f"{args.new} new: generated tokens/s end to end", lambda: preamble_row(ours, hf, args, device))
     table.row(f"peak memory above the weights, batch {BATCHES[-1]}: measured / planned",
               lambda: memory_row(ours, args, device, info))
     try:
