@@ -116,6 +116,21 @@ def commands(args, model: Path, tasks: list[str], lm_tasks: list[str], dtype: st
     }
 
 
+def linear_seconds(shape: tuple[int, int], rows: int, dtype: str, repeats: int) -> float:
+    """Seconds of one F.linear of `rows` random rows through a random (out, in) weight `shape` in `dtype`,
+    the mean of `repeats` after three warm-ups (the threads as set by the caller)."""
+    import torch
+    import torch.nn.functional as F
+    dt = getattr(torch, dtype)
+    x, w = torch.randn(rows, shape[1], dtype=dt), torch.randn(shape, dtype=dt)
+    for _ in range(3):
+        F.linear(x, w)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        F.linear(x, w)
+    return (time.perf_counter() - start) / repeats
+
+
 def forward_rate(out: Path, dtype: str, threads: int) -> tuple[float, float]:
     """(evalkit's scoring GFLOP/s, a plain matmul's GFLOP/s over the same shapes) for the model in `out`.
 
@@ -125,7 +140,6 @@ def forward_rate(out: Path, dtype: str, threads: int) -> tuple[float, float]:
     rows through each of the model's weight shapes (a layer's seven and the output layer), FLOP-weighted
     as scoring weights them, in the same dtype and threads."""
     import torch
-    import torch.nn.functional as F
 
     from evalkit.model.config import ModelConfig
     result = json.loads((out / "results.json").read_text())
@@ -140,19 +154,9 @@ def forward_rate(out: Path, dtype: str, threads: int) -> tuple[float, float]:
     head_flops = 2 * cfg.vocab_size * cfg.dim
     work = tokens * layer_flops + positions * head_flops
     torch.set_num_threads(threads)
-    dt = getattr(torch, dtype)
     rows = 1024
-
-    def seconds_of(shape: tuple[int, int]) -> float:
-        x, w = torch.randn(rows, shape[1], dtype=dt), torch.randn(shape, dtype=dt)
-        for _ in range(3):
-            F.linear(x, w)
-        start, n = time.perf_counter(), 10
-        for _ in range(n):
-            F.linear(x, w)
-        return (time.perf_counter() - start) / n / rows  # per row
-    per_token = cfg.n_layers * sum(seconds_of(shape) for shape in layer)
-    per_position = seconds_of((cfg.vocab_size, cfg.dim))
+    per_token = cfg.n_layers * sum(linear_seconds(shape, rows, dtype, 10) for shape in layer) / rows
+    per_position = linear_seconds((cfg.vocab_size, cfg.dim), rows, dtype, 10) / rows
     matmul = work / (tokens * per_token + positions * per_position)
     return work / seconds / 1e9, matmul / 1e9
 

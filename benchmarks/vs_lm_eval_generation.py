@@ -24,10 +24,9 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
-from vs_lm_eval import REPO, add_shared_arguments, lm_eval_version, prepare, timed  # beside this file
+from vs_lm_eval import REPO, add_shared_arguments, linear_seconds, lm_eval_version, prepare, timed  # beside this file
 
 UNTIL = ["\n\n", "Q:"]  # evalkit's gsm8k stop strings (tasks/gsm8k.py)
 MAX_NEW_TOKENS = 256
@@ -106,23 +105,13 @@ def matmul_rate(model: Path, dtype: str, rows: int, threads: int) -> float:
     """Tokens/s a decoding step of `rows` rows allows if it only multiplied by every weight once:
     F.linear of `rows` rows through a layer's seven shapes times the layers, and the output layer."""
     import torch
-    import torch.nn.functional as F
     cfg = json.loads((model / "config.json").read_text())
     dim, ffn, layers, vocab = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
     kv = dim // cfg["num_attention_heads"] * cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     shapes = [(dim, dim), (kv, dim), (kv, dim), (dim, dim), (ffn, dim), (dim, ffn), (ffn, dim)]
     torch.set_num_threads(threads)
-    dt = getattr(torch, dtype)
-
-    def seconds(shape: tuple[int, int]) -> float:
-        x, w = torch.randn(rows, shape[1], dtype=dt), torch.randn(shape, dtype=dt)
-        for _ in range(3):
-            F.linear(x, w)
-        start, n = time.perf_counter(), 20
-        for _ in range(n):
-            F.linear(x, w)
-        return (time.perf_counter() - start) / n
-    step = layers * sum(seconds(s) for s in shapes) + seconds((vocab, dim))
+    step = layers * sum(linear_seconds(s, rows, dtype, 20) for s in shapes) \
+        + linear_seconds((vocab, dim), rows, dtype, 20)
     return rows / step
 
 
